@@ -1,0 +1,31 @@
+// Bundles the sidecar (engine + CLI) into one ESM file, so it runs with plain `node` and no
+// node_modules: the Python package ships this file (DESIGN.md, issue 3).
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync, chmodSync } from 'node:fs';
+
+const outfile = 'lib/dask-hpc.mjs';
+await build({
+  entryPoints: ['src/sidecar/cli.ts'],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  outfile,
+  sourcemap: true,
+  // ws loads these optional native helpers with require() inside try/catch.
+  external: ['bufferutil', 'utf-8-validate'],
+  banner: {
+    js: [
+      '#!/usr/bin/env node',
+      "import { createRequire as __createRequire } from 'node:module';",
+      'const require = __createRequire(import.meta.url);'
+    ].join('\n')
+  },
+  logLevel: 'warning'
+});
+chmodSync(outfile, 0o755);
+// The Python helpers the spawned Dask processes preload live beside the bundle.
+mkdirSync('lib/python', { recursive: true });
+for (const name of ['lifeline.py']) {
+  copyFileSync(`src/sidecar/python/${name}`, `lib/python/${name}`);
+}

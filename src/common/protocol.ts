@@ -1,0 +1,125 @@
+/**
+ * The protocol between the sidecar, the server extension and the lab plugin: the one
+ * definition of resources, plans, clusters and events (DESIGN.md). Keys are snake_case
+ * because they travel as JSON to Python and back untouched.
+ */
+
+export type BatchSystem = 'pbs' | 'slurm' | 'none';
+
+export type Workload = 'cpu' | 'io' | 'mixed';
+
+export const WORKLOADS: readonly Workload[] = ['cpu', 'io', 'mixed'];
+
+/** Which input decided each figure, e.g. "PBS_NCPUS" or "cgroup v2 memory.max (/sys/fs/cgroup/job/memory.max)". */
+export interface ResourceSources {
+  cores: string;
+  memory: string;
+  jobfs: string;
+}
+
+/** What `dask-hpc detect --json` prints: the node as this job sees it. */
+export interface Resources {
+  batch_system: BatchSystem;
+  job_id: string | null;
+  hostname: string;
+  cores: number;
+  memory_bytes: number;
+  /** The node-local job filesystem, or null when none is known (spill then goes to /tmp). */
+  jobfs: string | null;
+  jobfs_free_bytes: number | null;
+  gpus: number;
+  /** Hosts of the allocation (PBS_NODEFILE, SLURM_JOB_NUM_NODES), this one included. */
+  node_count: number;
+  sources: ResourceSources;
+  /** Every raw figure read, by the name of its variable or file, for the curious and the UI's hover. */
+  inputs: Record<string, string | number | null>;
+  warnings: string[];
+}
+
+/** Dask's worker memory thresholds, as fractions of the worker's memory limit. */
+export interface Thresholds {
+  target: number;
+  spill: number;
+  pause: number;
+  terminate: number;
+}
+
+export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
+  target: 0.75,
+  spill: 0.85,
+  pause: 0.92,
+  terminate: 0.98
+};
+
+/** What a user asks for; every field but workload is optional. `*_gb` are GiB. */
+export interface PlanRequest {
+  workload: Workload;
+  max_workers?: number | null;
+  reserve_mem_gb?: number | null;
+  max_mem_gb?: number | null;
+  thresholds?: Partial<Thresholds>;
+}
+
+/** What `dask-hpc plan --json` prints. */
+export interface Plan {
+  workload: Workload;
+  n_workers: number;
+  threads_per_worker: number;
+  processes: boolean;
+  memory_limit_bytes: number;
+  reserve_bytes: number;
+  usable_memory_bytes: number;
+  /** Where the cluster's own directory (temp and spill) is made, one per cluster. */
+  local_directory: string;
+  thresholds: Thresholds;
+  recommended_chunk_bytes: number;
+  warnings: string[];
+}
+
+export type ClusterStatus = 'starting' | 'running' | 'scaling' | 'stopping' | 'stopped' | 'failed';
+
+export type WorkerStatus = 'starting' | 'running' | 'retiring' | 'exited';
+
+export interface ClusterWorker {
+  name: string;
+  status: WorkerStatus;
+  pid: number | null;
+  /** How often its nanny restarted the worker process (killed, out of memory). */
+  restarts: number;
+}
+
+export interface AdaptiveRange {
+  minimum: number;
+  maximum: number;
+}
+
+/** A cluster, as `dask-hpc up`, `ls` and the REST API describe it. */
+export interface ClusterState {
+  id: string;
+  name: string;
+  status: ClusterStatus;
+  scheduler_address: string | null;
+  scheduler_file: string;
+  dashboard_url: string | null;
+  local_directory: string;
+  workers: ClusterWorker[];
+  plan: Plan;
+  adaptive: AdaptiveRange | null;
+  python: string;
+  owner_pid: number;
+  scheduler_pid: number | null;
+  /** The owner's control socket: other dask-hpc processes stop and scale the cluster through it. */
+  control_socket: string | null;
+  created_at: string;
+  error?: string;
+}
+
+/** PATCH clusters/{id}: a fixed size, or an adaptive range. */
+export interface ScaleRequest {
+  n_workers?: number;
+  adaptive?: AdaptiveRange | null;
+}
+
+export type ClusterEvent =
+  | { type: 'cluster'; cluster: ClusterState }
+  | { type: 'cluster-removed'; id: string };

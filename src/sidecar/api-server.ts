@@ -1,0 +1,108 @@
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { WebSocketServer } from 'ws';
+import type { Engine } from './engine';
+import { ClusterStartError, InputError, NotFoundError } from './errors';
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `the request body is over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InputError('body', 'the request body is not valid JSON');
+  }
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+/** The REST routes of DESIGN.md, under /api/, answered by the engine. */
+async function route(engine: Engine, request: IncomingMessage): Promise<[number, unknown]> {
+  const url = new URL(request.url ?? '/', 'http://sidecar');
+  const path = url.pathname.replace(/\/+$/, '');
+  const method = request.method ?? 'GET';
+  if (path === '/api/resources' && method === 'GET') return [200, engine.resources()];
+  if (path === '/api/plan' && method === 'POST') return [200, engine.plan(await readJson(request))];
+  if (path === '/api/clusters' && method === 'GET') return [200, engine.list()];
+  if (path === '/api/clusters' && method === 'POST') {
+    const checked = engine.checkClusterRequest(await readJson(request));
+    const { cluster, ready } = engine.create(checked);
+    ready.catch(() => undefined); // a failed start shows in the cluster's events
+    if (url.searchParams.get('wait') === 'ready') {
+      return [201, await ready];
+    }
+    return [201, cluster];
+  }
+  const clusterMatch = /^\/api\/clusters\/([^/]+)$/.exec(path);
+  if (clusterMatch) {
+    const id = decodeURIComponent(clusterMatch[1]);
+    if (method === 'GET') return [200, engine.get(id).state];
+    if (method === 'PATCH') return [200, await engine.scale(id, await readJson(request))];
+    if (method === 'DELETE') return [200, await engine.stop(id)];
+  }
+  throw new HttpError(404, `no route ${method} ${path}`);
+}
+
+/**
+ * The sidecar's HTTP API and `events` WebSocket on a unix socket that only this user can
+ * open (mode 0600 in a 0700 directory). The Jupyter server relays to it; dask-hpc down and
+ * scale from other processes use it too.
+ */
+export function serveApi(engine: Engine, socketPath: string): Promise<Server> {
+  const server = createServer((request, response) => {
+    route(engine, request).then(
+      ([status, body]) => send(response, status, body),
+      (error: Error) => {
+        if (error instanceof InputError) send(response, 400, { message: error.message, field: error.field });
+        else if (error instanceof NotFoundError) send(response, 404, { message: error.message });
+        else if (error instanceof HttpError) send(response, error.status, { message: error.message });
+        else if (error instanceof ClusterStartError) send(response, 500, { message: error.message });
+        else send(response, 500, { message: `internal error: ${error.message}` });
+      }
+    );
+  });
+  const sockets = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (request, socket, head) => {
+    if (new URL(request.url ?? '/', 'http://sidecar').pathname !== '/api/events') {
+      socket.destroy();
+      return;
+    }
+    sockets.handleUpgrade(request, socket, head, client => {
+      // A new subscriber first gets every cluster as it is now, then changes as they happen.
+      for (const cluster of engine.list()) client.send(JSON.stringify({ type: 'cluster', cluster }));
+      const forward = (event: unknown) => client.send(JSON.stringify(event));
+      engine.on('event', forward);
+      client.on('close', () => engine.off('event', forward));
+    });
+  });
+  rmSync(socketPath, { force: true }); // a socket left by a killed process
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      chmodSync(socketPath, 0o600);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,367 @@
+import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { openSync, readFileSync, rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { ClusterState } from '../common/protocol';
+import { callApi } from './api-client';
+import { asFlagError, numberFlag, PLAN_FLAGS, planBodyFromFlags, type FlagValues } from './cli-options';
+import { detectResources } from './detect';
+import { ClusterStartError, InputError, NotFoundError } from './errors';
+import { Owner } from './owner';
+import { planCluster } from './plan';
+import { parsePlanRequest } from './plan-request';
+import { defaultStateDir, processAlive, StateStore } from './state';
+import { formatBytes } from './units';
+
+const USAGE = `usage: dask-hpc <command> [options]
+  detect [--json] [--root DIR]            the node's cores, memory and job filesystem
+  plan [plan options] [--json]            workers, threads and memory for this node
+  up [plan options] [--name N] [--python PY] [--detach] [--timeout S]
+                                          start a cluster, print it as JSON, own it until stopped
+  ls [--json]                             the clusters of this user
+  down ID|NAME... | --all                 stop clusters (retire, terminate, kill)
+  scale ID|NAME N                         a fixed number of workers
+  adapt ID|NAME --minimum A --maximum B   let the scheduler choose within A..B
+  run [plan options] [--python PY] -- CMD...
+                                          run CMD against a fresh cluster, stop it, exit with CMD's status
+  serve --socket PATH [--python PY]       the sidecar: the HTTP API on a unix socket
+plan options: --workload cpu|io|mixed  --max-workers N  --reserve-mem-gb X  --max-mem-gb Y
+              --memory-target F --memory-spill F --memory-pause F --memory-terminate F  --root DIR`;
+
+const OWNER_FLAGS = {
+  ...PLAN_FLAGS,
+  name: { type: 'string' },
+  python: { type: 'string' },
+  timeout: { type: 'string' },
+  'adoption-grace': { type: 'string' }
+} as const;
+
+/** Exit 2 with one line: what was wrong and what would be right. */
+class UsageError extends Error {}
+
+const env = process.env;
+const store = () => new StateStore(defaultStateDir(env));
+
+function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.replace(/\. To specify.*$/s, '')}; see dask-hpc --help`);
+  }
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+function planFromFlags(values: FlagValues) {
+  const body = planBodyFromFlags(values);
+  try {
+    const resources = detectResources({ env, root: values.root as string | undefined });
+    return planCluster(resources, parsePlanRequest(body));
+  } catch (error) {
+    throw error instanceof InputError ? asFlagError(error) : error;
+  }
+}
+
+function ownerOptions(values: FlagValues, controlSocket: string | null) {
+  const timeout = numberFlag(values, 'timeout') ?? 120;
+  const grace = numberFlag(values, 'adoption-grace') ?? 10;
+  if (timeout <= 0) throw new InputError('--timeout', `--timeout takes seconds above 0, not ${timeout}`);
+  if (grace < 0 || grace > 25) throw new InputError('--adoption-grace', `--adoption-grace takes 0 to 25 seconds, not ${grace}`);
+  return {
+    env,
+    root: values.root as string | undefined,
+    python: (values.python as string | undefined) ?? 'python3',
+    adoptionGraceSeconds: grace,
+    readyTimeoutMs: timeout * 1000,
+    controlSocket
+  };
+}
+
+function clusterRequest(owner: Owner, values: FlagValues) {
+  const body: Record<string, unknown> = planBodyFromFlags(values);
+  if (values.name !== undefined) body.name = values.name;
+  try {
+    return owner.engine.checkClusterRequest(body);
+  } catch (error) {
+    throw error instanceof InputError ? asFlagError(error) : error;
+  }
+}
+
+function describeResourcesForHumans(values: FlagValues): void {
+  const resources = detectResources({ env, root: values.root as string | undefined });
+  if (values.json) return printJson(resources);
+  const lines = [
+    `batch system  ${resources.batch_system}${resources.job_id ? ` (job ${resources.job_id})` : ''}`,
+    `cores         ${resources.cores}  from ${resources.sources.cores}`,
+    `memory        ${formatBytes(resources.memory_bytes)}  from ${resources.sources.memory}`,
+    `jobfs         ${resources.jobfs ?? '(none: /tmp)'}  from ${resources.sources.jobfs}`,
+    ...resources.warnings.map(warning => `warning: ${warning}`)
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function up(args: string[]): Promise<number> {
+  const { values } = parse(args, { ...OWNER_FLAGS, detach: { type: 'boolean' } });
+  if (values.detach) return upDetached(args.filter(arg => arg !== '--detach'));
+  const state = store();
+  // The id is not known before the cluster exists, so the owner's socket is named by its pid.
+  const owner = new Owner(state, ownerOptions(values, `${state.dir}/owner-${process.pid}.sock`));
+  const request = clusterRequest(owner, values);
+  await owner.listen();
+  owner.shutdownOnSignals(() => process.exit(0));
+  const { ready } = owner.engine.create(request);
+  let cluster: ClusterState;
+  try {
+    cluster = await ready;
+  } catch (error) {
+    await owner.shutdown();
+    throw error;
+  }
+  printJson(cluster);
+  // Stay while the cluster lives: `down` from elsewhere, a signal, or the scheduler's death end it.
+  await new Promise<void>(resolve => {
+    owner.engine.on('event', event => {
+      if (event.type === 'cluster-removed' || (event.type === 'cluster' && event.cluster.status === 'failed')) resolve();
+    });
+  });
+  const failed = owner.engine.list().find(c => c.status === 'failed');
+  await owner.shutdown();
+  if (failed) {
+    process.stderr.write(`dask-hpc: cluster ${failed.id} failed: ${failed.error}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/** `up --detach`: the owner runs on in its own session; this prints its cluster once it is ready. */
+async function upDetached(args: string[]): Promise<number> {
+  const state = store();
+  const logPath = `${state.dir}/owner-${process.pid}.log`;
+  const child = spawn(process.execPath, [process.argv[1], 'up', ...args], {
+    detached: true,
+    stdio: ['ignore', 'pipe', openSync(logPath, 'w', 0o600)]
+  });
+  let output = '';
+  const childOut = child.stdout!;
+  childOut.on("data", chunk => (output += chunk));
+  const outcome = await new Promise<'ready' | number>(resolve => {
+    childOut.on("data", () => {
+      if (/^}\s*$/m.test(output)) resolve('ready'); // the description is printed whole, then nothing more
+    });
+    child.on('exit', code => resolve(code ?? 1));
+  });
+  if (outcome === 'ready') {
+    process.stdout.write(output);
+    childOut.destroy();
+    child.unref();
+    rmSync(logPath, { force: true });
+    return 0;
+  }
+  process.stderr.write(readFileSync(logPath, 'utf8'));
+  rmSync(logPath, { force: true });
+  return outcome;
+}
+
+/** The state records, without those whose owner and scheduler are both gone. */
+function liveClusters(state: StateStore): ClusterState[] {
+  return state.list().filter(cluster => {
+    if (processAlive(cluster.owner_pid) || processAlive(cluster.scheduler_pid)) return true;
+    state.remove(cluster.id);
+    return false;
+  });
+}
+
+function findCluster(state: StateStore, idOrName: string): ClusterState {
+  const cluster = liveClusters(state).find(c => c.id === idOrName || c.name === idOrName);
+  if (!cluster) throw new NotFoundError(`no cluster ${JSON.stringify(idOrName)}; dask-hpc ls lists them`);
+  return cluster;
+}
+
+function ls(args: string[]): number {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  const clusters = liveClusters(store());
+  if (values.json) {
+    printJson(clusters);
+    return 0;
+  }
+  for (const c of clusters) {
+    const running = c.workers.filter(w => w.status === 'running').length;
+    process.stdout.write(`${c.id}  ${c.name}  ${c.status}  workers ${running}/${c.workers.length}  ${c.scheduler_address}  ${c.dashboard_url}\n`);
+  }
+  return 0;
+}
+
+/** Sends a request to the process that owns the cluster; a 4xx answer is the user's error. */
+async function askOwner(cluster: ClusterState, method: string, body?: unknown): Promise<ClusterState | null> {
+  if (!cluster.control_socket || !processAlive(cluster.owner_pid)) return null;
+  try {
+    const response = await callApi(cluster.control_socket, method, `/api/clusters/${cluster.id}`, body);
+    const message = (response.body as { message?: string } | null)?.message;
+    if (response.status === 400) throw new InputError('body', message ?? 'rejected');
+    if (response.status >= 300) throw new Error(message ?? `HTTP ${response.status}`);
+    return response.body as ClusterState;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED' || (error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** Stops a cluster whose owner is gone: SIGTERM its processes, SIGKILL after 5 s, remove its files. */
+async function stopOrphan(state: StateStore, cluster: ClusterState): Promise<void> {
+  const pids = [cluster.scheduler_pid, ...cluster.workers.map(w => w.pid)].filter((pid): pid is number => !!pid);
+  for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 5000;
+  while (pids.some(processAlive) && Date.now() < deadline) await new Promise(r => setTimeout(r, 100));
+  for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(cluster.local_directory, { recursive: true, force: true });
+  state.remove(cluster.id);
+}
+
+async function down(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { all: { type: 'boolean' } });
+  const state = store();
+  if (!values.all && positionals.length === 0) throw new UsageError('down needs cluster ids or names, or --all');
+  const clusters = values.all ? liveClusters(state) : positionals.map(idOrName => findCluster(state, idOrName));
+  await Promise.all(
+    clusters.map(async cluster => {
+      if ((await askOwner(cluster, 'DELETE')) === null) await stopOrphan(state, cluster);
+      process.stdout.write(`stopped ${cluster.id} (${cluster.name})\n`);
+    })
+  );
+  return 0;
+}
+
+async function scale(args: string[]): Promise<number> {
+  const { positionals } = parse(args, {});
+  if (positionals.length !== 2) throw new UsageError('scale takes a cluster id or name and a number of workers');
+  const workers = numberFlag({ workers: positionals[1] }, 'workers');
+  const cluster = findCluster(store(), positionals[0]);
+  const result = await askOwner(cluster, 'PATCH', { n_workers: workers });
+  if (!result) throw new Error(`the process that owns ${cluster.id} is gone; it cannot be scaled`);
+  printJson(result);
+  return 0;
+}
+
+async function adapt(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { minimum: { type: 'string' }, maximum: { type: 'string' } });
+  if (positionals.length !== 1 || values.maximum === undefined) throw new UsageError('adapt takes a cluster id or name, --minimum A and --maximum B');
+  const cluster = findCluster(store(), positionals[0]);
+  const range = { minimum: numberFlag(values, 'minimum') ?? 0, maximum: numberFlag(values, 'maximum') };
+  const result = await askOwner(cluster, 'PATCH', { adaptive: range });
+  if (!result) throw new Error(`the process that owns ${cluster.id} is gone; it cannot adapt`);
+  printJson(result);
+  return 0;
+}
+
+/** The variables that make `distributed.Client()` with no arguments reach the cluster. */
+export function clientEnvironment(cluster: ClusterState): Record<string, string> {
+  return {
+    DASK_SCHEDULER_ADDRESS: cluster.scheduler_address ?? '',
+    DASK_HPC_CLUSTER_ID: cluster.id,
+    DASK_HPC_SCHEDULER_FILE: cluster.scheduler_file,
+    DASK_HPC_LOCAL_DIRECTORY: cluster.local_directory
+  };
+}
+
+async function run(args: string[]): Promise<number> {
+  const separator = args.indexOf('--');
+  if (separator === -1 || separator === args.length - 1) throw new UsageError('run needs a command after --, as in: dask-hpc run -- python script.py');
+  const { values } = parse(args.slice(0, separator), OWNER_FLAGS);
+  const command = args.slice(separator + 1);
+  const owner = new Owner(store(), ownerOptions(values, null));
+  const request = clusterRequest(owner, values);
+  const { ready } = owner.engine.create(request);
+  let cluster: ClusterState;
+  try {
+    cluster = await ready;
+  } catch (error) {
+    await owner.shutdown();
+    throw error;
+  }
+  const child = execa(command[0], command.slice(1), { env: clientEnvironment(cluster), stdio: 'inherit', reject: false });
+  // Signals for us go to the command first; the cluster is stopped when it has ended.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  const result = await child;
+  await owner.shutdown();
+  if (result.failed && result.exitCode === undefined && !result.signal) {
+    process.stderr.write(`dask-hpc: cannot run ${JSON.stringify(command[0])}: ${result.shortMessage}\n`);
+    return 127;
+  }
+  return result.exitCode ?? 128 + (result.signal ? (await import('node:os')).constants.signals[result.signal as NodeJS.Signals] : 1);
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' } });
+  if (!values.socket) throw new UsageError('serve needs --socket PATH');
+  const owner = new Owner(store(), ownerOptions(values, values.socket));
+  await owner.listen();
+  owner.shutdownOnSignals(() => process.exit(0));
+  process.stderr.write(`dask-hpc: serving on ${values.socket}\n`);
+  await new Promise(() => undefined);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'detect':
+        describeResourcesForHumans(parse(args, { json: PLAN_FLAGS.json, root: PLAN_FLAGS.root }).values);
+        return 0;
+      case 'plan':
+        printJsonOrSummary(planFromFlags(parse(args, PLAN_FLAGS).values), parse(args, PLAN_FLAGS).values.json);
+        return 0;
+      case 'up':
+        return await up(args);
+      case 'ls':
+        return ls(args);
+      case 'down':
+        return await down(args);
+      case 'scale':
+        return await scale(args);
+      case 'adapt':
+        return await adapt(args);
+      case 'run':
+        return await run(args);
+      case 'serve':
+        return await serve(args);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE + '\n');
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are detect, plan, up, ls, down, scale, adapt, run, serve`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof InputError) {
+      process.stderr.write(`dask-hpc: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof NotFoundError || error instanceof ClusterStartError) {
+      process.stderr.write(`dask-hpc: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`dask-hpc: ${(error as Error).stack ?? error}\n`);
+    return 1;
+  }
+}
+
+function printJsonOrSummary(plan: ReturnType<typeof planCluster>, json: boolean | undefined): void {
+  if (json) return printJson(plan);
+  const lines = [
+    `${plan.n_workers} worker${plan.n_workers === 1 ? '' : 's'} × ${plan.threads_per_worker} thread${plan.threads_per_worker === 1 ? '' : 's'} (${plan.workload})`,
+    `memory per worker  ${formatBytes(plan.memory_limit_bytes)}  (reserve ${formatBytes(plan.reserve_bytes)})`,
+    `spill and temp     ${plan.local_directory}/<cluster id>`,
+    `chunks             about ${formatBytes(plan.recommended_chunk_bytes)}`,
+    ...plan.warnings.map(warning => `warning: ${warning}`)
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+void main(process.argv.slice(2)).then(code => {
+  process.exitCode = code;
+});

@@ -1,0 +1,375 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AdaptiveRange, ClusterState, ClusterWorker, Plan } from '../common/protocol';
+import { DaskProcess, describeExit } from './dask-process';
+import { ClusterStartError } from './errors';
+import { SCHEDULER_HTTP_ROUTES, SchedulerApi } from './scheduler-api';
+
+export interface ClusterSpec {
+  id: string;
+  name: string;
+  plan: Plan;
+  python: string;
+  /** The scheduler preload that ends the cluster when its owner is gone. */
+  lifelinePreload: string;
+  lifelineSocket: string;
+  /** Seconds an orphaned scheduler waits to be adopted before it closes. */
+  adoptionGraceSeconds: number;
+  controlSocket: string | null;
+  readyTimeoutMs: number;
+}
+
+// Lines Dask prints, which is how readiness is seen as it happens, without polling.
+const SCHEDULER_ADDRESS_LINE = /Scheduler at:\s+(\S+)/;
+const DASHBOARD_LINE = /dashboard at:\s+(\S+)/;
+const WORKER_REGISTERED_LINE = /Registered to:\s+(\S+)/;
+const WORKER_ADDRESS_LINE = /Start worker at:\s+(\S+)/;
+
+/** Consecutive lower adaptive targets before workers are retired, as dask's Adaptive waits. */
+const ADAPTIVE_DOWNSCALE_PATIENCE = 3;
+const ADAPTIVE_INTERVAL_MS = 1000;
+/** How long a worker may take to hand its data on before it is terminated anyway. */
+const RETIRE_TIMEOUT_MS = 10000;
+
+interface RunningWorker {
+  info: ClusterWorker;
+  process: DaskProcess;
+  address: string | null;
+}
+
+const BLAS_THREAD_VARIABLES = ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS', 'NUMEXPR_NUM_THREADS'];
+
+/** The environment every process of the cluster gets: temp and spill in its own directory, the plan's thresholds. */
+export function clusterEnvironment(plan: Plan, localDirectory: string): Record<string, string> {
+  const env: Record<string, string> = {
+    TMPDIR: localDirectory,
+    DASK_TEMPORARY_DIRECTORY: localDirectory,
+    DASK_DISTRIBUTED__WORKER__MEMORY__TARGET: String(plan.thresholds.target),
+    DASK_DISTRIBUTED__WORKER__MEMORY__SPILL: String(plan.thresholds.spill),
+    DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE: String(plan.thresholds.pause),
+    DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE: String(plan.thresholds.terminate),
+    DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES: JSON.stringify(SCHEDULER_HTTP_ROUTES),
+    // Readiness is read from Dask's INFO lines: a user's quieter logging config must not hide them.
+    DASK_LOGGING__DISTRIBUTED: 'info',
+    PYTHONUNBUFFERED: '1'
+  };
+  for (const name of BLAS_THREAD_VARIABLES) {
+    env[name] = String(plan.threads_per_worker); // the nanny keeps these over its own default of 1
+  }
+  return env;
+}
+
+/**
+ * One cluster's life on this node: a `dask scheduler` and `dask worker`s with nannies,
+ * started in parallel, supervised, scaled, and stopped with nothing left behind.
+ */
+export class Cluster {
+  readonly state: ClusterState;
+  private scheduler: DaskProcess | null = null;
+  private api: SchedulerApi | null = null;
+  private readonly workers = new Map<string, RunningWorker>();
+  private nextWorkerIndex = 0;
+  private adaptiveTimer: NodeJS.Timeout | null = null;
+  private adaptiveLowerCount = 0;
+  private scaling: Promise<void> = Promise.resolve();
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly spec: ClusterSpec,
+    /** Called on every change of state, for the state file and the events stream. */
+    private readonly onChange: (state: ClusterState) => void
+  ) {
+    const localDirectory = join(spec.plan.local_directory, spec.id);
+    this.state = {
+      id: spec.id,
+      name: spec.name,
+      status: 'starting',
+      scheduler_address: null,
+      scheduler_file: join(localDirectory, 'scheduler.json'),
+      dashboard_url: null,
+      local_directory: localDirectory,
+      workers: [],
+      plan: spec.plan,
+      adaptive: null,
+      python: spec.python,
+      owner_pid: process.pid,
+      scheduler_pid: null,
+      control_socket: spec.controlSocket,
+      created_at: new Date().toISOString()
+    };
+  }
+
+  private get env(): Record<string, string> {
+    return {
+      ...clusterEnvironment(this.spec.plan, this.state.local_directory),
+      DASK_HPC_LIFELINE_SOCKET: this.spec.lifelineSocket,
+      DASK_HPC_ADOPTION_GRACE: String(this.spec.adoptionGraceSeconds)
+    };
+  }
+
+  private changed(): void {
+    this.state.workers = [...this.workers.values()].map(worker => ({ ...worker.info }));
+    this.onChange(this.state);
+  }
+
+  /** Starts the scheduler, then all workers at once; resolves when the scheduler has them all. */
+  async start(): Promise<void> {
+    try {
+      this.makeLocalDirectory();
+      await this.startScheduler();
+      await this.withTimeout(this.addWorkers(this.spec.plan.n_workers), 'workers');
+      this.state.status = 'running';
+      this.changed();
+    } catch (error) {
+      await this.teardown();
+      this.state.status = 'failed';
+      this.state.error = (error as Error).message;
+      this.changed();
+      throw new ClusterStartError((error as Error).message);
+    }
+  }
+
+  private makeLocalDirectory(): void {
+    const directory = this.state.local_directory;
+    try {
+      mkdirSync(directory, { recursive: true, mode: 0o700 });
+      writeFileSync(join(directory, '.writable'), ''); // a full or read-only jobfs fails here, before any spawn
+    } catch (error) {
+      throw new Error(`cannot use ${directory} for temp and spill: ${(error as Error).message}`);
+    }
+  }
+
+  private async startScheduler(): Promise<void> {
+    const scheduler = new DaskProcess({
+      python: this.spec.python,
+      kind: 'scheduler',
+      args: [
+        '--host', '127.0.0.1',
+        '--port', '0',
+        '--dashboard-address', '127.0.0.1:0',
+        '--scheduler-file', this.state.scheduler_file,
+        '--preload', this.spec.lifelinePreload
+      ],
+      env: this.env,
+      logFile: join(this.state.local_directory, 'scheduler.log')
+    });
+    this.scheduler = scheduler;
+    this.state.scheduler_pid = scheduler.pid;
+    const dashboard = scheduler.waitFor(DASHBOARD_LINE);
+    dashboard.catch(() => undefined); // the address wait below reports an early exit
+    try {
+      const [address, dashboardMatch] = await this.withTimeout(
+        Promise.all([scheduler.waitFor(SCHEDULER_ADDRESS_LINE), dashboard]),
+        'the scheduler'
+      );
+      this.state.scheduler_address = address[1];
+      const httpAddress = dashboardMatch[1].replace(/\/status$/, '');
+      this.state.dashboard_url = `${httpAddress}/status`;
+      this.api = new SchedulerApi(httpAddress);
+    } catch (error) {
+      throw new Error(`the scheduler did not start: ${(error as Error).message}\n${scheduler.tail()}`);
+    }
+    void scheduler.exited.then(exit => this.onSchedulerExit(describeExit(exit)));
+    this.changed();
+  }
+
+  private onSchedulerExit(how: string): void {
+    if (this.stopping || this.state.status === 'starting') {
+      return;
+    }
+    this.state.error = `the scheduler exited (${how}):\n${this.scheduler?.tail() ?? ''}`;
+    void this.stop().then(() => {
+      this.state.status = 'failed';
+      this.changed();
+    });
+  }
+
+  /** Starts `count` workers in parallel and waits until each has registered with the scheduler. */
+  private async addWorkers(count: number): Promise<void> {
+    const started: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      started.push(this.startWorker());
+    }
+    const results = await Promise.allSettled(started);
+    const failure = results.find(result => result.status === 'rejected');
+    if (failure) {
+      throw (failure as PromiseRejectedResult).reason;
+    }
+  }
+
+  private async startWorker(): Promise<void> {
+    const name = `${this.state.name}-${this.nextWorkerIndex++}`;
+    const { plan } = this.spec;
+    const process = new DaskProcess({
+      python: this.spec.python,
+      kind: 'worker',
+      args: [
+        this.state.scheduler_address as string,
+        '--name', name,
+        '--nthreads', String(plan.threads_per_worker),
+        '--memory-limit', String(plan.memory_limit_bytes),
+        '--local-directory', this.state.local_directory,
+        '--host', '127.0.0.1',
+        '--nanny',
+        // If the scheduler vanishes without closing us, leave on our own.
+        '--death-timeout', '30'
+      ],
+      env: this.env,
+      logFile: join(this.state.local_directory, `${name}.log`)
+    });
+    const worker: RunningWorker = { info: { name, status: 'starting', pid: process.pid, restarts: 0 }, process, address: null };
+    this.workers.set(name, worker);
+    this.changed();
+    let registrations = 0;
+    process.onLine(line => {
+      const address = WORKER_ADDRESS_LINE.exec(line);
+      if (address) worker.address = address[1];
+      if (WORKER_REGISTERED_LINE.test(line) && ++registrations > 1) {
+        worker.info.restarts = registrations - 1; // the nanny started a new worker process
+        this.changed();
+      }
+    });
+    void process.exited.then(exit => {
+      if (worker.info.status !== 'retiring' && !this.stopping) {
+        worker.info.status = 'exited';
+        this.state.error = `worker ${name} exited (${describeExit(exit)}):\n${process.tail()}`;
+        this.changed();
+      }
+    });
+    try {
+      await process.waitFor(WORKER_REGISTERED_LINE);
+    } catch (error) {
+      throw new Error(`worker ${name} did not start: ${(error as Error).message}\n${process.tail()}`);
+    }
+    worker.info.status = 'running';
+    this.changed();
+  }
+
+  private withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const waiting = [...this.workers.values()].filter(w => w.info.status === 'starting');
+        const detail = waiting.map(w => `worker ${w.info.name} is not registered yet:\n${w.process.tail()}`).join('\n');
+        reject(new Error(`${what} not ready after ${this.spec.readyTimeoutMs / 1000} s\n${detail}`));
+      }, this.spec.readyTimeoutMs);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** The workers that count toward the size: starting or running. */
+  private activeWorkers(): RunningWorker[] {
+    return [...this.workers.values()].filter(w => w.info.status === 'starting' || w.info.status === 'running');
+  }
+
+  /** Scales to a fixed number of workers; turns adaptive off. */
+  scale(nWorkers: number): Promise<void> {
+    this.stopAdaptive();
+    return this.scaleTo(nWorkers);
+  }
+
+  private scaleTo(nWorkers: number): Promise<void> {
+    // One scaling at a time, in the order asked.
+    this.scaling = this.scaling.then(() => this.resize(nWorkers));
+    return this.scaling;
+  }
+
+  private async resize(nWorkers: number): Promise<void> {
+    if (this.stopping) return;
+    const active = this.activeWorkers();
+    if (active.length === nWorkers) return;
+    this.state.status = 'scaling';
+    this.changed();
+    try {
+      if (nWorkers > active.length) {
+        await this.withTimeout(this.addWorkers(nWorkers - active.length), 'new workers');
+      } else {
+        await this.retire(active.slice(nWorkers));
+      }
+    } finally {
+      if (!this.stopping) {
+        this.state.status = 'running';
+        this.changed();
+      }
+    }
+  }
+
+  /** Retires workers through the scheduler (their data moves to the others), then ends their processes. */
+  private async retire(workers: RunningWorker[]): Promise<void> {
+    for (const worker of workers) worker.info.status = 'retiring';
+    this.changed();
+    const addresses = workers.map(w => w.address).filter((a): a is string => a !== null);
+    if (this.api && addresses.length > 0) {
+      await this.api.retireWorkers(addresses, RETIRE_TIMEOUT_MS).catch(() => undefined);
+    }
+    await Promise.all(workers.map(w => w.process.terminate()));
+    for (const worker of workers) this.workers.delete(worker.info.name);
+    this.changed();
+  }
+
+  /** Lets the scheduler's adaptive target choose the size, within the range. */
+  adapt(range: AdaptiveRange): Promise<void> {
+    this.stopAdaptive();
+    this.state.adaptive = { ...range };
+    this.changed();
+    const tick = async () => {
+      try {
+        const target = Math.min(range.maximum, Math.max(range.minimum, await (this.api as SchedulerApi).adaptiveTarget()));
+        const current = this.activeWorkers().length;
+        this.adaptiveLowerCount = target < current ? this.adaptiveLowerCount + 1 : 0;
+        if (target > current || this.adaptiveLowerCount >= ADAPTIVE_DOWNSCALE_PATIENCE) {
+          this.adaptiveLowerCount = 0;
+          await this.scaleTo(target);
+        }
+      } catch {
+        // A scheduler busy or gone: the next tick or the exit handler deals with it.
+      }
+      if (this.state.adaptive) this.adaptiveTimer = setTimeout(tick, ADAPTIVE_INTERVAL_MS);
+    };
+    // Start inside the range at once; the scheduler's target refines it.
+    const current = this.activeWorkers().length;
+    const start = this.scaleTo(Math.min(range.maximum, Math.max(range.minimum, current)));
+    this.adaptiveTimer = setTimeout(tick, ADAPTIVE_INTERVAL_MS);
+    return start;
+  }
+
+  private stopAdaptive(): void {
+    if (this.adaptiveTimer) clearTimeout(this.adaptiveTimer);
+    this.adaptiveTimer = null;
+    if (this.state.adaptive) {
+      this.state.adaptive = null;
+      this.changed();
+    }
+  }
+
+  /** Retires the workers, then SIGTERM to all, SIGKILL after the grace period; removes the cluster's directory. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopAdaptive();
+      const wasFailed = this.state.status === 'failed';
+      this.state.status = 'stopping';
+      this.changed();
+      await this.teardown();
+      this.state.status = wasFailed ? 'failed' : 'stopped';
+      this.changed();
+    })();
+    return this.stopping;
+  }
+
+  private async teardown(): Promise<void> {
+    const workers = [...this.workers.values()];
+    const addresses = workers.map(w => w.address).filter((a): a is string => a !== null);
+    if (this.api && addresses.length > 0 && this.scheduler && !this.scheduler.hasExited) {
+      await this.api.retireWorkers(addresses, 3000).catch(() => undefined);
+    }
+    await Promise.all([...workers.map(w => w.process.terminate()), this.scheduler?.terminate()]);
+    this.workers.clear();
+    rmSync(this.state.local_directory, { recursive: true, force: true });
+  }
+
+  /** The exit of a process after start, for `up` in the foreground: resolves when the scheduler is gone. */
+  get schedulerExited(): Promise<unknown> {
+    return this.scheduler?.exited ?? Promise.resolve();
+  }
+}
+

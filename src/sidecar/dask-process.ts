@@ -1,0 +1,127 @@
+import { execa, type ResultPromise } from 'execa';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+
+const TAIL_LINES = 30;
+
+export interface DaskProcessOptions {
+  /** The Python whose `distributed` runs the process: one Python for client and workers (seed 002). */
+  python: string;
+  /** "scheduler" or "worker". */
+  kind: 'scheduler' | 'worker';
+  /** Arguments after `python -m distributed.cli.dask_<kind>`; never passed through a shell. */
+  args: string[];
+  /** Variables added to this process's environment. */
+  env: Record<string, string>;
+  /** Where stdout and stderr are kept, for the user and for error messages. */
+  logFile: string;
+  /** How long SIGTERM has before SIGKILL. */
+  killGraceMs?: number;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: string | null;
+}
+
+/**
+ * One `dask scheduler` or `dask worker` process: started with execa (no shell), its output
+ * kept in a log file and a tail for errors, each line offered to `onLine` watchers, which is
+ * how readiness is seen without polling.
+ */
+export class DaskProcess {
+  readonly subprocess: ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe'; buffer: false; reject: false }>;
+  readonly exited: Promise<Exit>;
+  private readonly tailLines: string[] = [];
+  private readonly watchers = new Set<(line: string) => void>();
+  private readonly log: WriteStream;
+  private exitInfo: Exit | null = null;
+
+  constructor(readonly options: DaskProcessOptions) {
+    this.log = createWriteStream(options.logFile, { flags: 'a', mode: 0o600 });
+    this.subprocess = execa(options.python, ['-m', `distributed.cli.dask_${options.kind}`, ...options.args], {
+      env: options.env,
+      extendEnv: true,
+      // stdin stays open and unused: it is the scheduler's lifeline to its owner (lifeline.py).
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      cleanup: true,
+      forceKillAfterDelay: options.killGraceMs ?? 5000
+    });
+    this.watchStream(this.subprocess.stdout);
+    this.watchStream(this.subprocess.stderr);
+    this.exited = this.subprocess.then(
+      result => this.recordExit({ code: result.exitCode ?? null, signal: result.signal ?? null }),
+      (error: { exitCode?: number; signal?: string }) =>
+        this.recordExit({ code: error.exitCode ?? null, signal: error.signal ?? null })
+    );
+  }
+
+  get pid(): number | null {
+    return this.subprocess.pid ?? null;
+  }
+
+  get hasExited(): boolean {
+    return this.exitInfo !== null;
+  }
+
+  /** The last lines the process printed, for error messages. */
+  tail(): string {
+    return this.tailLines.join('\n');
+  }
+
+  /** Calls `watcher` with every line printed from now on; returns a function that stops it. */
+  onLine(watcher: (line: string) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  /** Resolves with the first match of `pattern` in the output, or rejects if the process exits first. */
+  waitFor(pattern: RegExp): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const stop = this.onLine(line => {
+        const match = pattern.exec(line);
+        if (match) {
+          stop();
+          resolve(match);
+        }
+      });
+      void this.exited.then(exit => {
+        stop();
+        reject(new Error(`exited (${describeExit(exit)}) before it printed ${pattern}`));
+      });
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period (execa's forceKillAfterDelay). */
+  terminate(): Promise<Exit> {
+    if (!this.hasExited) {
+      this.subprocess.kill('SIGTERM');
+    }
+    return this.exited;
+  }
+
+  private watchStream(stream: Readable): void {
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    lines.on('line', line => {
+      this.log.write(line + '\n');
+      this.tailLines.push(line);
+      if (this.tailLines.length > TAIL_LINES) this.tailLines.shift();
+      for (const watcher of [...this.watchers]) watcher(line);
+    });
+  }
+
+  private recordExit(exit: Exit): Exit {
+    this.exitInfo = exit;
+    this.log.end();
+    return exit;
+  }
+}
+
+export function describeExit(exit: Exit): string {
+  return exit.signal ? `killed by ${exit.signal}` : `exit status ${exit.code}`;
+}

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { ClusterEvent, ClusterState, Plan, Resources } from '../common/protocol';
+import { lifelinePreloadPath } from './assets';
+import { Cluster } from './cluster';
+import { detectResources, type Environment } from './detect';
+import { InputError, NotFoundError } from './errors';
+import { planCluster } from './plan';
+import { parsePlanRequest, rejectUnknownFields } from './plan-request';
+import { StateStore } from './state';
+
+export interface EngineOptions {
+  env: Environment;
+  /** Where /proc and /sys are read (tests describe other nodes). */
+  root?: string;
+  store: StateStore;
+  /** The Python that runs Dask: the kernel's, so client and workers match. */
+  python: string;
+  adoptionGraceSeconds: number;
+  readyTimeoutMs: number;
+  /** The control socket of the process that owns the clusters, recorded for other dask-hpc processes. */
+  controlSocket: string | null;
+}
+
+const CLUSTER_FIELDS = ['name'];
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** A cluster request: the plan's fields and a name. */
+export interface ClusterRequest {
+  name: string | null;
+  plan: Plan;
+}
+
+/**
+ * The engine: detect, plan, and the clusters this process owns. The CLI and the sidecar's
+ * HTTP API both drive it; it records every change in the state store and emits it as an event.
+ */
+export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
+  private readonly clusters = new Map<string, Cluster>();
+
+  constructor(readonly options: EngineOptions) {
+    super();
+  }
+
+  resources(): Resources {
+    return detectResources({ env: this.options.env, root: this.options.root });
+  }
+
+  plan(body: unknown): Plan {
+    return planCluster(this.resources(), parsePlanRequest(body, CLUSTER_FIELDS));
+  }
+
+  /** Checks a cluster request completely, so bad input creates nothing. */
+  checkClusterRequest(body: unknown): ClusterRequest {
+    const plan = this.plan(body);
+    const name = (body as Record<string, unknown>).name;
+    if (name !== undefined && name !== null && (typeof name !== 'string' || !NAME_PATTERN.test(name))) {
+      throw new InputError('name', `name must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit; not ${JSON.stringify(name)}`);
+    }
+    if (typeof name === 'string' && this.list().some(cluster => cluster.name === name)) {
+      throw new InputError('name', `a cluster named ${JSON.stringify(name)} is already running`);
+    }
+    return { name: (name as string | undefined) ?? null, plan };
+  }
+
+  /**
+   * Creates a cluster from a checked request. Returns at once with the cluster "starting";
+   * `ready` settles when it runs or has failed (and then nothing of it is left).
+   */
+  create(request: ClusterRequest): { cluster: ClusterState; ready: Promise<ClusterState> } {
+    const id = randomBytes(4).toString('hex');
+    const cluster = new Cluster(
+      {
+        id,
+        name: request.name ?? `dask-${id}`,
+        plan: request.plan,
+        python: this.options.python,
+        lifelinePreload: lifelinePreloadPath(),
+        lifelineSocket: this.options.store.pathFor(id, '.lifeline.sock'),
+        adoptionGraceSeconds: this.options.adoptionGraceSeconds,
+        controlSocket: this.options.controlSocket,
+        readyTimeoutMs: this.options.readyTimeoutMs
+      },
+      state => this.record(state)
+    );
+    this.clusters.set(id, cluster);
+    this.record(cluster.state);
+    const ready = cluster.start().then(
+      () => cluster.state,
+      error => {
+        this.forget(id);
+        throw error;
+      }
+    );
+    return { cluster: cluster.state, ready };
+  }
+
+  private record(state: ClusterState): void {
+    if (state.status === 'stopped' || (state.status === 'failed' && !this.clusters.has(state.id))) {
+      return;
+    }
+    this.options.store.save(state);
+    this.emit('event', { type: 'cluster', cluster: { ...state } });
+  }
+
+  private forget(id: string): void {
+    this.clusters.delete(id);
+    this.options.store.remove(id);
+    this.emit('event', { type: 'cluster-removed', id });
+  }
+
+  list(): ClusterState[] {
+    return [...this.clusters.values()].map(cluster => cluster.state);
+  }
+
+  /** A cluster of this engine's by id or name. */
+  get(idOrName: string): Cluster {
+    const cluster = this.clusters.get(idOrName) ?? [...this.clusters.values()].find(c => c.state.name === idOrName);
+    if (!cluster) {
+      throw new NotFoundError(`no cluster ${JSON.stringify(idOrName)} here; dask-hpc ls lists them`);
+    }
+    return cluster;
+  }
+
+  /** PATCH: {"n_workers": N} or {"adaptive": {"minimum": a, "maximum": b}} or {"adaptive": null}. */
+  async scale(idOrName: string, body: unknown): Promise<ClusterState> {
+    const cluster = this.get(idOrName);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new InputError('body', 'the request must be a JSON object like {"n_workers": 4}');
+    }
+    const request = body as Record<string, unknown>;
+    rejectUnknownFields(request, ['n_workers', 'adaptive']);
+    const count = (field: string, value: unknown) => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 4096) {
+        throw new InputError(field, `${field} must be a whole number from 0 to 4096, not ${JSON.stringify(value)}`);
+      }
+      return value;
+    };
+    if ('n_workers' in request === 'adaptive' in request) {
+      throw new InputError('n_workers', 'give either n_workers or adaptive ({"minimum": a, "maximum": b}, or null to stop)');
+    }
+    if ('n_workers' in request) {
+      await cluster.scale(count('n_workers', request.n_workers));
+    } else if (request.adaptive === null) {
+      await cluster.scale(cluster.state.workers.length);
+    } else {
+      const range = request.adaptive as Record<string, unknown>;
+      if (typeof range !== 'object' || Array.isArray(range)) {
+        throw new InputError('adaptive', 'adaptive must be {"minimum": a, "maximum": b} or null');
+      }
+      rejectUnknownFields(range, ['minimum', 'maximum']);
+      const minimum = count('adaptive.minimum', range.minimum ?? 0);
+      const maximum = count('adaptive.maximum', range.maximum);
+      if (minimum > maximum) {
+        throw new InputError('adaptive.minimum', `adaptive.minimum=${minimum} is above adaptive.maximum=${maximum}`);
+      }
+      await cluster.adapt({ minimum, maximum });
+    }
+    return cluster.state;
+  }
+
+  async stop(idOrName: string): Promise<ClusterState> {
+    const cluster = this.get(idOrName);
+    await cluster.stop();
+    this.forget(cluster.state.id);
+    return cluster.state;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.clusters.keys()].map(id => this.stop(id)));
+  }
+}
+

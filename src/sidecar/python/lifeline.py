@@ -1,0 +1,93 @@
+"""Scheduler preload of dask-hpc: the scheduler ends when no dask-hpc process owns it.
+
+The owner holds the scheduler's stdin open; a restarted owner (the sidecar after a crash)
+adopts the cluster by connecting to the unix socket named in DASK_HPC_LIFELINE_SOCKET and
+keeping that connection open. When no owner is left for DASK_HPC_ADOPTION_GRACE seconds, the
+scheduler closes, which closes its workers and their nannies: no orphans, even after SIGKILL.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+
+logger = logging.getLogger("dask_hpc.lifeline")
+
+# Past the graceful close, leave for sure: a wedged event loop must not keep the node busy.
+HARD_EXIT_AFTER_SECONDS = 15.0
+
+
+class Lifeline:
+    def __init__(self, scheduler, grace_seconds: float):
+        self.scheduler = scheduler
+        self.grace_seconds = grace_seconds
+        self.owners = 0
+        self.lock = threading.Lock()
+        self.orphaned_timer: threading.Timer | None = None
+
+    def hold(self, wait_for_eof) -> None:
+        """Counts one owner for as long as `wait_for_eof` blocks."""
+        with self.lock:
+            self.owners += 1
+            if self.orphaned_timer is not None:
+                self.orphaned_timer.cancel()
+                self.orphaned_timer = None
+        try:
+            wait_for_eof()
+        except OSError:
+            pass
+        with self.lock:
+            self.owners -= 1
+            if self.owners == 0:
+                logger.info("dask-hpc owner gone; closing in %ss unless adopted", self.grace_seconds)
+                self.orphaned_timer = threading.Timer(self.grace_seconds, self.close)
+                self.orphaned_timer.daemon = True
+                self.orphaned_timer.start()
+
+    def close(self) -> None:
+        with self.lock:
+            if self.owners > 0:
+                return
+        logger.info("dask-hpc owner gone; closing the scheduler and its workers")
+        hard_exit = threading.Timer(HARD_EXIT_AFTER_SECONDS, os._exit, args=(3,))
+        hard_exit.daemon = True
+        hard_exit.start()
+        self.scheduler.loop.add_callback(self.scheduler.close, reason="dask-hpc owner gone")
+
+    def serve_adoptions(self, path: str) -> None:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(path):
+            os.unlink(path)
+        old_umask = os.umask(0o177)  # the socket: owner only
+        try:
+            server.bind(path)
+        finally:
+            os.umask(old_umask)
+        server.listen(8)
+        while True:
+            connection, _ = server.accept()
+            thread = threading.Thread(
+                target=self.hold, args=(lambda c=connection: _read_until_eof(c),), daemon=True
+            )
+            thread.start()
+
+
+def _read_until_eof(connection: socket.socket) -> None:
+    with connection:
+        while connection.recv(4096):
+            pass
+
+
+def _read_stdin_until_eof() -> None:
+    while os.read(sys.stdin.fileno(), 4096):
+        pass
+
+
+def dask_setup(scheduler) -> None:
+    lifeline = Lifeline(scheduler, float(os.environ.get("DASK_HPC_ADOPTION_GRACE", "10")))
+    socket_path = os.environ.get("DASK_HPC_LIFELINE_SOCKET")
+    if socket_path:
+        threading.Thread(target=lifeline.serve_adoptions, args=(socket_path,), daemon=True).start()
+    threading.Thread(target=lifeline.hold, args=(_read_stdin_until_eof,), daemon=True).start()

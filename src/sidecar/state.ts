@@ -1,0 +1,82 @@
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ClusterState } from '../common/protocol';
+import { InputError } from './errors';
+import type { Environment } from './detect';
+
+/** Cluster ids are ours: short lowercase hex, so an id can never name a path outside the state directory. */
+export const CLUSTER_ID_PATTERN = /^[a-f0-9]{8,32}$/;
+
+export function checkClusterId(id: string): string {
+  if (!CLUSTER_ID_PATTERN.test(id)) {
+    throw new InputError('id', `${JSON.stringify(id)} is not a cluster id (8 to 32 hex digits, as dask-hpc ls shows)`);
+  }
+  return id;
+}
+
+/** $DASK_HPC_STATE_DIR, else $XDG_STATE_HOME/dask-hpc, else ~/.local/state/dask-hpc. */
+export function defaultStateDir(env: Environment): string {
+  if (env.DASK_HPC_STATE_DIR) return env.DASK_HPC_STATE_DIR;
+  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
+  return join(base, 'dask-hpc');
+}
+
+/**
+ * The per-user record of running clusters (a 0700 directory of 0600 JSON files), so another
+ * dask-hpc process can list and stop them and a restarted sidecar can adopt them.
+ */
+export class StateStore {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // A directory made earlier with a looser mode is tightened: it holds sockets that run code.
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  }
+
+  /** A file of this cluster's in the state directory, e.g. its control socket. */
+  pathFor(id: string, suffix: string): string {
+    return join(this.dir, `${checkClusterId(id)}${suffix}`);
+  }
+
+  save(cluster: ClusterState): void {
+    const path = this.pathFor(cluster.id, '.json');
+    const temporary = `${path}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(cluster, null, 2), { mode: 0o600 });
+    renameSync(temporary, path); // atomic: readers never see half a record
+  }
+
+  load(id: string): ClusterState | null {
+    try {
+      return JSON.parse(readFileSync(this.pathFor(id, '.json'), 'utf8')) as ClusterState;
+    } catch {
+      return null;
+    }
+  }
+
+  list(): ClusterState[] {
+    const clusters: ClusterState[] = [];
+    for (const file of readdirSync(this.dir)) {
+      const match = /^([a-f0-9]{8,32})\.json$/.exec(file);
+      const cluster = match && this.load(match[1]);
+      if (cluster) clusters.push(cluster);
+    }
+    return clusters.sort((a, b) => a.created_at.localeCompare(b.created_at));
+  }
+
+  remove(id: string): void {
+    for (const suffix of ['.json', '.control.sock', '.lifeline.sock']) {
+      rmSync(this.pathFor(id, suffix), { force: true });
+    }
+  }
+}
+
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function processAlive(pid: number | null | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
