@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClusterState } from '../common/protocol';
 import { callApi } from './api-client';
@@ -43,10 +44,17 @@ const env = process.env;
 const store = () => new StateStore(defaultStateDir(env));
 
 function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(args: string[], options: T) {
+  // "--reserve-mem-gb -1" is a value, not an option: keep it for the value's own check to refuse.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const option = options[args[i].replace(/^--/, '')];
+    if (option?.type === 'string' && /^-\d/.test(args[i + 1] ?? '')) joined.push(`${args[i]}=${args[++i]}`);
+    else joined.push(args[i]);
+  }
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: true });
+    return parseArgs({ args: joined, options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message.replace(/\. To specify.*$/s, '')}; see dask-hpc --help`);
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} See dask-hpc --help.`);
   }
 }
 
@@ -72,11 +80,18 @@ function ownerOptions(values: FlagValues, controlSocket: string | null) {
   return {
     env,
     root: values.root as string | undefined,
-    python: (values.python as string | undefined) ?? 'python3',
+    // A path is made absolute so the record means the same Python to every later process.
+    python: pythonOption(values.python as string | undefined),
     adoptionGraceSeconds: grace,
     readyTimeoutMs: timeout * 1000,
     controlSocket
   };
+}
+
+function pythonOption(python: string | undefined): string {
+  if (python === undefined) return 'python3';
+  if (python.trim() === '') throw new InputError('--python', '--python takes a Python executable, not an empty string');
+  return python.includes('/') ? resolve(python) : python;
 }
 
 function clusterRequest(owner: Owner, values: FlagValues) {
@@ -164,13 +179,19 @@ async function upDetached(args: string[]): Promise<number> {
   return outcome;
 }
 
-/** The state records, without those whose owner and scheduler are both gone. */
+/** The state records of clusters still alive; a record whose owner and scheduler are both gone is cleared away. */
 function liveClusters(state: StateStore): ClusterState[] {
   return state.list().filter(cluster => {
     if (processAlive(cluster.owner_pid) || processAlive(cluster.scheduler_pid)) return true;
-    state.remove(cluster.id);
+    forgetDeadCluster(state, cluster);
     return false;
   });
+}
+
+function forgetDeadCluster(state: StateStore, cluster: ClusterState): void {
+  rmSync(cluster.local_directory, { recursive: true, force: true });
+  if (cluster.control_socket && !processAlive(cluster.owner_pid)) rmSync(cluster.control_socket, { force: true });
+  state.remove(cluster.id);
 }
 
 function findCluster(state: StateStore, idOrName: string): ClusterState {
@@ -215,8 +236,7 @@ async function stopOrphan(state: StateStore, cluster: ClusterState): Promise<voi
   const deadline = Date.now() + 5000;
   while (pids.some(processAlive) && Date.now() < deadline) await new Promise(r => setTimeout(r, 100));
   for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
-  rmSync(cluster.local_directory, { recursive: true, force: true });
-  state.remove(cluster.id);
+  forgetDeadCluster(state, cluster);
 }
 
 async function down(args: string[]): Promise<number> {

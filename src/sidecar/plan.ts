@@ -1,5 +1,6 @@
 import { DEFAULT_THRESHOLDS, type Plan, type PlanRequest, type Resources, type Workload } from '../common/protocol';
 import { InputError } from './errors';
+import { checkThresholdOrder } from './plan-request';
 import { formatBytes, GiB, MiB } from './units';
 
 /** Below this a worker process cannot do useful work: the plan refuses rather than pretends. */
@@ -52,6 +53,8 @@ const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
  */
 export function planCluster(resources: Resources, request: PlanRequest): Plan {
   const warnings = [...resources.warnings];
+  const thresholds = { ...DEFAULT_THRESHOLDS, ...request.thresholds };
+  checkThresholdOrder(thresholds);
   const total = resources.memory_bytes;
   const maxMemBytes = request.max_mem_gb == null ? null : Math.floor(request.max_mem_gb * GiB);
   if (maxMemBytes !== null && maxMemBytes > total) {
@@ -123,7 +126,7 @@ export function planCluster(resources: Resources, request: PlanRequest): Plan {
     reserve_bytes: reserveBytes,
     usable_memory_bytes: usable,
     local_directory: `${(resources.jobfs ?? '/tmp').replace(/\/+$/, '')}/dask-hpc`,
-    thresholds: { ...DEFAULT_THRESHOLDS, ...request.thresholds },
+    thresholds,
     recommended_chunk_bytes: chunk,
     warnings
   };

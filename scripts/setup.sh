@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up a fresh checkout: Node packages from the lock file, the build, and a Python venv
+# (.venv) with Dask from requirements-dev.lock. Safe to run again: it redoes only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "setup: $1 is needed ($2)" >&2; exit 1; }; }
+need node "Node.js 20 or newer"
+need npm "npm, which comes with Node.js"
+need python3 "Python 3.10 or newer"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+  || { echo "setup: Node.js 20 or newer is needed, this is $(node --version)" >&2; exit 1; }
+
+stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+
+node_stamp=$(stamp package.json package-lock.json)
+if [ ! -f node_modules/.setup-stamp ] || [ "$(cat node_modules/.setup-stamp)" != "$node_stamp" ]; then
+  npm ci --no-audit --no-fund
+  echo "$node_stamp" > node_modules/.setup-stamp
+fi
+npm run build --silent
+
+python_stamp=$(stamp requirements-dev.lock)
+if [ ! -f .venv/.setup-stamp ] || [ "$(cat .venv/.setup-stamp)" != "$python_stamp" ]; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r requirements-dev.lock
+  echo "$python_stamp" > .venv/.setup-stamp
+fi

@@ -1,0 +1,108 @@
+"""Fixtures for tests that run the real `dask-hpc` (lib/dask-hpc.mjs) with real Dask processes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = REPO / "lib" / "dask-hpc.mjs"
+GiB = 2**30
+
+
+def batch_free_environ() -> dict[str, str]:
+    """This process's environment without any batch system's variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PBS_", "SLURM_", "DASK_"))}
+
+
+class DaskHpc:
+    """Runs `dask-hpc` as a user would, in a fake PBS job with its own jobfs and state directory."""
+
+    def __init__(self, tmp_path: Path):
+        self.jobfs = tmp_path / "jobfs"
+        self.jobfs.mkdir()
+        self.state_dir = tmp_path / "state"
+        self.env = batch_free_environ()
+        self.env.update(
+            PBS_JOBID="4242.gadi-pbs",
+            PBS_NCPUS="2",
+            PBS_VMEM="6gb",
+            PBS_JOBFS=str(self.jobfs),
+            DASK_HPC_STATE_DIR=str(self.state_dir),
+        )
+        self.python = sys.executable  # the test's Python has distributed: one Python everywhere
+
+    def __call__(self, *args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["node", str(CLI), *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def up(self, *args: str) -> dict:
+        """`up --detach`: returns the cluster's description once all its workers are registered."""
+        result = self("up", "--detach", "--python", self.python, *args)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def ls(self) -> list[dict]:
+        result = self("ls", "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants (nannies' worker processes included)."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    living = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                living.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return living
+
+
+def wait_until_gone(processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    """Waits up to `seconds` for every process to end; returns those still alive."""
+    deadline = time.monotonic() + seconds
+    while alive(processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return alive(processes)
+
+
+def processes_mentioning(text: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "environ"]):
+        try:
+            cmdline = " ".join(process.info["cmdline"] or [])
+            environ = process.info["environ"] or {}
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if text in cmdline or environ.get("DASK_HPC_STATE_DIR") == text or text in environ.get("TMPDIR", ""):
+            found.append(process)
+    return alive(found)
+
+
+@pytest.fixture
+def dask_hpc(tmp_path):
+    tool = DaskHpc(tmp_path)
+    yield tool
+    # No test may leave a process of its cluster behind: stop stragglers, then fail loudly.
+    leftovers = processes_mentioning(str(tmp_path))
+    for process in leftovers:
+        process.kill()
+    assert not leftovers, f"orphans left by the test: {[p.cmdline() for p in leftovers]}"

@@ -1,0 +1,56 @@
+"""Bad input: exit status 2, one line on stderr that names what was wrong, and nothing started."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["plan", "--workload", "gpu"], "--workload"),
+        (["plan", "--max-workers", "many"], "--max-workers"),
+        (["plan", "--max-workers", "0"], "--max-workers"),
+        (["plan", "--reserve-mem-gb", "-1"], "--reserve-mem-gb"),
+        (["plan", "--memory-spill", "1.5"], "spill"),
+        (["plan", "--memory-pause", "0.5"], "pause"),
+        (["plan", "--colour", "blue"], "--colour"),
+        (["up", "--reserve-mem-gb", "50"], "--reserve-mem-gb"),
+        (["up", "--workload", "cpu", "--max-workers", "12", "--max-mem-gb", "0.5"], "--max-workers"),
+        (["up", "--name", "a b; rm -rf /"], "name"),
+        (["up", "--timeout", "soon"], "--timeout"),
+        (["run", "python3"], "--"),
+        (["down"], "down"),
+        (["scale", "deadbeef"], "scale"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(dask_hpc, args, named):
+    result = dask_hpc(*args, "--python", sys.executable) if args[0] == "up" else dask_hpc(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dask-hpc: ") and named in lines[0]
+    assert result.stdout == ""
+    # Nothing half-started: no cluster directory, no record.
+    assert not (dask_hpc.jobfs / "dask-hpc").exists()
+    assert list(dask_hpc.state_dir.glob("*.json")) == []
+
+
+def test_garbage_pbs_vmem_is_a_warning_naming_it(dask_hpc):
+    result = dask_hpc("plan", "--workload", "cpu", env={"PBS_VMEM": "lots"})
+    assert result.returncode == 0
+    assert 'warning: PBS_VMEM="lots" is not a PBS size' in result.stdout
+
+
+def test_a_python_without_distributed_fails_clearly_and_leaves_nothing(dask_hpc, tmp_path):
+    bare = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    result = dask_hpc("up", "--workload", "cpu", "--python", str(bare / "bin" / "python"))
+    assert result.returncode == 1
+    assert "the scheduler did not start" in result.stderr
+    assert "No module named 'distributed'" in result.stderr
+    assert dask_hpc.ls() == []
+    assert list((dask_hpc.jobfs / "dask-hpc").iterdir()) == []

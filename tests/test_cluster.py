@@ -1,0 +1,156 @@
+"""A real cluster from `dask-hpc up`: real scheduler and workers, checked through a real Client."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+from distributed import Client
+
+from conftest import CLI, GiB, alive, process_tree, wait_until_gone
+
+
+def worker_facts(client: Client) -> dict:
+    """What each worker process itself says about its limits, directories and environment."""
+
+    def facts(dask_worker):
+        import dask
+
+        return {
+            "memory_limit": dask_worker.memory_manager.memory_limit,
+            "nthreads": dask_worker.state.nthreads,
+            "local_directory": dask_worker.local_directory,
+            "TMPDIR": os.environ.get("TMPDIR"),
+            "DASK_TEMPORARY_DIRECTORY": os.environ.get("DASK_TEMPORARY_DIRECTORY"),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "spill": dask.config.get("distributed.worker.memory.spill"),
+            "pause": dask.config.get("distributed.worker.memory.pause"),
+        }
+
+    return client.run(facts)
+
+
+def test_detect_reads_the_fake_pbs_job(dask_hpc):
+    result = dask_hpc("detect", "--json")
+    assert result.returncode == 0, result.stderr
+    resources = json.loads(result.stdout)
+    assert resources["batch_system"] == "pbs"
+    assert resources["job_id"] == "4242.gadi-pbs"
+    assert resources["cores"] == 2
+    assert resources["memory_bytes"] == 6 * GiB
+    assert resources["jobfs"] == str(dask_hpc.jobfs)
+    assert resources["sources"] == {"cores": "PBS_NCPUS", "memory": "PBS_VMEM", "jobfs": "PBS_JOBFS"}
+
+
+def test_up_gives_the_planned_workers_then_down_leaves_nothing(dask_hpc):
+    plan = json.loads(dask_hpc("plan", "--workload", "cpu", "--reserve-mem-gb", "2", "--json").stdout)
+    cluster = dask_hpc.up("--workload", "cpu", "--reserve-mem-gb", "2", "--memory-spill", "0.8")
+    assert cluster["status"] == "running"
+    assert cluster["plan"]["memory_limit_bytes"] == plan["memory_limit_bytes"] == 2 * GiB
+    local_directory = dask_hpc.jobfs / "dask-hpc" / cluster["id"]
+    assert cluster["local_directory"] == str(local_directory)
+    assert local_directory.is_dir()
+    tree = process_tree(cluster["owner_pid"])
+
+    with Client(scheduler_file=cluster["scheduler_file"], timeout=30) as client:
+        assert client.submit(sum, range(10)).result() == 45
+        facts = worker_facts(client)
+    assert len(facts) == 2
+    for fact in facts.values():
+        assert fact["memory_limit"] == 2 * GiB
+        assert fact["nthreads"] == 1
+        assert fact["local_directory"].startswith(str(local_directory))
+        assert fact["TMPDIR"] == fact["DASK_TEMPORARY_DIRECTORY"] == str(local_directory)
+        assert fact["OMP_NUM_THREADS"] == "1"
+        assert (fact["spill"], fact["pause"]) == (0.8, 0.92)
+
+    assert [c["id"] for c in dask_hpc.ls()] == [cluster["id"]]
+    result = dask_hpc("down", cluster["id"])
+    assert result.returncode == 0, result.stderr
+    assert wait_until_gone(tree, 10) == []
+    assert not local_directory.exists()
+    assert dask_hpc.ls() == []
+
+
+def test_mixed_workers_get_two_threads_and_blas_threads_to_match(dask_hpc):
+    cluster = dask_hpc.up("--workload", "mixed", "--name", "mixed-one")
+    with Client(scheduler_file=cluster["scheduler_file"], timeout=30) as client:
+        facts = list(worker_facts(client).values())
+    assert [(f["nthreads"], f["OMP_NUM_THREADS"]) for f in facts] == [(2, "2")]
+    assert dask_hpc("down", "mixed-one").returncode == 0
+
+
+def test_scale_up_and_down_and_adapt(dask_hpc):
+    cluster = dask_hpc.up("--workload", "cpu", "--max-workers", "1")
+    with Client(scheduler_file=cluster["scheduler_file"], timeout=30) as client:
+        scaled = dask_hpc("scale", cluster["id"], "3")
+        assert scaled.returncode == 0, scaled.stderr
+        assert len(json.loads(scaled.stdout)["workers"]) == 3
+        assert len(client.scheduler_info()["workers"]) == 3
+
+        retired = [w["pid"] for w in json.loads(scaled.stdout)["workers"]][1:]
+        scaled = dask_hpc("scale", cluster["id"], "1")
+        assert scaled.returncode == 0, scaled.stderr
+        client.wait_for_workers(1)
+        assert len(client.scheduler_info()["workers"]) == 1
+        assert not any(alive([__import__("psutil").Process(pid)]) for pid in retired if __import__("psutil").pid_exists(pid))
+
+        adapted = dask_hpc("adapt", cluster["id"], "--minimum", "2", "--maximum", "3")
+        assert adapted.returncode == 0, adapted.stderr
+        assert json.loads(adapted.stdout)["adaptive"] == {"minimum": 2, "maximum": 3}
+        client.wait_for_workers(2, timeout=30)
+
+    bad = dask_hpc("adapt", cluster["id"], "--minimum", "3", "--maximum", "2")
+    assert bad.returncode == 2
+    assert "adaptive.minimum=3 is above adaptive.maximum=2" in bad.stderr
+    assert dask_hpc("down", "--all").returncode == 0
+
+
+def test_run_connects_client_with_no_arguments_and_returns_the_status(dask_hpc):
+    script = (
+        "import sys\n"
+        "from distributed import Client\n"
+        "c = Client()\n"
+        "assert len(c.scheduler_info()['workers']) == 2, c\n"
+        "assert c.submit(lambda: 6 * 7).result() == 42\n"
+        "c.close()\n"
+        "sys.exit(3)\n"
+    )
+    result = dask_hpc("run", "--workload", "cpu", "--python", dask_hpc.python, "--", dask_hpc.python, "-c", script)
+    assert result.returncode == 3, result.stderr
+    assert dask_hpc.ls() == []
+    assert list((dask_hpc.jobfs / "dask-hpc").iterdir()) == []
+
+
+def test_foreground_up_stops_cleanly_on_sigterm(dask_hpc):
+    owner = subprocess.Popen(
+        ["node", str(CLI), "up", "--workload", "cpu", "--python", dask_hpc.python],
+        env=dask_hpc.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    while not lines or lines[-1] != "}\n":
+        line = owner.stdout.readline()
+        assert line, owner.stderr.read()
+        lines.append(line)
+    cluster = json.loads("".join(lines))
+    tree = process_tree(owner.pid)
+    owner.send_signal(signal.SIGTERM)
+    assert owner.wait(timeout=30) == 0
+    assert wait_until_gone(tree, 10) == []
+    assert not os.path.exists(cluster["local_directory"])
+
+
+@pytest.mark.timeout(90)
+def test_sigkill_of_the_owner_leaves_nothing_within_30_seconds(dask_hpc):
+    cluster = dask_hpc.up("--workload", "cpu")
+    tree = process_tree(cluster["owner_pid"])
+    assert len(tree) >= 5  # owner, scheduler, two nannies and their worker processes
+    os.kill(cluster["owner_pid"], signal.SIGKILL)
+    assert wait_until_gone(tree, 30) == []
+    assert dask_hpc.ls() == []
+    assert not os.path.exists(cluster["local_directory"])
