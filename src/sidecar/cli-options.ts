@@ -52,6 +52,9 @@ export function planBodyFromFlags(values: FlagValues): Record<string, unknown> {
 /** Rewrites an InputError about a body field into one about the flag the user typed. */
 export function asFlagError(error: InputError): InputError {
   const flag = '--' + error.field.replace(/^thresholds\./, 'memory-').replace(/_/g, '-');
-  const message = error.message.replace(/\b(max_workers|reserve_mem_gb|max_mem_gb|workload)\b/g, name => '--' + name.replace(/_/g, '-'));
+  const message = error.message
+    .replace(/\b(max_workers|reserve_mem_gb|max_mem_gb|workload|name)\b/g, name => '--' + name.replace(/_/g, '-'))
+    .replace(/\b(target|spill|pause|terminate)=/g, '--memory-$1=')
+    .replace(/^thresholds must rise/, 'memory thresholds must rise');
   return new InputError(flag, message);
 }
