@@ -54,3 +54,34 @@ def test_a_python_without_distributed_fails_clearly_and_leaves_nothing(dask_hpc,
     assert "No module named 'distributed'" in result.stderr
     assert dask_hpc.ls() == []
     assert list((dask_hpc.jobfs / "dask-hpc").iterdir()) == []
+
+
+def python_shim(tmp_path, worker_behaviour: str):
+    """A `--python` that runs the real Python for the scheduler but misbehaves as a worker."""
+    shim = tmp_path / "python-shim"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *dask_worker*) ' + worker_behaviour + " ;; esac\n"
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    shim.chmod(0o755)
+    return str(shim)
+
+
+def test_a_worker_that_fails_is_named_with_its_log_and_nothing_is_left(dask_hpc, tmp_path):
+    shim = python_shim(tmp_path, 'echo "ImportError: this worker cannot start" >&2; exit 1')
+    result = dask_hpc("up", "--workload", "cpu", "--name", "broken", "--python", shim)
+    assert result.returncode == 1
+    assert "worker broken-" in result.stderr and "did not start" in result.stderr
+    assert "ImportError: this worker cannot start" in result.stderr
+    assert dask_hpc.ls() == []
+    assert list((dask_hpc.jobfs / "dask-hpc").iterdir()) == []
+
+
+def test_workers_that_never_register_time_out_and_nothing_is_left(dask_hpc, tmp_path):
+    shim = python_shim(tmp_path, 'echo "waiting for a licence server" >&2; exec sleep 600')
+    result = dask_hpc("up", "--workload", "cpu", "--name", "slow", "--timeout", "5", "--python", shim)
+    assert result.returncode == 1
+    assert "workers not ready after 5 s" in result.stderr
+    assert "worker slow-0 is not registered yet" in result.stderr and "waiting for a licence server" in result.stderr
+    assert dask_hpc.ls() == []

@@ -154,3 +154,14 @@ def test_sigkill_of_the_owner_leaves_nothing_within_30_seconds(dask_hpc):
     assert wait_until_gone(tree, 30) == []
     assert dask_hpc.ls() == []
     assert not os.path.exists(cluster["local_directory"])
+
+
+def test_state_directory_and_sockets_are_private(dask_hpc):
+    cluster = dask_hpc.up("--workload", "cpu", "--max-workers", "1")
+    assert os.stat(dask_hpc.state_dir).st_mode & 0o777 == 0o700
+    record = dask_hpc.state_dir / f"{cluster['id']}.json"
+    assert os.stat(record).st_mode & 0o777 == 0o600
+    assert os.stat(cluster["control_socket"]).st_mode & 0o777 == 0o600
+    assert os.stat(dask_hpc.state_dir / f"{cluster['id']}.lifeline.sock").st_mode & 0o777 == 0o600
+    assert os.stat(cluster["local_directory"]).st_mode & 0o777 == 0o700
+    assert dask_hpc("down", "--all").returncode == 0
