@@ -5,7 +5,7 @@ server extension that supervises it and the kernel API (`connect`, `setup_dask_c
 until then it only declares the extension points, so `pip install .` makes a valid package.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__  # written by the build (hatch)
 
 
 def _jupyter_labextension_paths():

@@ -1,9 +1,11 @@
 // Bundles the sidecar (engine + CLI) into one ESM file, so it runs with plain `node` and no
 // node_modules: the Python package ships this file (DESIGN.md, issue 3).
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync } from 'node:fs';
 
 const outfile = 'lib/dask-hpc.mjs';
+// The Python package ships the same files, so pip install needs no npm at run time.
+const pythonPackageCopy = 'jupyterlab_dask_hpc/_sidecar';
 await build({
   entryPoints: ['src/sidecar/cli.ts'],
   bundle: true,
@@ -29,3 +31,7 @@ mkdirSync('lib/python', { recursive: true });
 for (const name of ['lifeline.py']) {
   copyFileSync(`src/sidecar/python/${name}`, `lib/python/${name}`);
 }
+mkdirSync(pythonPackageCopy, { recursive: true });
+cpSync('lib/python', `${pythonPackageCopy}/python`, { recursive: true });
+copyFileSync(outfile, `${pythonPackageCopy}/dask-hpc.mjs`);
+chmodSync(`${pythonPackageCopy}/dask-hpc.mjs`, 0o755);

@@ -100,7 +100,12 @@ export interface ClusterState {
   status: ClusterStatus;
   scheduler_address: string | null;
   scheduler_file: string;
+  /** The dashboard as users reach it: through Jupyter's proxy under the sidecar, else direct. */
   dashboard_url: string | null;
+  /** The scheduler's HTTP server itself, on 127.0.0.1. */
+  dashboard_address: string | null;
+  /** The ssh command that forwards the dashboard to a laptop (seed 000). */
+  tunnel_command: string | null;
   local_directory: string;
   workers: ClusterWorker[];
   plan: Plan;

@@ -11,7 +11,7 @@ import { ClusterStartError, InputError, NotFoundError } from './errors';
 import { Owner } from './owner';
 import { planCluster } from './plan';
 import { parsePlanRequest } from './plan-request';
-import { defaultStateDir, processAlive, StateStore } from './state';
+import { defaultStateDir, forgetDeadCluster, processAlive, StateStore } from './state';
 import { formatBytes } from './units';
 
 const USAGE = `usage: dask-hpc <command> [options]
@@ -188,12 +188,6 @@ function liveClusters(state: StateStore): ClusterState[] {
   });
 }
 
-function forgetDeadCluster(state: StateStore, cluster: ClusterState): void {
-  rmSync(cluster.local_directory, { recursive: true, force: true });
-  if (cluster.control_socket && !processAlive(cluster.owner_pid)) rmSync(cluster.control_socket, { force: true });
-  state.remove(cluster.id);
-}
-
 function findCluster(state: StateStore, idOrName: string): ClusterState {
   const cluster = liveClusters(state).find(c => c.id === idOrName || c.name === idOrName);
   if (!cluster) throw new NotFoundError(`no cluster ${JSON.stringify(idOrName)}; dask-hpc ls lists them`);
@@ -313,12 +307,20 @@ async function run(args: string[]): Promise<number> {
 }
 
 async function serve(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' } });
+  const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' }, 'base-url': { type: 'string' }, 'exit-with-stdin': { type: 'boolean' } });
   if (!values.socket) throw new UsageError('serve needs --socket PATH');
-  const owner = new Owner(store(), ownerOptions(values, values.socket));
+  const baseUrl = values['base-url'] as string | undefined;
+  if (baseUrl !== undefined && !baseUrl.startsWith('/')) throw new InputError('--base-url', `--base-url is a path starting with "/", not ${JSON.stringify(baseUrl)}`);
+  const owner = new Owner(store(), { ...ownerOptions(values, values.socket), baseUrl: baseUrl ?? null });
   await owner.listen();
   owner.shutdownOnSignals(() => process.exit(0));
-  process.stderr.write(`dask-hpc: serving on ${values.socket}\n`);
+  if (values['exit-with-stdin']) {
+    // The Jupyter server holds our stdin: when it dies, even by SIGKILL, we stop every cluster and leave.
+    process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
+    process.stdin.resume();
+  }
+  const adopted = await owner.engine.adoptOrphans();
+  process.stderr.write(`dask-hpc: serving on ${values.socket}; adopted ${adopted.length} running cluster(s)${adopted.length ? ': ' + adopted.join(', ') : ''}\n`);
   await new Promise(() => undefined);
   return 0;
 }

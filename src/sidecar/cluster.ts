@@ -1,6 +1,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdaptiveRange, ClusterState, ClusterWorker, Plan } from '../common/protocol';
+import { connect as connectSocket, type Socket } from 'node:net';
+import { AdoptedProcess, type OwnedProcess } from './adopted-process';
 import { DaskProcess, describeExit } from './dask-process';
 import { ClusterStartError } from './errors';
 import { SCHEDULER_HTTP_ROUTES, SchedulerApi } from './scheduler-api';
@@ -17,6 +19,8 @@ export interface ClusterSpec {
   adoptionGraceSeconds: number;
   controlSocket: string | null;
   readyTimeoutMs: number;
+  /** How users reach the dashboard at this address: a URL (direct, or through Jupyter's proxy) and an ssh tunnel. */
+  dashboardLinks: (httpAddress: string) => { dashboard_url: string; tunnel_command: string };
 }
 
 // Lines Dask prints, which is how readiness is seen as it happens, without polling.
@@ -33,7 +37,7 @@ const RETIRE_TIMEOUT_MS = 10000;
 
 interface RunningWorker {
   info: ClusterWorker;
-  process: DaskProcess;
+  process: OwnedProcess;
   address: string | null;
 }
 
@@ -65,7 +69,9 @@ export function clusterEnvironment(plan: Plan, localDirectory: string): Record<s
  */
 export class Cluster {
   readonly state: ClusterState;
-  private scheduler: DaskProcess | null = null;
+  private scheduler: OwnedProcess | null = null;
+  /** An adopted cluster's hold on its scheduler (lifeline.py): closes when the scheduler ends. */
+  private lifeline: Socket | null = null;
   private api: SchedulerApi | null = null;
   private readonly workers = new Map<string, RunningWorker>();
   private nextWorkerIndex = 0;
@@ -87,6 +93,8 @@ export class Cluster {
       scheduler_address: null,
       scheduler_file: join(localDirectory, 'scheduler.json'),
       dashboard_url: null,
+      dashboard_address: null,
+      tunnel_command: null,
       local_directory: localDirectory,
       workers: [],
       plan: spec.plan,
@@ -97,6 +105,40 @@ export class Cluster {
       control_socket: spec.controlSocket,
       created_at: new Date().toISOString()
     };
+  }
+
+  /**
+   * Takes over a running cluster whose owner died (the sidecar after SIGKILL): holds its
+   * scheduler's lifeline socket so it stays up, and manages its workers by pid and through
+   * the scheduler's API. Rejects if the scheduler is gone or does not answer.
+   */
+  static async adopt(spec: ClusterSpec, record: ClusterState, onChange: (state: ClusterState) => void): Promise<Cluster> {
+    const cluster = new Cluster(spec, onChange);
+    Object.assign(cluster.state, record, { owner_pid: process.pid, control_socket: spec.controlSocket, status: 'running' });
+    cluster.scheduler = new AdoptedProcess(record.scheduler_pid);
+    cluster.api = new SchedulerApi(record.dashboard_address as string);
+    const addresses = new Map((await cluster.api.workers()).map(w => [w.name, w.address]));
+    for (const worker of record.workers) {
+      if (worker.status === 'exited') continue;
+      cluster.workers.set(worker.name, { info: { ...worker }, process: new AdoptedProcess(worker.pid), address: addresses.get(worker.name) ?? null });
+      const index = Number(/-(\d+)$/.exec(worker.name)?.[1] ?? -1);
+      cluster.nextWorkerIndex = Math.max(cluster.nextWorkerIndex, index + 1);
+    }
+    await cluster.holdLifeline();
+    cluster.changed();
+    return cluster;
+  }
+
+  private holdLifeline(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = connectSocket(this.spec.lifelineSocket);
+      socket.once('connect', () => {
+        this.lifeline = socket;
+        socket.on('close', () => this.onSchedulerExit('its lifeline closed'));
+        resolve();
+      });
+      socket.once('error', reject);
+    });
   }
 
   private get env(): Record<string, string> {
@@ -164,7 +206,8 @@ export class Cluster {
       );
       this.state.scheduler_address = address[1];
       const httpAddress = dashboardMatch[1].replace(/\/status$/, '');
-      this.state.dashboard_url = `${httpAddress}/status`;
+      this.state.dashboard_address = httpAddress;
+      Object.assign(this.state, this.spec.dashboardLinks(httpAddress));
       this.api = new SchedulerApi(httpAddress);
     } catch (error) {
       throw new Error(`the scheduler did not start: ${(error as Error).message}\n${scheduler.tail()}`);
@@ -363,13 +406,10 @@ export class Cluster {
       await this.api.retireWorkers(addresses, 3000).catch(() => undefined);
     }
     await Promise.all([...workers.map(w => w.process.terminate()), this.scheduler?.terminate()]);
+    this.lifeline?.destroy();
     this.workers.clear();
     rmSync(this.state.local_directory, { recursive: true, force: true });
   }
 
-  /** The exit of a process after start, for `up` in the foreground: resolves when the scheduler is gone. */
-  get schedulerExited(): Promise<unknown> {
-    return this.scheduler?.exited ?? Promise.resolve();
-  }
 }
 

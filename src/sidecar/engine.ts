@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ClusterEvent, ClusterState, Plan, Resources } from '../common/protocol';
 import { lifelinePreloadPath } from './assets';
-import { Cluster } from './cluster';
+import { Cluster, type ClusterSpec } from './cluster';
+import { dashboardLinks } from './dashboard-links';
 import { detectResources, type Environment } from './detect';
 import { InputError, NotFoundError } from './errors';
 import { planCluster } from './plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
-import { StateStore } from './state';
+import { forgetDeadCluster, processAlive, StateStore } from './state';
 
 export interface EngineOptions {
   env: Environment;
@@ -20,6 +21,8 @@ export interface EngineOptions {
   readyTimeoutMs: number;
   /** The control socket of the process that owns the clusters, recorded for other dask-hpc processes. */
   controlSocket: string | null;
+  /** Jupyter's base URL when serving under Jupyter: dashboards are then linked through its proxy. */
+  baseUrl?: string | null;
 }
 
 const CLUSTER_FIELDS = ['name'];
@@ -67,22 +70,25 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
    * Creates a cluster from a checked request. Returns at once with the cluster "starting";
    * `ready` settles when it runs or has failed (and then nothing of it is left).
    */
+  private clusterSpec(id: string, name: string, plan: Plan): ClusterSpec {
+    const resources = this.resources();
+    return {
+      id,
+      name,
+      plan,
+      python: this.options.python,
+      lifelinePreload: lifelinePreloadPath(),
+      lifelineSocket: this.options.store.pathFor(id, '.lifeline.sock'),
+      adoptionGraceSeconds: this.options.adoptionGraceSeconds,
+      controlSocket: this.options.controlSocket,
+      readyTimeoutMs: this.options.readyTimeoutMs,
+      dashboardLinks: address => dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, resources, env: this.options.env })
+    };
+  }
+
   create(request: ClusterRequest): { cluster: ClusterState; ready: Promise<ClusterState> } {
     const id = randomBytes(4).toString('hex');
-    const cluster = new Cluster(
-      {
-        id,
-        name: request.name ?? `dask-${id}`,
-        plan: request.plan,
-        python: this.options.python,
-        lifelinePreload: lifelinePreloadPath(),
-        lifelineSocket: this.options.store.pathFor(id, '.lifeline.sock'),
-        adoptionGraceSeconds: this.options.adoptionGraceSeconds,
-        controlSocket: this.options.controlSocket,
-        readyTimeoutMs: this.options.readyTimeoutMs
-      },
-      state => this.record(state)
-    );
+    const cluster = new Cluster(this.clusterSpec(id, request.name ?? `dask-${id}`, request.plan), state => this.record(state));
     this.clusters.set(id, cluster);
     this.record(cluster.state);
     const ready = cluster.start().then(
@@ -107,6 +113,32 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     this.clusters.delete(id);
     this.options.store.remove(id);
     this.emit('event', { type: 'cluster-removed', id });
+  }
+
+  /**
+   * Adopts the clusters an earlier owner with this control socket left running (the sidecar
+   * restarted after a crash), and clears away records whose processes are all gone.
+   * Returns the ids adopted.
+   */
+  async adoptOrphans(): Promise<string[]> {
+    const adopted: string[] = [];
+    for (const record of this.options.store.list()) {
+      if (processAlive(record.owner_pid) && record.owner_pid !== process.pid) continue;
+      if (!processAlive(record.scheduler_pid)) {
+        forgetDeadCluster(this.options.store, record, this.options.controlSocket);
+        continue;
+      }
+      if (record.control_socket !== this.options.controlSocket || this.clusters.has(record.id)) continue;
+      try {
+        const cluster = await Cluster.adopt(this.clusterSpec(record.id, record.name, record.plan), record, state => this.record(state));
+        this.clusters.set(record.id, cluster);
+        this.record(cluster.state);
+        adopted.push(record.id);
+      } catch {
+        // Its scheduler is closing or not answering: its lifeline ends it; the next look clears it.
+      }
+    }
+    return adopted;
   }
 
   list(): ClusterState[] {

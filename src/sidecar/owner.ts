@@ -12,6 +12,7 @@ export interface OwnerOptions {
   readyTimeoutMs: number;
   /** The control socket; null for a short-lived owner that no other process needs to reach. */
   controlSocket: string | null;
+  baseUrl?: string | null;
 }
 
 /**

@@ -80,3 +80,11 @@ export function processAlive(pid: number | null | undefined): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** Clears away what a cluster whose processes are all gone left: its directory, its owner's socket, its record. */
+export function forgetDeadCluster(store: StateStore, cluster: ClusterState, socketInUse: string | null = null): void {
+  rmSync(cluster.local_directory, { recursive: true, force: true });
+  const socket = cluster.control_socket;
+  if (socket && socket !== socketInUse && !processAlive(cluster.owner_pid)) rmSync(socket, { force: true });
+  store.remove(cluster.id);
+}
