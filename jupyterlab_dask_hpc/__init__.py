@@ -1,11 +1,13 @@
 """jupyterlab-dask-hpc: Dask clusters that fit the HPC node JupyterLab runs on.
 
-The engine is the `dask-hpc` Node program (src/sidecar). This package will hold the Jupyter
-server extension that supervises it and the kernel API (`connect`, `setup_dask_client`);
-until then it only declares the extension points, so `pip install .` makes a valid package.
+- The Jupyter server extension (`app.DaskHpcApp`) supervises the `dask-hpc` sidecar and
+  relays `{base_url}dask-hpc/api/` to it.
+- The kernel API: `connect()` and `setup_dask_client()` (seed 000's signature).
 """
-
 from ._version import __version__  # written by the build (hatch)
+from .kernel_api import HpcCluster, connect, setup_dask_client
+
+__all__ = ["HpcCluster", "__version__", "connect", "setup_dask_client"]
 
 
 def _jupyter_labextension_paths():
@@ -13,9 +15,6 @@ def _jupyter_labextension_paths():
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "jupyterlab_dask_hpc"}]
+    from .app import DaskHpcApp
 
-
-def _load_jupyter_server_extension(server_app):
-    """The server extension arrives with the server-extension issue; for now it says so."""
-    server_app.log.info("jupyterlab_dask_hpc: server extension not implemented yet")
+    return [{"module": "jupyterlab_dask_hpc", "app": DaskHpcApp}]

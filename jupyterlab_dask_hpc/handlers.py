@@ -1,0 +1,42 @@
+"""Relays {base_url}dask-hpc/api/* to the sidecar: REST and the events WebSocket, uninterpreted."""
+from __future__ import annotations
+
+import asyncio
+
+from jupyter_server_proxy.handlers import NamedLocalProxyHandler
+from tornado import web
+
+SIDECAR_READY_TIMEOUT_SECONDS = 30
+
+
+class SidecarRelayHandler(NamedLocalProxyHandler):
+    """jupyter-server-proxy's handler pointed at the sidecar's unix socket.
+
+    Its `prepare` enforces Jupyter's authentication on every method and on the WebSocket.
+    """
+
+    def initialize(self, sidecar):
+        self.sidecar = sidecar
+
+    @property
+    def unix_socket(self):
+        return self.sidecar.socket_path
+
+    def get_login_url(self):
+        # An API answers 403, as Jupyter's own APIs do, rather than redirecting to a login page.
+        raise web.HTTPError(403)
+
+    async def _sidecar_ready(self):
+        ready = await asyncio.get_running_loop().run_in_executor(
+            None, self.sidecar.wait_ready, SIDECAR_READY_TIMEOUT_SECONDS
+        )
+        if not ready:
+            raise web.HTTPError(503, "the dask-hpc sidecar is not running; see the Jupyter server's log")
+
+    async def proxy(self, port, path):
+        await self._sidecar_ready()
+        return await super().proxy(port, "/api/" + path.lstrip("/"))
+
+    async def open(self, path):
+        await self._sidecar_ready()
+        return await super().open("/api/" + path.lstrip("/"))
