@@ -63,4 +63,6 @@ class DaskHpcApp(ExtensionApp):
             # Closing its stdin makes the sidecar leave; its clusters then wait to be adopted.
             self.sidecar.detach()
             return
+        self.log.info("stopping the dask-hpc sidecar (pid %s) and its clusters", self.sidecar.pid)
         await asyncio.get_running_loop().run_in_executor(None, self.sidecar.stop)
+        self.log.info("dask-hpc sidecar stopped: %s", self.sidecar.process.poll())

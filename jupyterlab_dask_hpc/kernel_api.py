@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from .paths import SIDECAR_SCRIPT, find_node, state_dir
 from .unix_http import DaskHpcError, call
@@ -119,10 +120,23 @@ def connect(name_or_id: str | None = None, **client_kwargs):
     return Client(cluster["scheduler_address"], **client_kwargs)
 
 
+SIDECAR_WAIT_SECONDS = 30
+
+
+def _wait_for_sidecar(socket_path: str) -> None:
+    """A sidecar starting or restarting has not made its socket yet: give it a moment."""
+    deadline = time.monotonic() + SIDECAR_WAIT_SECONDS
+    while not os.path.exists(socket_path):
+        if time.monotonic() > deadline:
+            raise DaskHpcError(f"the dask-hpc sidecar has not opened {socket_path}; see the Jupyter server's log")
+        time.sleep(0.1)
+
+
 def _start(body: dict) -> dict:
     sidecar_socket = os.environ.get("DASK_HPC_SIDECAR_SOCKET")
-    if sidecar_socket and os.path.exists(sidecar_socket):
+    if sidecar_socket:
         # Inside JupyterLab: the sidecar starts it, so it shows in the sidebar.
+        _wait_for_sidecar(sidecar_socket)
         return call(sidecar_socket, "POST", "/api/clusters?wait=ready", body)
     flags = []
     for field, flag in (

@@ -102,7 +102,13 @@ def dask_hpc(tmp_path):
     tool = DaskHpc(tmp_path)
     yield tool
     # No test may leave a process of its cluster behind: stop stragglers, then fail loudly.
-    leftovers = processes_mentioning(str(tmp_path))
+    leftovers = wait_until_gone(processes_mentioning(str(tmp_path)), 5)
+    descriptions = []
+    for process in leftovers:
+        try:
+            descriptions.append((process.pid, process.cmdline(), process.status(), process.ppid()))
+        except psutil.Error:
+            pass
     for process in leftovers:
         process.kill()
-    assert not leftovers, f"orphans left by the test: {[p.cmdline() for p in leftovers]}"
+    assert not leftovers, f"orphans left by the test: {descriptions}"

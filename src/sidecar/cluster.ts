@@ -53,8 +53,10 @@ export function clusterEnvironment(plan: Plan, localDirectory: string): Record<s
     DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE: String(plan.thresholds.pause),
     DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE: String(plan.thresholds.terminate),
     DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES: JSON.stringify(SCHEDULER_HTTP_ROUTES),
-    // Readiness is read from Dask's INFO lines: a user's quieter logging config must not hide them.
+    // Readiness is read from Dask's INFO lines: a user's quieter logging config must not hide
+    // them, and the "dashboard at" line must show the address, not a user's proxied link.
     DASK_LOGGING__DISTRIBUTED: 'info',
+    DASK_DISTRIBUTED__DASHBOARD__LINK: 'http://{host}:{port}/status',
     PYTHONUNBUFFERED: '1'
   };
   for (const name of BLAS_THREAD_VARIABLES) {

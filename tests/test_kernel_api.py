@@ -1,0 +1,51 @@
+"""The kernel API outside JupyterLab: setup_dask_client with seed 000's signature, and connect()."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import process_tree, wait_until_gone
+
+
+@pytest.fixture
+def batch_script_environment(dask_hpc, monkeypatch):
+    for key, value in dask_hpc.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DASK_HPC_SIDECAR_SOCKET", raising=False)
+    return dask_hpc
+
+
+def test_setup_dask_client_in_a_batch_script(batch_script_environment):
+    from jupyterlab_dask_hpc import connect, setup_dask_client
+
+    client, cluster, dask_local_dir = setup_dask_client("cpu", max_workers=2, reserve_mem_gb=2)
+    tree = process_tree(cluster.state["owner_pid"])
+    try:
+        assert dask_local_dir.startswith(str(batch_script_environment.jobfs / "dask-hpc"))
+        assert len(client.scheduler_info()["workers"]) == 2
+        assert cluster.dashboard_link.startswith("http://127.0.0.1:")
+        with connect() as second:
+            assert second.submit(sum, [1, 2, 3]).result() == 6
+        cluster.scale(1)
+        client.wait_for_workers(1)
+        assert len(client.scheduler_info()["workers"]) == 1
+    finally:
+        client.close()
+        cluster.close()
+    assert wait_until_gone(tree, 15) == []
+    assert not os.path.exists(dask_local_dir)
+
+
+def test_setup_dask_client_refuses_what_cannot_fit(batch_script_environment):
+    from jupyterlab_dask_hpc import setup_dask_client
+
+    with pytest.raises(ValueError, match="reserve-mem-gb=50.0 leaves no memory for workers"):
+        setup_dask_client("cpu", reserve_mem_gb=50)
+
+
+def test_connect_without_a_cluster_says_how_to_get_one(batch_script_environment):
+    from jupyterlab_dask_hpc import connect
+
+    with pytest.raises(LookupError, match="start one in the Dask HPC sidebar"):
+        connect()
