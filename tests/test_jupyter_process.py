@@ -1,0 +1,94 @@
+"""A whole `jupyter server` process with the extension, as a user runs it; and the package as pip installs it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, process_tree, wait_until_gone
+
+JUPYTER = Path(sys.executable).parent / "jupyter"
+TOKEN = "test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(port: int, method: str, path: str, body: dict | None = None, timeout: float = 120):
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"token {TOKEN}"},
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.timeout(120)
+def test_sigkill_of_the_jupyter_server_leaves_nothing_after_30_seconds(dask_hpc, tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [str(JUPYTER), "server", "--no-browser", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
+         "--allow-root", f"--ServerApp.root_dir={tmp_path}", f"--DaskHpcApp.python={dask_hpc.python}"],
+        env=dask_hpc.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                request(port, "GET", "/dask-hpc/api/resources", timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not answer within 60 s"
+                time.sleep(0.5)
+        cluster = request(port, "POST", "/dask-hpc/api/clusters?wait=ready", {"workload": "cpu"})
+        assert cluster["status"] == "running"
+        tree = process_tree(server.pid)
+        assert len(tree) >= 6  # server, sidecar, scheduler, two nannies and their workers
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    assert wait_until_gone(tree, 30) == []
+    assert not os.path.exists(cluster["local_directory"])
+
+
+def test_jupyter_lists_both_extensions_enabled():
+    servers = subprocess.run([str(JUPYTER), "server", "extension", "list"], capture_output=True, text=True)
+    assert "jupyterlab_dask_hpc \x1b[32menabled" in servers.stderr + servers.stdout or "jupyterlab_dask_hpc enabled" in servers.stderr + servers.stdout
+    labs = subprocess.run([str(JUPYTER), "labextension", "list"], capture_output=True, text=True)
+    assert "jupyterlab-dask-hpc v" in labs.stderr + labs.stdout and "enabled" in labs.stderr + labs.stdout
+
+
+def test_the_wheel_carries_everything(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q", str(REPO), "-w", str(tmp_path)],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("jupyterlab_dask_hpc-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for expected in [
+        "jupyterlab_dask_hpc/_sidecar/dask-hpc.mjs",
+        "jupyterlab_dask_hpc/_sidecar/python/lifeline.py",
+        "jupyterlab_dask_hpc/app.py",
+        "jupyterlab_dask_hpc/kernel_api.py",
+    ]:
+        assert expected in names
+    data = [n for n in names if ".data/data/" in n]
+    assert any(n.endswith("etc/jupyter/jupyter_server_config.d/jupyterlab_dask_hpc.json") for n in data)
+    assert any(n.endswith("share/jupyter/labextensions/jupyterlab-dask-hpc/package.json") for n in data)
+    assert any("labextensions/jupyterlab-dask-hpc/static/remoteEntry" in n for n in data)
