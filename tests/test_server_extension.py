@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import time
 
 import psutil
@@ -126,6 +127,13 @@ async def test_create_list_scale_connect_dashboard_delete(jp_fetch, jp_base_url,
     scaled = await api(jp_fetch, "PATCH", f"clusters/{cluster['id']}", json.dumps({"n_workers": 3}))
     assert len(scaled["workers"]) == 3
     assert (await asyncio.to_thread(workers_seen_by_a_kernel))[0] == 3
+
+    # A kernel started by this server inherits its environment: its client links the proxied dashboard.
+    kernel = subprocess.run(
+        [dask_hpc.python, "-c", "from jupyterlab_dask_hpc import connect; print(connect('lab').dashboard_link)"],
+        capture_output=True, text=True, env=os.environ.copy(), timeout=60,
+    )
+    assert kernel.stdout.strip() == cluster["dashboard_url"], kernel.stderr
 
     # The dashboard through Jupyter's proxy, under the server's base URL.
     page = await jp_fetch(*cluster["dashboard_url"][len(jp_base_url):].split("/"))
