@@ -1,15 +1,161 @@
-import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ILabShell, ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { Clipboard, ICommandPalette, MainAreaWidget, IFrame, Notification, showDialog, Dialog, WidgetTracker } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { LabIcon } from '@jupyterlab/ui-components';
+import type { Widget } from '@lumino/widgets';
+import type { ClusterState, Workload } from '../common/protocol';
+import { requestAPI } from './api';
+import type { CardActions } from './components/ClusterCard';
+import type { LaunchDefaults } from './components/LaunchForm';
+import { createDashboardWidget } from './dashboard';
+import { dashboardTab, type DashboardTab } from './dashboard-url';
+import { insertCodeCellBelow } from './notebook-cells';
+import { DaskHpcSidebar } from './sidebar';
+import { clientSnippet, DEFAULT_SNIPPET_TEMPLATE } from './snippet';
+import { ClusterStore } from './store';
 
-/**
- * The Dask HPC sidebar. This first version only registers the plugin; the sidebar, the
- * launch form, the cluster cards and the dashboard tabs arrive with the plugin issue.
- */
+const PLUGIN_ID = 'jupyterlab-dask-hpc:plugin';
+
+const daskIcon = new LabIcon({
+  name: 'dask-hpc:dask',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<path d="M4 3h3v18H4zM10.5 6h3v15h-3zM17 9h3v12h-3z"/></g></svg>'
+});
+
+export const CommandIds = {
+  launch: 'dask-hpc:launch',
+  insertSnippet: 'dask-hpc:insert-snippet',
+  openDashboard: 'dask-hpc:open-dashboard',
+  shutdown: 'dask-hpc:shutdown'
+};
+
+function readDefaults(settings: ISettingRegistry.ISettings | null): { launch: LaunchDefaults; snippetTemplate: string } {
+  const get = <T>(key: string, fallback: T) => (settings?.composite[key] as T | undefined) ?? fallback;
+  return {
+    launch: {
+      workload: get<Workload>('workload', 'io'),
+      maxWorkers: get<number | null>('maxWorkers', null),
+      reserveMemGb: get<number | null>('reserveMemGb', null)
+    },
+    snippetTemplate: get<string>('snippetTemplate', DEFAULT_SNIPPET_TEMPLATE) || DEFAULT_SNIPPET_TEMPLATE
+  };
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyterlab-dask-hpc:plugin',
+  id: PLUGIN_ID,
   description: 'Dask clusters that fit the HPC node JupyterLab runs on.',
   autoStart: true,
-  activate: (_app: JupyterFrontEnd) => {
-    console.debug('jupyterlab-dask-hpc is activated');
+  requires: [ILabShell],
+  optional: [ILayoutRestorer, ISettingRegistry, ICommandPalette],
+  activate: async (
+    app: JupyterFrontEnd,
+    labShell: ILabShell,
+    restorer: ILayoutRestorer | null,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null
+  ) => {
+    const settings = settingRegistry ? await settingRegistry.load(PLUGIN_ID).catch(() => null) : null;
+    let config = readDefaults(settings);
+    const store = new ClusterStore();
+    // The notebook the user worked in last: clicking the sidebar must not lose it.
+    let lastMainWidget: Widget | null = labShell.currentWidget;
+    labShell.currentChanged.connect((_, change) => {
+      if (change.newValue) lastMainWidget = change.newValue;
+    });
+
+    const clusterFor = (id: unknown): ClusterState => {
+      const cluster = typeof id === 'string' ? store.get(id) : store.list[store.list.length - 1];
+      if (!cluster) throw new Error(typeof id === 'string' ? `No cluster ${id}.` : 'No cluster is running: launch one in the Dask HPC sidebar.');
+      return cluster;
+    };
+    const patch = async (id: string, body: unknown) =>
+      store.update(await requestAPI<ClusterState>(`clusters/${id}`, { method: 'PATCH', body: JSON.stringify(body) }));
+
+    const tracker = new WidgetTracker<MainAreaWidget<IFrame>>({ namespace: 'dask-hpc-dashboard' });
+    const tabs = new WeakMap<MainAreaWidget<IFrame>, DashboardTab>();
+    const openTab = (tab: DashboardTab) => {
+      const existing = tracker.find(widget => tabs.get(widget)?.url === tab.url);
+      if (existing) {
+        labShell.activateById(existing.id);
+        return existing;
+      }
+      const widget = createDashboardWidget(tab);
+      tabs.set(widget, tab);
+      void tracker.add(widget);
+      labShell.add(widget, 'main');
+      return widget;
+    };
+
+    app.commands.addCommand(CommandIds.openDashboard, {
+      label: 'Dask HPC: Open Dashboard',
+      caption: "Open a cluster's Dask dashboard (or one of its plots) in a tab",
+      execute: args => openTab(args.url ? { url: String(args.url), label: String(args.label ?? 'Dask dashboard') } : dashboardTab(clusterFor(args.id), String(args.plot ?? 'status')))
+    });
+    app.commands.addCommand(CommandIds.insertSnippet, {
+      label: 'Dask HPC: Insert Client Code',
+      caption: 'Insert a cell that connects to the cluster, below the active cell of the notebook',
+      execute: args => {
+        const cluster = clusterFor(args.id);
+        if (!insertCodeCellBelow(lastMainWidget, clientSnippet(cluster, config.snippetTemplate))) {
+          Notification.warning('Open a notebook first: the client code goes below its active cell.');
+        }
+      }
+    });
+    app.commands.addCommand(CommandIds.shutdown, {
+      label: 'Dask HPC: Shut Down Cluster',
+      execute: async args => {
+        const cluster = clusterFor(args.id);
+        const answer = await showDialog({
+          title: `Shut down ${cluster.name}?`,
+          body: 'Its workers are retired and its temp and spill files removed.',
+          buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Shut down' })]
+        });
+        if (answer.button.accept) store.update(await requestAPI<ClusterState>(`clusters/${cluster.id}`, { method: 'DELETE' }));
+      }
+    });
+
+    const actions: CardActions = {
+      scale: (id, nWorkers) => patch(id, { n_workers: nWorkers }),
+      adapt: (id, minimum, maximum) => patch(id, { adaptive: { minimum, maximum } }),
+      openDashboard: (id, plot) => void app.commands.execute(CommandIds.openDashboard, { id, plot }),
+      insertSnippet: id => void app.commands.execute(CommandIds.insertSnippet, { id }),
+      copyTunnel: id => {
+        Clipboard.copyToSystem(clusterFor(id).tunnel_command ?? '');
+        Notification.info('SSH tunnel command copied: run it on your laptop, then open http://localhost:8787/status');
+      },
+      shutdown: id => app.commands.execute(CommandIds.shutdown, { id }) as Promise<void>
+    };
+
+    const sidebar = new DaskHpcSidebar(store, actions, config.launch);
+    sidebar.title.icon = daskIcon;
+    sidebar.title.caption = 'Dask HPC';
+    labShell.add(sidebar, 'left', { rank: 200 });
+    store.start();
+    settings?.changed.connect(() => {
+      config = readDefaults(settings);
+      sidebar.setDefaults(config.launch);
+    });
+
+    app.commands.addCommand(CommandIds.launch, {
+      label: 'Dask HPC: Launch Cluster',
+      caption: 'Open the Dask HPC sidebar at its launch form',
+      execute: () => {
+        labShell.activateById(sidebar.id);
+        sidebar.node.querySelector<HTMLInputElement>('input[name="workload"]:checked')?.focus();
+      }
+    });
+    for (const command of Object.values(CommandIds)) {
+      palette?.addItem({ command, category: 'Dask HPC' });
+    }
+    if (restorer) {
+      restorer.add(sidebar, sidebar.id);
+      void restorer.restore(tracker, {
+        command: CommandIds.openDashboard,
+        args: widget => ({ url: widget.content.url, label: widget.title.label }),
+        name: widget => widget.content.url
+      });
+    }
   }
 };
 

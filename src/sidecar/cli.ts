@@ -12,7 +12,7 @@ import { Owner } from './owner';
 import { planCluster } from './plan';
 import { parsePlanRequest } from './plan-request';
 import { defaultStateDir, forgetDeadCluster, processAlive, StateStore } from './state';
-import { formatBytes } from './units';
+import { describeTopology, formatBytes } from '../common/format';
 
 const USAGE = `usage: dask-hpc <command> [options]
   detect [--json] [--root DIR]            the node's cores, memory and job filesystem
@@ -377,7 +377,7 @@ export async function main(argv: string[]): Promise<number> {
 function printJsonOrSummary(plan: ReturnType<typeof planCluster>, json: boolean | undefined): void {
   if (json) return printJson(plan);
   const lines = [
-    `${plan.n_workers} worker${plan.n_workers === 1 ? '' : 's'} × ${plan.threads_per_worker} thread${plan.threads_per_worker === 1 ? '' : 's'} (${plan.workload})`,
+    `${describeTopology(plan.n_workers, plan.threads_per_worker)} (${plan.workload})`,
     `memory per worker  ${formatBytes(plan.memory_limit_bytes)}  (reserve ${formatBytes(plan.reserve_bytes)})`,
     `spill and temp     ${plan.local_directory}/<cluster id>`,
     `chunks             about ${formatBytes(plan.recommended_chunk_bytes)}`,

@@ -64,19 +64,4 @@ export function countCpuList(text: string): number | null {
   return count > 0 ? count : null;
 }
 
-/** Bytes as a person reads them: "15.6 GiB", "512 MiB". */
-export function formatBytes(bytes: number): string {
-  const units: [number, string][] = [
-    [GiB * 1024, 'TiB'],
-    [GiB, 'GiB'],
-    [MiB, 'MiB'],
-    [KiB, 'KiB']
-  ];
-  for (const [size, name] of units) {
-    if (Math.abs(bytes) >= size) {
-      const value = bytes / size;
-      return `${Number.isInteger(value) ? value : value.toFixed(1)} ${name}`;
-    }
-  }
-  return `${bytes} B`;
-}
+export { formatBytes } from '../common/format';

@@ -1,0 +1,88 @@
+import * as React from 'react';
+import { describeTopology, formatBytes } from '../../common/format';
+import type { ClusterState } from '../../common/protocol';
+import { DASHBOARD_PLOTS } from '../dashboard-url';
+
+export interface CardActions {
+  scale(id: string, nWorkers: number): Promise<void>;
+  adapt(id: string, minimum: number, maximum: number): Promise<void>;
+  openDashboard(id: string, plot: string): void;
+  insertSnippet(id: string): void;
+  copyTunnel(id: string): void;
+  shutdown(id: string): Promise<void>;
+}
+
+/** One cluster, live: status, workers, and what a user does with it. */
+export function ClusterCard({ cluster, actions }: { cluster: ClusterState; actions: CardActions }): JSX.Element {
+  const [size, setSize] = React.useState(String(cluster.plan.n_workers));
+  const [minimum, setMinimum] = React.useState('1');
+  const [maximum, setMaximum] = React.useState(String(cluster.plan.n_workers));
+  const [plot, setPlot] = React.useState('individual-task-stream');
+  const [actionError, setActionError] = React.useState<string | null>(null);
+  const running = cluster.workers.filter(w => w.status === 'running').length;
+  const wanted = Math.max(cluster.workers.length, cluster.status === 'starting' ? cluster.plan.n_workers : 0);
+  const restarts = cluster.workers.reduce((sum, w) => sum + w.restarts, 0);
+  const live = cluster.status === 'running' || cluster.status === 'scaling';
+  const act = (work: () => Promise<void>) => () => {
+    setActionError(null);
+    work().catch(error => setActionError((error as Error).message));
+  };
+  return (
+    <div className={`jp-DaskHpc-card jp-mod-${cluster.status}`} data-testid="dask-hpc-card" data-cluster-id={cluster.id} aria-label={`Cluster ${cluster.name}`}>
+      <div className="jp-DaskHpc-card-header">
+        <span className="jp-DaskHpc-card-name">{cluster.name}</span>
+        <span className="jp-DaskHpc-card-status" data-testid="dask-hpc-status">
+          {cluster.status}
+          {cluster.adaptive ? ` (adaptive ${cluster.adaptive.minimum}–${cluster.adaptive.maximum})` : ''}
+        </span>
+      </div>
+      <div className="jp-DaskHpc-card-workers" data-testid="dask-hpc-workers">
+        Workers {running}/{wanted}
+      </div>
+      <div className="jp-DaskHpc-bar" role="progressbar" aria-label="Workers running" aria-valuenow={running} aria-valuemin={0} aria-valuemax={wanted}>
+        <div className="jp-DaskHpc-bar-fill" style={{ width: `${wanted ? (100 * running) / wanted : 0}%` }} />
+      </div>
+      <div className="jp-DaskHpc-muted">
+        {describeTopology(cluster.workers.length, cluster.plan.threads_per_worker)}, {formatBytes(cluster.plan.memory_limit_bytes)} each
+        {restarts > 0 ? `, ${restarts} worker restart${restarts === 1 ? '' : 's'}` : ''}
+      </div>
+      <div className="jp-DaskHpc-muted jp-DaskHpc-address">{cluster.scheduler_address ?? 'scheduler starting'}</div>
+      {cluster.error && <pre className="jp-DaskHpc-error jp-DaskHpc-card-error">{cluster.error}</pre>}
+      {actionError && <div className="jp-DaskHpc-error" role="alert">{actionError}</div>}
+      {live && (
+        <div className="jp-DaskHpc-card-actions">
+          <div className="jp-DaskHpc-row">
+            <button className="jp-mod-styled" onClick={() => actions.openDashboard(cluster.id, 'status')}>Dashboard</button>
+            <button className="jp-mod-styled" onClick={() => actions.insertSnippet(cluster.id)}>Insert client code</button>
+            <button className="jp-mod-styled" onClick={() => actions.copyTunnel(cluster.id)} title={cluster.tunnel_command ?? ''}>Copy SSH tunnel</button>
+          </div>
+          <div className="jp-DaskHpc-row">
+            <select className="jp-mod-styled" aria-label="Dashboard plot" value={plot} onChange={e => setPlot(e.target.value)}>
+              {DASHBOARD_PLOTS.map(([path, label]) => (
+                <option key={path} value={path}>{label}</option>
+              ))}
+            </select>
+            <button className="jp-mod-styled" onClick={() => actions.openDashboard(cluster.id, plot)}>Open plot</button>
+          </div>
+          <div className="jp-DaskHpc-row">
+            <span className="jp-DaskHpc-row-label">Workers</span>
+            <input className="jp-mod-styled" type="number" min="0" aria-label="Number of workers" value={size} onChange={e => setSize(e.target.value)} />
+            <button className="jp-mod-styled" onClick={act(() => actions.scale(cluster.id, Number(size)))}>Scale</button>
+          </div>
+          <div className="jp-DaskHpc-row">
+            <span className="jp-DaskHpc-row-label">Adaptive</span>
+            <input className="jp-mod-styled" type="number" min="0" aria-label="Adaptive minimum" value={minimum} onChange={e => setMinimum(e.target.value)} />
+            <span>to</span>
+            <input className="jp-mod-styled" type="number" min="0" aria-label="Adaptive maximum" value={maximum} onChange={e => setMaximum(e.target.value)} />
+            <button className="jp-mod-styled" onClick={act(() => actions.adapt(cluster.id, Number(minimum), Number(maximum)))}>Adapt</button>
+          </div>
+        </div>
+      )}
+      {cluster.status !== 'stopping' && (
+        <button className="jp-mod-styled jp-mod-warn jp-DaskHpc-shutdown" onClick={act(() => actions.shutdown(cluster.id))}>
+          Shut down
+        </button>
+      )}
+    </div>
+  );
+}

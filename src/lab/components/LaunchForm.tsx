@@ -1,0 +1,168 @@
+import * as React from 'react';
+import { describeTopology, formatBytes } from '../../common/format';
+import type { ClusterState, Plan, Workload } from '../../common/protocol';
+import { ApiError, postJSON } from '../api';
+
+const WORKLOAD_HINTS: Record<Workload, string> = {
+  cpu: 'Heavy maths (NumPy, xarray reductions): a worker per core, one thread each.',
+  io: 'Opening many NetCDF/Zarr files: one worker with 8–16 threads.',
+  mixed: 'Pipelines that read and compute: two threads per worker.'
+};
+
+export interface LaunchDefaults {
+  workload: Workload;
+  maxWorkers: number | null;
+  reserveMemGb: number | null;
+}
+
+interface Props {
+  defaults: LaunchDefaults;
+  onLaunched: (cluster: ClusterState) => void;
+}
+
+interface Fields {
+  workload: Workload;
+  max_workers: string;
+  reserve_mem_gb: string;
+  max_mem_gb: string;
+  name: string;
+  target: string;
+  spill: string;
+  pause: string;
+  terminate: string;
+}
+
+const PREVIEW_DELAY_MS = 250;
+
+/** The request body the fields describe; empty fields are left to the plan's defaults. */
+function requestBody(fields: Fields): Record<string, unknown> {
+  const body: Record<string, unknown> = { workload: fields.workload };
+  const number = (text: string) => (text.trim() === '' ? undefined : Number(text));
+  for (const key of ['max_workers', 'reserve_mem_gb', 'max_mem_gb'] as const) {
+    if (number(fields[key]) !== undefined) body[key] = number(fields[key]);
+  }
+  const thresholds: Record<string, number> = {};
+  for (const key of ['target', 'spill', 'pause', 'terminate'] as const) {
+    const value = number(fields[key]);
+    if (value !== undefined) thresholds[key] = value;
+  }
+  if (Object.keys(thresholds).length) body.thresholds = thresholds;
+  return body;
+}
+
+/** The launch form, with a plan preview from the engine that follows every keystroke. */
+export function LaunchForm({ defaults, onLaunched }: Props): JSX.Element {
+  const [fields, setFields] = React.useState<Fields>({
+    workload: defaults.workload,
+    max_workers: defaults.maxWorkers?.toString() ?? '',
+    reserve_mem_gb: defaults.reserveMemGb?.toString() ?? '',
+    max_mem_gb: '',
+    name: '',
+    target: '',
+    spill: '',
+    pause: '',
+    terminate: ''
+  });
+  const [plan, setPlan] = React.useState<Plan | null>(null);
+  const [error, setError] = React.useState<ApiError | null>(null);
+  const [launching, setLaunching] = React.useState(false);
+
+  React.useEffect(() => {
+    let current = true;
+    const timer = setTimeout(() => {
+      postJSON<Plan>('plan', requestBody(fields)).then(
+        answer => current && (setPlan(answer), setError(null)),
+        failure => current && (setPlan(null), setError(failure as ApiError))
+      );
+    }, PREVIEW_DELAY_MS);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [fields.workload, fields.max_workers, fields.reserve_mem_gb, fields.max_mem_gb, fields.target, fields.spill, fields.pause, fields.terminate]);
+
+  const set = (key: keyof Fields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) =>
+    setFields({ ...fields, [key]: event.target.value });
+  const fieldError = (field: string) => (error && (error.field === field || error.field === `thresholds.${field}`) ? error.message : null);
+
+  const numberField = (key: keyof Fields, label: string, placeholder: string, step = 'any') => {
+    const message = fieldError(key);
+    return (
+      <label className="jp-DaskHpc-field">
+        <span>{label}</span>
+        <input className="jp-mod-styled" type="number" step={step} min="0" value={fields[key]} placeholder={placeholder} onChange={set(key)} aria-invalid={message !== null} name={key} />
+        {message && <span className="jp-DaskHpc-field-error" role="alert">{message}</span>}
+      </label>
+    );
+  };
+
+  const launch = async (event: React.FormEvent) => {
+    event.preventDefault();
+    setLaunching(true);
+    try {
+      const body = requestBody(fields);
+      if (fields.name.trim()) body.name = fields.name.trim();
+      onLaunched(await postJSON<ClusterState>('clusters', body));
+    } catch (failure) {
+      setError(failure as ApiError);
+    } finally {
+      setLaunching(false);
+    }
+  };
+
+  return (
+    <form className="jp-DaskHpc-form" onSubmit={launch} aria-label="Launch a Dask cluster">
+      <fieldset className="jp-DaskHpc-workloads">
+        <legend>Workload</legend>
+        {(Object.keys(WORKLOAD_HINTS) as Workload[]).map(workload => (
+          <label key={workload} className="jp-DaskHpc-workload">
+            <input type="radio" name="workload" value={workload} checked={fields.workload === workload} onChange={set('workload')} />
+            <span className="jp-DaskHpc-workload-name">{workload}</span>
+            <span className="jp-DaskHpc-workload-hint">{WORKLOAD_HINTS[workload]}</span>
+          </label>
+        ))}
+      </fieldset>
+      {numberField('max_workers', 'Max workers', 'all cores', '1')}
+      {numberField('reserve_mem_gb', 'Reserve (GiB)', 'scaled to the node')}
+      {numberField('max_mem_gb', 'Max memory (GiB)', 'whole job')}
+      <label className="jp-DaskHpc-field">
+        <span>Name</span>
+        <input className="jp-mod-styled" type="text" value={fields.name} placeholder="optional" onChange={set('name')} aria-invalid={fieldError('name') !== null} name="name" />
+        {fieldError('name') && <span className="jp-DaskHpc-field-error" role="alert">{fieldError('name')}</span>}
+      </label>
+      <details className="jp-DaskHpc-advanced">
+        <summary>Advanced: memory thresholds</summary>
+        {numberField('target', 'Target', '0.75')}
+        {numberField('spill', 'Spill', '0.85')}
+        {numberField('pause', 'Pause', '0.92')}
+        {numberField('terminate', 'Terminate', '0.98')}
+      </details>
+      <div className="jp-DaskHpc-plan" data-testid="dask-hpc-plan" aria-live="polite">
+        {plan ? (
+          <>
+            <div className="jp-DaskHpc-plan-topology">{describeTopology(plan.n_workers, plan.threads_per_worker)}</div>
+            <div>
+              {formatBytes(plan.memory_limit_bytes)} per worker, {formatBytes(plan.reserve_bytes)} kept back
+            </div>
+            <div>Chunks of about {formatBytes(plan.recommended_chunk_bytes)}</div>
+            <div className="jp-DaskHpc-muted">Spill: {plan.local_directory}</div>
+            {plan.warnings.map(warning => (
+              <div key={warning} className="jp-DaskHpc-warning">
+                {warning}
+              </div>
+            ))}
+          </>
+        ) : error && !error.field ? (
+          <div className="jp-DaskHpc-error">{error.message}</div>
+        ) : error ? (
+          <div className="jp-DaskHpc-error">Fix the marked field to see the plan.</div>
+        ) : (
+          <div className="jp-DaskHpc-muted">Planning…</div>
+        )}
+      </div>
+      <button type="submit" className="jp-mod-styled jp-mod-accept jp-DaskHpc-launch" disabled={launching || !plan}>
+        {launching ? 'Launching…' : 'Launch'}
+      </button>
+    </form>
+  );
+}

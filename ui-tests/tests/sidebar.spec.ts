@@ -1,0 +1,104 @@
+import { expect, test, type Page } from '@playwright/test';
+
+// One JupyterLab page through the whole story, as a user lives it: look, plan, launch, use, stop.
+test.describe.configure({ mode: 'serial' });
+
+let page: Page;
+
+async function command(id: string, args: Record<string, unknown> = {}) {
+  await page.evaluate(async ([id, args]) => void (await (window as any).jupyterapp.commands.execute(id, args)), [id, args] as const);
+}
+
+const sidebar = () => page.locator('#dask-hpc-sidebar');
+const card = () => sidebar().locator('[data-testid="dask-hpc-card"]');
+const plan = () => sidebar().locator('[data-testid="dask-hpc-plan"]');
+// Figures that differ from machine to machine are masked in the screenshots.
+const machineFigures = () => [sidebar().locator('.jp-DaskHpc-resource-value'), sidebar().locator('.jp-DaskHpc-job'), plan()];
+
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage();
+  await page.goto('/lab');
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await page.waitForFunction(() => (window as any).jupyterapp?.commands?.hasCommand('dask-hpc:launch'));
+  await page.evaluate(() => (window as any).jupyterapp.restored);
+});
+
+test.afterAll(async () => {
+  await page.close();
+});
+
+test('the sidebar shows this machine', async () => {
+  await command('dask-hpc:launch');
+  await expect(sidebar()).toBeVisible();
+  await expect(sidebar().locator('[data-testid="dask-hpc-batch"]')).toContainText('No batch system');
+  await expect(sidebar().getByText('Cores')).toBeVisible();
+  await expect(sidebar().getByText('0 of 2 in use')).toBeVisible();
+  await expect(plan()).toContainText('worker');
+  await expect(sidebar()).toHaveScreenshot('sidebar-light.png', { mask: machineFigures() });
+});
+
+test('the plan preview follows the form, and a bad value is marked at its field', async () => {
+  await sidebar().locator('input[name="workload"][value="cpu"]').check();
+  await expect(plan()).toContainText('2 workers × 1 thread');
+  await sidebar().locator('input[name="workload"][value="io"]').check();
+  await expect(plan()).toContainText('1 worker × 8 threads');
+  await sidebar().locator('input[name="workload"][value="cpu"]').check();
+  await sidebar().locator('input[name="max_workers"]').fill('1');
+  await expect(plan()).toContainText('1 worker × 1 thread');
+  const reserve = sidebar().locator('input[name="reserve_mem_gb"]');
+  await reserve.fill('5000');
+  await expect(sidebar().getByRole('alert')).toContainText('leaves no memory for workers');
+  await expect(reserve).toHaveAttribute('aria-invalid', 'true');
+  await expect(sidebar().locator('button.jp-DaskHpc-launch')).toBeDisabled();
+  await reserve.fill('');
+  await sidebar().locator('input[name="max_workers"]').fill('');
+  await expect(plan()).toContainText('2 workers × 1 thread');
+});
+
+test('launching a cluster shows its workers reach the plan', async () => {
+  await sidebar().locator('input[name="name"]').fill('ui-test');
+  await sidebar().locator('button.jp-DaskHpc-launch').click();
+  await expect(card()).toHaveCount(1);
+  await expect(card().locator('[data-testid="dask-hpc-status"]')).toHaveText('running', { timeout: 120000 });
+  await expect(card().locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2');
+  await expect(sidebar().getByText('2 of 2 in use')).toBeVisible();
+  if (process.env.README_SCREENSHOT) await sidebar().screenshot({ path: '../docs/sidebar-running.png' });
+});
+
+test('inserted client code connects a notebook to the cluster', async () => {
+  await command('notebook:create-new', { kernelName: 'python3' });
+  await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle', undefined, { timeout: 120000 });
+  await card().getByRole('button', { name: 'Insert client code' }).click();
+  const cells = page.locator('.jp-NotebookPanel:visible .jp-Cell');
+  await expect(cells).toHaveCount(2);
+  await expect(cells.nth(1)).toContainText('from jupyterlab_dask_hpc import connect');
+  await command('notebook:insert-cell-below');
+  await command('notebook:replace-selection', { text: 'print(len(client.scheduler_info()["workers"]), "workers for", dask_local_dir)' });
+  await command('notebook:run-all-cells');
+  await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText('2 workers for /tmp/dask-hpc/', { timeout: 120000 });
+});
+
+test('the dashboard opens in a Lab tab through Jupyter', async () => {
+  await card().getByRole('button', { name: 'Dashboard' }).click();
+  const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Dask Status · ui-test' });
+  await expect(tab).toBeVisible();
+  const frame = page.frameLocator('.jp-DaskHpc-dashboard iframe').first();
+  await expect(frame.locator('body')).toContainText('Workers', { timeout: 60000 });
+  await card().locator('select[aria-label="Dashboard plot"]').selectOption('individual-task-stream');
+  await card().getByRole('button', { name: 'Open plot' }).click();
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Dask Task stream · ui-test' })).toBeVisible();
+});
+
+test('the dark theme', async () => {
+  await command('apputils:change-theme', { theme: 'JupyterLab Dark' });
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false');
+  await expect(sidebar()).toHaveScreenshot('sidebar-dark.png', { mask: [...machineFigures(), card()] });
+  await command('apputils:change-theme', { theme: 'JupyterLab Light' });
+});
+
+test('shutting down asks first, then the cluster goes', async () => {
+  await card().getByRole('button', { name: 'Shut down' }).click();
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Shut down' }).click();
+  await expect(card()).toHaveCount(0, { timeout: 60000 });
+  await expect(sidebar().getByText('0 of 2 in use')).toBeVisible();
+});
