@@ -86,25 +86,20 @@ class Sidecar:
 
     def detach(self, timeout: float = 10) -> None:
         """SIGUSR2: the sidecar leaves without stopping its clusters, for a restarted server to adopt."""
-        with self._lock:
-            self._stopping = True
-            process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGUSR2)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        self._end(signal.SIGUSR2, timeout)
 
     def stop(self, timeout: float = 60) -> None:
-        """SIGTERM: the sidecar stops its clusters (retire, terminate, kill) and exits; SIGKILL if it hangs."""
+        """SIGTERM: the sidecar stops its clusters (retire, terminate, kill) and exits."""
+        self._end(signal.SIGTERM, timeout)
+
+    def _end(self, signal_number: int, timeout: float) -> None:
+        """Ends supervision, sends the signal, and SIGKILLs a sidecar that has not left in time."""
         with self._lock:
             self._stopping = True
             process = self.process
         if process is None or process.poll() is not None:
             return
-        process.terminate()
+        process.send_signal(signal_number)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:

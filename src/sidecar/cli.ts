@@ -126,15 +126,7 @@ async function up(args: string[]): Promise<number> {
   const request = clusterRequest(owner, values);
   await owner.listen();
   owner.shutdownOnSignals(() => process.exit(0));
-  const { ready } = owner.engine.create(request);
-  let cluster: ClusterState;
-  try {
-    cluster = await ready;
-  } catch (error) {
-    await owner.shutdown();
-    throw error;
-  }
-  printJson(cluster);
+  printJson(await owner.startCluster(request));
   // Stay while the cluster lives: `down` from elsewhere, a signal, or the scheduler's death end it.
   await new Promise<void>(resolve => {
     owner.engine.on('event', event => {
@@ -286,14 +278,7 @@ async function run(args: string[]): Promise<number> {
   const command = args.slice(separator + 1);
   const owner = new Owner(store(), ownerOptions(values, null));
   const request = clusterRequest(owner, values);
-  const { ready } = owner.engine.create(request);
-  let cluster: ClusterState;
-  try {
-    cluster = await ready;
-  } catch (error) {
-    await owner.shutdown();
-    throw error;
-  }
+  const cluster = await owner.startCluster(request);
   const child = execa(command[0], command.slice(1), { env: clientEnvironment(cluster), stdio: 'inherit', reject: false });
   // Signals for us go to the command first; the cluster is stopped when it has ended.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));

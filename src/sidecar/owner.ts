@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { serveApi } from './api-server';
-import { Engine } from './engine';
+import type { ClusterState } from '../common/protocol';
+import { Engine, type ClusterRequest } from './engine';
 import type { Environment } from './detect';
 import { StateStore } from './state';
 
@@ -30,6 +31,16 @@ export class Owner {
   async listen(): Promise<void> {
     const socket = this.engine.options.controlSocket;
     if (socket) this.server = await serveApi(this.engine, socket);
+  }
+
+  /** Starts a cluster and resolves when it runs; if it cannot, this owner shuts down and rethrows. */
+  async startCluster(request: ClusterRequest): Promise<ClusterState> {
+    try {
+      return await this.engine.create(request).ready;
+    } catch (error) {
+      await this.shutdown();
+      throw error;
+    }
   }
 
   /** Stops every cluster (retire, terminate, kill), then the API. */
