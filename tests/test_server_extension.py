@@ -124,6 +124,10 @@ async def test_create_list_scale_connect_dashboard_delete(jp_fetch, jp_base_url,
 
     assert await asyncio.to_thread(workers_seen_by_a_kernel) == (2, 42)
 
+    metrics = await api(jp_fetch, "GET", f"clusters/{cluster['id']}/metrics")
+    assert metrics["n_workers"] == 2 and metrics["memory_limit_bytes"] == 2 * cluster["plan"]["memory_limit_bytes"]
+    assert 0 < metrics["memory_bytes"] < metrics["memory_limit_bytes"]
+
     scaled = await api(jp_fetch, "PATCH", f"clusters/{cluster['id']}", json.dumps({"n_workers": 3}))
     assert len(scaled["workers"]) == 3
     assert (await asyncio.to_thread(workers_seen_by_a_kernel))[0] == 3

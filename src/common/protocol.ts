@@ -119,6 +119,16 @@ export interface ClusterState {
   error?: string;
 }
 
+/** GET clusters/{id}/metrics: what the workers use now, summed (from the scheduler's own figures). */
+export interface ClusterMetrics {
+  n_workers: number;
+  memory_bytes: number;
+  memory_limit_bytes: number;
+  spilled_bytes: number;
+  /** Summed over workers: 100 is one core busy. */
+  cpu_percent: number;
+}
+
 /** PATCH clusters/{id}: a fixed size, or an adaptive range. */
 export interface ScaleRequest {
   n_workers?: number;

@@ -2,6 +2,8 @@ import { ILabShell, ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndP
 import { Clipboard, ICommandPalette, MainAreaWidget, IFrame, Notification, showDialog, Dialog, WidgetTracker } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { MimeData } from '@lumino/coreutils';
+import { Drag } from '@lumino/dragdrop';
 import type { Widget } from '@lumino/widgets';
 import type { ClusterState, Workload } from '../common/protocol';
 import { requestAPI } from './api';
@@ -11,10 +13,12 @@ import { createDashboardWidget } from './dashboard';
 import { dashboardTab, type DashboardTab } from './dashboard-url';
 import { insertCodeCellBelow } from './notebook-cells';
 import { DaskHpcSidebar } from './sidebar';
-import { clientSnippet, DEFAULT_SNIPPET_TEMPLATE } from './snippet';
+import { autoConnectCode, clientSnippet, DEFAULT_SNIPPET_TEMPLATE } from './snippet';
 import { ClusterStore } from './store';
 
 const PLUGIN_ID = 'jupyterlab-dask-hpc:plugin';
+/** The mime type notebooks accept dropped cells in. */
+const JUPYTER_CELL_MIME = 'application/vnd.jupyter.cells';
 
 const daskIcon = new LabIcon({
   name: 'dask-hpc:dask',
@@ -30,7 +34,7 @@ export const CommandIds = {
   shutdown: 'dask-hpc:shutdown'
 };
 
-function readDefaults(settings: ISettingRegistry.ISettings | null): { launch: LaunchDefaults; snippetTemplate: string } {
+function readDefaults(settings: ISettingRegistry.ISettings | null): { launch: LaunchDefaults; snippetTemplate: string; autoConnect: boolean } {
   const get = <T>(key: string, fallback: T) => (settings?.composite[key] as T | undefined) ?? fallback;
   return {
     launch: {
@@ -38,7 +42,8 @@ function readDefaults(settings: ISettingRegistry.ISettings | null): { launch: La
       maxWorkers: get<number | null>('maxWorkers', null),
       reserveMemGb: get<number | null>('reserveMemGb', null)
     },
-    snippetTemplate: get<string>('snippetTemplate', DEFAULT_SNIPPET_TEMPLATE) || DEFAULT_SNIPPET_TEMPLATE
+    snippetTemplate: get<string>('snippetTemplate', DEFAULT_SNIPPET_TEMPLATE) || DEFAULT_SNIPPET_TEMPLATE,
+    autoConnect: get<boolean>('autoConnect', false)
   };
 }
 
@@ -124,7 +129,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
         Clipboard.copyToSystem(clusterFor(id).tunnel_command ?? '');
         Notification.info('SSH tunnel command copied: run it on your laptop, then open http://localhost:8787/status');
       },
-      shutdown: id => app.commands.execute(CommandIds.shutdown, { id }) as Promise<void>
+      shutdown: id => app.commands.execute(CommandIds.shutdown, { id }) as Promise<void>,
+      dragSnippet: (id, dragImage, clientX, clientY) => {
+        // A notebook takes this as a copied cell, dropped where the user lets go.
+        const source = clientSnippet(clusterFor(id), config.snippetTemplate);
+        const mimeData = new MimeData();
+        mimeData.setData(JUPYTER_CELL_MIME, [{ cell_type: 'code', source, metadata: {}, outputs: [], execution_count: null }]);
+        mimeData.setData('text/plain', source);
+        const drag = new Drag({ mimeData, dragImage, proposedAction: 'copy', supportedActions: 'copy', source: sidebar });
+        void drag.start(clientX, clientY);
+      }
     };
 
     const sidebar = new DaskHpcSidebar(store, actions, config.launch);
@@ -135,6 +149,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
     settings?.changed.connect(() => {
       config = readDefaults(settings);
       sidebar.setDefaults(config.launch);
+    });
+
+    // autoConnect: a Python kernel that starts while a cluster runs gets `client` and `dask_local_dir`.
+    const kernels = app.serviceManager.kernels;
+    const knownKernels = new Set<string>();
+    const connectNewKernels = () => {
+      const cluster = store.list.filter(c => c.status === 'running').pop();
+      for (const model of kernels.running()) {
+        if (knownKernels.has(model.id)) continue;
+        knownKernels.add(model.id);
+        if (!config.autoConnect || !cluster || !/python/i.test(model.name)) continue;
+        const kernel = kernels.connectTo({ model });
+        const future = kernel.requestExecute({ code: autoConnectCode(cluster), silent: true, store_history: false });
+        void future.done.finally(() => kernel.dispose()); // our connection only: the kernel lives on
+      }
+    };
+    void kernels.ready.then(() => {
+      for (const model of kernels.running()) knownKernels.add(model.id); // kernels already there are left alone
+      kernels.runningChanged.connect(connectNewKernels);
     });
 
     app.commands.addCommand(CommandIds.launch, {

@@ -16,3 +16,15 @@ export function clientSnippet(cluster: ClusterState, template = DEFAULT_SNIPPET_
     .replace(/\{name\}/g, cluster.name)
     .replace(/\{local_directory\}/g, cluster.local_directory);
 }
+
+/** What autoConnect runs, silently, in a new kernel: never an error the user did not ask for. */
+export function autoConnectCode(cluster: ClusterState): string {
+  return [
+    'try:',
+    '    from jupyterlab_dask_hpc import connect as _dask_hpc_connect',
+    `    client = _dask_hpc_connect(${JSON.stringify(cluster.id)})`,
+    `    dask_local_dir = ${JSON.stringify(cluster.local_directory)}`,
+    'except Exception as _dask_hpc_error:',
+    '    print("Dask HPC could not connect this kernel:", _dask_hpc_error)'
+  ].join('\n');
+}

@@ -55,6 +55,8 @@ async function route(engine: Engine, request: IncomingMessage): Promise<[number,
     }
     return [201, cluster];
   }
+  const metricsMatch = /^\/api\/clusters\/([^/]+)\/metrics$/.exec(path);
+  if (metricsMatch && method === 'GET') return [200, await engine.get(decodeURIComponent(metricsMatch[1])).metrics()];
   const clusterMatch = /^\/api\/clusters\/([^/]+)$/.exec(path);
   if (clusterMatch) {
     const id = decodeURIComponent(clusterMatch[1]);

@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AdaptiveRange, ClusterState, ClusterWorker, Plan } from '../common/protocol';
+import type { AdaptiveRange, ClusterMetrics, ClusterState, ClusterWorker, Plan } from '../common/protocol';
 import { connect as connectSocket, type Socket } from 'node:net';
 import { AdoptedProcess, type OwnedProcess } from './adopted-process';
 import { DaskProcess, describeExit } from './dask-process';
@@ -305,6 +305,13 @@ export class Cluster {
   /** The workers that count toward the size: starting or running. */
   private activeWorkers(): RunningWorker[] {
     return [...this.workers.values()].filter(w => w.info.status === 'starting' || w.info.status === 'running');
+  }
+
+  metrics(): Promise<ClusterMetrics> {
+    if (!this.api || this.state.status === 'starting') {
+      return Promise.resolve({ n_workers: 0, memory_bytes: 0, memory_limit_bytes: 0, spilled_bytes: 0, cpu_percent: 0 });
+    }
+    return this.api.metrics();
   }
 
   /** Scales to a fixed number of workers; turns adaptive off. */

@@ -1,3 +1,5 @@
+import type { ClusterMetrics } from '../common/protocol';
+
 /**
  * The scheduler's own HTTP API (distributed.http.scheduler.api, enabled for our schedulers),
  * reached on its dashboard address: the sidecar scales and adapts without a Python client.
@@ -8,6 +10,22 @@ export class SchedulerApi {
   async adaptiveTarget(): Promise<number> {
     const body = (await this.request('GET', '/api/v1/adaptive_target')) as { workers: number };
     return body.workers;
+  }
+
+  /** The workers' memory, spill and CPU now, summed; the scheduler hears them every heartbeat. */
+  async metrics(): Promise<ClusterMetrics> {
+    const identity = (await this.request('GET', '/json/identity.json')) as {
+      workers: Record<string, { memory_limit: number | null; metrics: { memory: number; cpu: number; spilled_bytes?: { disk: number } } }>;
+    };
+    const workers = Object.values(identity.workers);
+    const sum = (pick: (w: (typeof workers)[number]) => number) => workers.reduce((total, w) => total + pick(w), 0);
+    return {
+      n_workers: workers.length,
+      memory_bytes: sum(w => w.metrics.memory),
+      memory_limit_bytes: sum(w => w.memory_limit ?? 0),
+      spilled_bytes: sum(w => w.metrics.spilled_bytes?.disk ?? 0),
+      cpu_percent: sum(w => w.metrics.cpu)
+    };
   }
 
   async workers(): Promise<{ name: string; address: string }[]> {

@@ -62,6 +62,8 @@ test('launching a cluster shows its workers reach the plan', async () => {
   await expect(card().locator('[data-testid="dask-hpc-status"]')).toHaveText('running', { timeout: 120000 });
   await expect(card().locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2');
   await expect(sidebar().getByText('2 of 2 in use')).toBeVisible();
+  await expect(card().locator('[data-testid="dask-hpc-metrics"]')).toContainText(/Memory.*of 20\.\d GiB/);
+  await expect(card().locator('[data-testid="dask-hpc-metrics"]')).toContainText('CPU');
   if (process.env.README_SCREENSHOT) await sidebar().screenshot({ path: '../docs/sidebar-running.png' });
 });
 
@@ -76,6 +78,21 @@ test('inserted client code connects a notebook to the cluster', async () => {
   await command('notebook:replace-selection', { text: 'print(len(client.scheduler_info()["workers"]), "workers for", dask_local_dir)' });
   await command('notebook:run-all-cells');
   await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText('2 workers for /tmp/dask-hpc/', { timeout: 120000 });
+});
+
+test('dragging a cluster card into a notebook inserts its client code', async () => {
+  const cells = page.locator('.jp-NotebookPanel:visible .jp-Cell');
+  const header = card().locator('.jp-DaskHpc-card-header');
+  const from = (await header.boundingBox())!;
+  const to = (await cells.last().boundingBox())!;
+  await page.mouse.move(from.x + 20, from.y + from.height / 2);
+  await page.mouse.down();
+  for (let step = 1; step <= 10; step++) {
+    await page.mouse.move(from.x + 20 + ((to.x + 60 - from.x - 20) * step) / 10, from.y + ((to.y + to.height - 4 - from.y) * step) / 10);
+  }
+  await page.mouse.up();
+  await expect(cells).toHaveCount(4);
+  await expect(page.locator('.jp-NotebookPanel:visible .jp-Cell', { hasText: 'from jupyterlab_dask_hpc import connect' })).toHaveCount(2);
 });
 
 test('the dashboard opens in a Lab tab through Jupyter', async () => {
@@ -94,6 +111,27 @@ test('the dark theme', async () => {
   await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false');
   await expect(sidebar()).toHaveScreenshot('sidebar-dark.png', { mask: [...machineFigures(), card()] });
   await command('apputils:change-theme', { theme: 'JupyterLab Light' });
+});
+
+test('after a reload the dashboard tabs come back, and with autoConnect new kernels get a client', async () => {
+  const saved = await page.request.put('/lab/api/settings/jupyterlab-dask-hpc:plugin', {
+    data: { raw: JSON.stringify({ autoConnect: true }) }
+  });
+  expect(saved.ok()).toBe(true);
+  // The layout restorer saves the workspace shortly after a change; reload once it has the tabs.
+  await expect
+    .poll(async () => JSON.stringify(await (await page.request.get('/lab/api/workspaces')).json()), { timeout: 30000 })
+    .toContain('individual-task-stream');
+  await page.reload();
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  await page.evaluate(() => (window as any).jupyterapp.restored);
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Dask Task stream · ui-test' })).toBeVisible();
+  await expect(card().locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2');
+  await command('notebook:create-new', { kernelName: 'python3' });
+  await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle', undefined, { timeout: 120000 });
+  await command('notebook:replace-selection', { text: 'print(len(client.scheduler_info()["workers"]), "workers without any code")' });
+  await command('notebook:run-all-cells');
+  await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText('2 workers without any code', { timeout: 120000 });
 });
 
 test('shutting down asks first, then the cluster goes', async () => {

@@ -1,6 +1,7 @@
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
-import type { ClusterState } from '../../common/protocol';
+import type { ClusterMetrics, ClusterState } from '../../common/protocol';
+import { requestAPI } from '../api';
 import { DASHBOARD_PLOTS } from '../dashboard-url';
 
 export interface CardActions {
@@ -10,6 +11,59 @@ export interface CardActions {
   insertSnippet(id: string): void;
   copyTunnel(id: string): void;
   shutdown(id: string): Promise<void>;
+  /** Starts dragging the client code; dropped into a notebook it becomes a cell. */
+  dragSnippet(id: string, dragImage: HTMLElement, clientX: number, clientY: number): void;
+}
+
+/** Pixels the pointer must move before a press on the card's header becomes a drag. */
+const DRAG_THRESHOLD_PX = 5;
+
+const METRICS_INTERVAL_MS = 2000;
+
+/** A press on the header that moves far enough starts a drag of the client code. */
+function startDragging(id: string, actions: CardActions) {
+  return (down: React.MouseEvent<HTMLDivElement>) => {
+    if (down.button !== 0) return;
+    const header = down.currentTarget;
+    const [startX, startY] = [down.clientX, down.clientY];
+    const move = (event: MouseEvent) => {
+      if (Math.abs(event.clientX - startX) + Math.abs(event.clientY - startY) < DRAG_THRESHOLD_PX) return;
+      stop();
+      const image = header.cloneNode(true) as HTMLElement;
+      image.classList.add('jp-DaskHpc-drag-image');
+      actions.dragSnippet(id, image, event.clientX, event.clientY);
+    };
+    const stop = () => {
+      document.removeEventListener('mousemove', move);
+      document.removeEventListener('mouseup', stop);
+    };
+    document.addEventListener('mousemove', move);
+    document.addEventListener('mouseup', stop);
+  };
+}
+
+/** The workers' memory and CPU, refreshed while the card is on a visible page and the cluster runs. */
+function useMetrics(cluster: ClusterState): ClusterMetrics | null {
+  const [metrics, setMetrics] = React.useState<ClusterMetrics | null>(null);
+  const live = cluster.status === 'running' || cluster.status === 'scaling';
+  React.useEffect(() => {
+    if (!live) return;
+    let current = true;
+    const refresh = () => {
+      if (document.visibilityState !== 'visible') return;
+      requestAPI<ClusterMetrics>(`clusters/${cluster.id}/metrics`).then(
+        answer => current && setMetrics(answer),
+        () => undefined // the card's status says why, through events
+      );
+    };
+    refresh();
+    const timer = setInterval(refresh, METRICS_INTERVAL_MS);
+    return () => {
+      current = false;
+      clearInterval(timer);
+    };
+  }, [cluster.id, live]);
+  return live ? metrics : null;
 }
 
 /** One cluster, live: status, workers, and what a user does with it. */
@@ -23,13 +77,14 @@ export function ClusterCard({ cluster, actions }: { cluster: ClusterState; actio
   const wanted = Math.max(cluster.workers.length, cluster.status === 'starting' ? cluster.plan.n_workers : 0);
   const restarts = cluster.workers.reduce((sum, w) => sum + w.restarts, 0);
   const live = cluster.status === 'running' || cluster.status === 'scaling';
+  const metrics = useMetrics(cluster);
   const act = (work: () => Promise<void>) => () => {
     setActionError(null);
     work().catch(error => setActionError((error as Error).message));
   };
   return (
     <div className={`jp-DaskHpc-card jp-mod-${cluster.status}`} data-testid="dask-hpc-card" data-cluster-id={cluster.id} aria-label={`Cluster ${cluster.name}`}>
-      <div className="jp-DaskHpc-card-header">
+      <div className="jp-DaskHpc-card-header" title="Drag into a notebook to insert client code" onMouseDown={startDragging(cluster.id, actions)}>
         <span className="jp-DaskHpc-card-name">{cluster.name}</span>
         <span className="jp-DaskHpc-card-status" data-testid="dask-hpc-status">
           {cluster.status}
@@ -42,6 +97,24 @@ export function ClusterCard({ cluster, actions }: { cluster: ClusterState; actio
       <div className="jp-DaskHpc-bar" role="progressbar" aria-label="Workers running" aria-valuenow={running} aria-valuemin={0} aria-valuemax={wanted}>
         <div className="jp-DaskHpc-bar-fill" style={{ width: `${wanted ? (100 * running) / wanted : 0}%` }} />
       </div>
+      {metrics && (
+        <div className="jp-DaskHpc-metrics" data-testid="dask-hpc-metrics">
+          <div className="jp-DaskHpc-resource-label">
+            <span>Memory</span>
+            <span className="jp-DaskHpc-resource-value">
+              {formatBytes(metrics.memory_bytes)} of {formatBytes(metrics.memory_limit_bytes)}
+              {metrics.spilled_bytes > 0 ? `, ${formatBytes(metrics.spilled_bytes)} spilled` : ''}
+            </span>
+          </div>
+          <div className="jp-DaskHpc-bar" role="meter" aria-label="Worker memory" aria-valuenow={metrics.memory_bytes} aria-valuemin={0} aria-valuemax={metrics.memory_limit_bytes}>
+            <div className="jp-DaskHpc-bar-fill" style={{ width: `${metrics.memory_limit_bytes ? Math.min(100, (100 * metrics.memory_bytes) / metrics.memory_limit_bytes) : 0}%` }} />
+          </div>
+          <div className="jp-DaskHpc-resource-label">
+            <span>CPU</span>
+            <span className="jp-DaskHpc-resource-value">{Math.round(metrics.cpu_percent)}%</span>
+          </div>
+        </div>
+      )}
       <div className="jp-DaskHpc-muted">
         {describeTopology(cluster.workers.length, cluster.plan.threads_per_worker)}, {formatBytes(cluster.plan.memory_limit_bytes)} each
         {restarts > 0 ? `, ${restarts} worker restart${restarts === 1 ? '' : 's'}` : ''}
