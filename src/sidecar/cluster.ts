@@ -408,13 +408,16 @@ export class Cluster {
     return this.stopping;
   }
 
+  /**
+   * The whole cluster goes: the workers first, while their scheduler still answers (a worker
+   * whose scheduler is gone waits on it for seconds before it leaves; measured here: 0.5 s
+   * this way, 5 s with both at once), then the scheduler; SIGKILL after the grace period.
+   * Retiring would move data to workers that are leaving too.
+   */
   private async teardown(): Promise<void> {
     const workers = [...this.workers.values()];
-    const addresses = workers.map(w => w.address).filter((a): a is string => a !== null);
-    if (this.api && addresses.length > 0 && this.scheduler && !this.scheduler.hasExited) {
-      await this.api.retireWorkers(addresses, 3000).catch(() => undefined);
-    }
-    await Promise.all([...workers.map(w => w.process.terminate()), this.scheduler?.terminate()]);
+    await Promise.all(workers.map(w => w.process.terminate()));
+    await this.scheduler?.terminate();
     this.lifeline?.destroy();
     this.workers.clear();
     rmSync(this.state.local_directory, { recursive: true, force: true });
