@@ -166,7 +166,9 @@ def python_peer(setup_code: str):
         code = (
             "import sys\n"
             f"{setup_code.format(n=n, limit=memory_limit_bytes(n), reserve=RESERVE_GB)}\n"
-            "client.wait_for_workers(" + str(n) + ")\n"
+            # A peer that plans fewer workers than asked (dask-setup caps at the cores) is waited for as it is.
+            "client.wait_for_workers(len(cluster.workers))\n"
+            "assert len(cluster.workers) == " + str(n) + ", f'started {len(cluster.workers)} workers'\n"
             "print('ready', flush=True)\n"
             "sys.stdin.readline()\n"
             "client.close(); cluster.close()\n"
@@ -225,11 +227,17 @@ def sidecar_cost(server: JupyterServer, requests: int = 200) -> dict:
 
 
 def main() -> None:
+    # Ctrl-C or SIGTERM still runs the finally blocks that stop the Jupyter server and clusters.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workers", default="1,2,4,8")
+    # dask-hpc never plans more workers than cores, so larger counts need a larger machine.
+    default_counts = ",".join(str(2**i) for i in range(8) if 2**i <= (os.cpu_count() or 1))
+    parser.add_argument("--workers", default=default_counts, help="worker counts, at most the cores (default: powers of two up to the cores)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
+    if max(counts) > (os.cpu_count() or 1):
+        parser.error(f"--workers: at most {os.cpu_count()} on this machine (dask-hpc plans at most a worker per core)")
 
     state = tempfile.mkdtemp(prefix="bench-state-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PBS_", "SLURM_", "DASK_"))}
