@@ -81,11 +81,49 @@ export type ClusterStatus = 'starting' | 'running' | 'scaling' | 'stopping' | 's
 export type WorkerStatus = 'starting' | 'running' | 'retiring' | 'exited';
 
 export interface ClusterWorker {
+  /** A local worker's name; for worker jobs, the job's (its workers are NAME or NAME-0, NAME-1, …). */
   name: string;
   status: WorkerStatus;
   pid: number | null;
   /** How often its nanny restarted the worker process (killed, out of memory). */
   restarts: number;
+  /** Worker jobs only: the batch system's job id and what the batch system says of it. */
+  job_id?: string | null;
+  job_state?: JobState | null;
+  /** Worker jobs only: how many of the job's workers the scheduler has now. */
+  registered?: number;
+}
+
+export type JobSystem = 'pbs' | 'slurm';
+
+/** PBS directives differ: Gadi's (-P project, -l ncpus/mem/jobfs/storage, -l wd, no select) or standard PBS Pro (select=1:…, -A). */
+export type PbsDialect = 'gadi' | 'pbspro';
+
+export type JobState = 'queued' | 'running' | 'finished';
+
+/** One worker job's shape and where it is submitted; the plan for its workers comes from its cores and memory. */
+export interface WorkerJobSpec {
+  system: JobSystem;
+  /** PBS only. */
+  dialect: PbsDialect | null;
+  cores: number;
+  memory_bytes: number;
+  /** HH:MM:SS. Workers retire before it ends (dask's --lifetime). */
+  walltime: string;
+  /** PBS queue or Slurm partition. */
+  queue: string | null;
+  /** Gadi's -P project, PBS Pro's -A account, Slurm's --account. */
+  account: string | null;
+  /** Node-local disk for spill: Gadi's -l jobfs, Slurm's --tmp. */
+  jobfs_bytes: number | null;
+  /** Gadi's -l storage=gdata/ab12+scratch/ab12. */
+  storage: string | null;
+  /** Lines run before the workers start (module loads, environment activation); each is checked. */
+  prologue: string[];
+  /** The network interface the scheduler and workers use (ib0 where present). */
+  interface: string | null;
+  /** Worker processes per job and their threads and memory, planned from the job's cores and memory. */
+  plan: Plan;
 }
 
 export interface AdaptiveRange {
@@ -116,6 +154,8 @@ export interface ClusterState {
   /** The owner's control socket: other dask-hpc processes stop and scale the cluster through it. */
   control_socket: string | null;
   created_at: string;
+  /** Present when the workers run as batch jobs on other nodes: the shape of each job. */
+  worker_jobs?: WorkerJobSpec | null;
   error?: string;
 }
 

@@ -45,6 +45,7 @@ async function route(engine: Engine, request: IncomingMessage): Promise<[number,
   const method = request.method ?? 'GET';
   if (path === '/api/resources' && method === 'GET') return [200, engine.resources()];
   if (path === '/api/plan' && method === 'POST') return [200, engine.plan(await readJson(request))];
+  if (path === '/api/job-script' && method === 'POST') return [200, engine.jobScript(await readJson(request))];
   if (path === '/api/clusters' && method === 'GET') return [200, engine.list()];
   if (path === '/api/clusters' && method === 'POST') {
     const checked = engine.checkClusterRequest(await readJson(request));

@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ClusterState } from '../common/protocol';
 import { callApi } from './api-client';
-import { asFlagError, numberFlag, PLAN_FLAGS, planBodyFromFlags, type FlagValues } from './cli-options';
+import { batchCommands } from './batch/batch-commands';
+import { asFlagError, jobBodyFromFlags, JOB_FLAGS, numberFlag, PLAN_FLAGS, planBodyFromFlags, type FlagValues } from './cli-options';
 import { detectResources } from './detect';
 import { ClusterStartError, InputError, NotFoundError } from './errors';
 import { Owner } from './owner';
@@ -25,12 +26,20 @@ const USAGE = `usage: dask-hpc <command> [options]
   adapt ID|NAME --minimum A --maximum B   let the scheduler choose within A..B
   run [plan options] [--python PY] -- CMD...
                                           run CMD against a fresh cluster, stop it, exit with CMD's status
+  job-script --system pbs|slurm [job options] [plan options]
+                                          print one worker job's script, submit nothing
   serve --socket PATH [--python PY]       the sidecar: the HTTP API on a unix socket
 plan options: --workload cpu|io|mixed  --max-workers N  --reserve-mem-gb X  --max-mem-gb Y
-              --memory-target F --memory-spill F --memory-pause F --memory-terminate F  --root DIR`;
+              --memory-target F --memory-spill F --memory-pause F --memory-terminate F  --root DIR
+job options (up, run, job-script: workers as batch jobs on other nodes, the scheduler here):
+              --system pbs|slurm  --dialect gadi|pbspro  --job-cores N  --job-mem-gb X
+              --walltime HH:MM:SS  --queue Q  --account A  --jobfs-gb X  --storage gdata/ab12+…
+              --prologue LINE (repeat)  --interface IF (default ib0, else the first non-loopback)
+              --jobs N (jobs to submit at the start, default 1)`;
 
 const OWNER_FLAGS = {
   ...PLAN_FLAGS,
+  ...JOB_FLAGS,
   name: { type: 'string' },
   python: { type: 'string' },
   timeout: { type: 'string' },
@@ -94,11 +103,18 @@ function pythonOption(python: string | undefined): string {
   return python.includes('/') ? resolve(python) : python;
 }
 
-function clusterRequest(owner: Owner, values: FlagValues) {
+/** The cluster request body the flags describe: the plan's fields, a name, worker jobs. */
+function clusterBody(values: FlagValues): Record<string, unknown> {
   const body: Record<string, unknown> = planBodyFromFlags(values);
   if (values.name !== undefined) body.name = values.name;
+  const jobs = jobBodyFromFlags(values);
+  if (jobs) body.worker_jobs = jobs;
+  return body;
+}
+
+function clusterRequest(owner: Owner, values: FlagValues) {
   try {
-    return owner.engine.checkClusterRequest(body);
+    return owner.engine.checkClusterRequest(clusterBody(values));
   } catch (error) {
     throw error instanceof InputError ? asFlagError(error) : error;
   }
@@ -217,6 +233,10 @@ async function askOwner(cluster: ClusterState, method: string, body?: unknown): 
 
 /** Stops a cluster whose owner is gone: SIGTERM its processes, SIGKILL after 5 s, remove its files. */
 async function stopOrphan(state: StateStore, cluster: ClusterState): Promise<void> {
+  if (cluster.worker_jobs) {
+    const jobIds = cluster.workers.map(w => w.job_id).filter((id): id is string => !!id);
+    await batchCommands(cluster.worker_jobs.system).cancel(jobIds).catch(error => process.stderr.write(`dask-hpc: ${(error as Error).message}\n`));
+  }
   const pids = [cluster.scheduler_pid, ...cluster.workers.map(w => w.pid)].filter((pid): pid is number => !!pid);
   for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 5000;
@@ -291,6 +311,18 @@ async function run(args: string[]): Promise<number> {
   return result.exitCode ?? 128 + (result.signal ? (await import('node:os')).constants.signals[result.signal as NodeJS.Signals] : 1);
 }
 
+function jobScript(args: string[]): number {
+  const { values } = parse(args, { ...OWNER_FLAGS });
+  if (values.system === undefined) throw new UsageError('job-script needs --system pbs or --system slurm, and --job-cores and --job-mem-gb');
+  const owner = new Owner(store(), ownerOptions(values, null));
+  try {
+    process.stdout.write(owner.engine.jobScript(clusterBody(values)).script);
+  } catch (error) {
+    throw error instanceof InputError ? asFlagError(error) : error;
+  }
+  return 0;
+}
+
 async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' }, 'base-url': { type: 'string' }, 'exit-with-stdin': { type: 'boolean' } });
   if (!values.socket) throw new UsageError('serve needs --socket PATH');
@@ -336,6 +368,8 @@ export async function main(argv: string[]): Promise<number> {
         return await run(args);
       case 'serve':
         return await serve(args);
+      case 'job-script':
+        return jobScript(args);
       case undefined:
       case '-h':
       case '--help':
@@ -343,7 +377,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are detect, plan, up, ls, down, scale, adapt, run, serve`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are detect, plan, up, ls, down, scale, adapt, run, job-script, serve`);
     }
   } catch (error) {
     if (error instanceof UsageError || error instanceof InputError) {

@@ -1,4 +1,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import type { WorkerJobSpec } from '../common/protocol';
+import type { BatchCommands } from './batch/batch-commands';
+import { renderJobScript } from './batch/job-script';
+import { JobTracker, WorkerJob } from './batch/worker-job';
 import { join } from 'node:path';
 import type { AdaptiveRange, ClusterMetrics, ClusterState, ClusterWorker, Plan } from '../common/protocol';
 import { connect as connectSocket, type Socket } from 'node:net';
@@ -21,6 +25,21 @@ export interface ClusterSpec {
   readyTimeoutMs: number;
   /** How users reach the dashboard at this address: a URL (direct, or through Jupyter's proxy) and an ssh tunnel. */
   dashboardLinks: (httpAddress: string) => { dashboard_url: string; tunnel_command: string };
+  /** Workers as batch jobs on other nodes instead of processes here. */
+  workerJobs: WorkerJobsSpec | null;
+}
+
+export interface WorkerJobsSpec {
+  spec: WorkerJobSpec;
+  commands: BatchCommands;
+  /** Job scripts and job output: on a filesystem the compute nodes share (the state directory). */
+  jobDirectory: string;
+  /** Where the scheduler's own directory is made on this node (the plan's is the jobs' nodes'). */
+  schedulerRoot: string;
+  /** The address on the chosen interface where the scheduler listens for the jobs' workers. */
+  listenHost: string;
+  initialJobs: number;
+  pollMs: number;
 }
 
 // Lines Dask prints, which is how readiness is seen as it happens, without polling.
@@ -28,6 +47,9 @@ const SCHEDULER_ADDRESS_LINE = /Scheduler at:\s+(\S+)/;
 const DASHBOARD_LINE = /dashboard at:\s+(\S+)/;
 const WORKER_REGISTERED_LINE = /Registered to:\s+(\S+)/;
 const WORKER_ADDRESS_LINE = /Start worker at:\s+(\S+)/;
+// The scheduler's own lines: how workers of batch jobs on other nodes are seen arriving and leaving.
+const SCHEDULER_REGISTER_LINE = /Register worker addr: (\S+) name: (\S+)/;
+const SCHEDULER_REMOVE_LINE = /Remove worker addr: (\S+) name: (\S+)/;
 
 /** Consecutive lower adaptive targets before workers are retired, as dask's Adaptive waits. */
 const ADAPTIVE_DOWNSCALE_PATIENCE = 3;
@@ -35,10 +57,12 @@ const ADAPTIVE_INTERVAL_MS = 1000;
 /** How long a worker may take to hand its data on before it is terminated anyway. */
 const RETIRE_TIMEOUT_MS = 10000;
 
+/** A local worker with its nanny, or a batch job of workers. */
 interface RunningWorker {
   info: ClusterWorker;
   process: OwnedProcess;
-  address: string | null;
+  /** The addresses of its worker processes that the scheduler has now. */
+  addresses: Set<string>;
 }
 
 const BLAS_THREAD_VARIABLES = ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS', 'NUMEXPR_NUM_THREADS'];
@@ -81,13 +105,14 @@ export class Cluster {
   private adaptiveLowerCount = 0;
   private scaling: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | null = null;
+  private readonly jobs: JobTracker | null;
 
   constructor(
     readonly spec: ClusterSpec,
     /** Called on every change of state, for the state file and the events stream. */
     private readonly onChange: (state: ClusterState) => void
   ) {
-    const localDirectory = join(spec.plan.local_directory, spec.id);
+    const localDirectory = join(spec.workerJobs?.schedulerRoot ?? spec.plan.local_directory, spec.id);
     this.state = {
       id: spec.id,
       name: spec.name,
@@ -105,8 +130,26 @@ export class Cluster {
       owner_pid: process.pid,
       scheduler_pid: null,
       control_socket: spec.controlSocket,
-      created_at: new Date().toISOString()
+      created_at: new Date().toISOString(),
+      worker_jobs: spec.workerJobs?.spec ?? null
     };
+    const { workerJobs } = spec;
+    this.jobs = workerJobs ? new JobTracker(workerJobs.commands, workerJobs.pollMs, job => this.onJobState(job)) : null;
+  }
+
+  /** The batch system's name of every worker job of this cluster. */
+  private get jobName(): string {
+    return `dask-${this.state.id}`;
+  }
+
+  /** Workers per unit of scaling: a batch job runs the job plan's workers, a local unit one. */
+  private get workersPerUnit(): number {
+    return this.spec.workerJobs ? this.spec.plan.n_workers : 1;
+  }
+
+  /** The units (local workers or jobs) that give at least `workers` workers. */
+  unitsFor(workers: number): number {
+    return Math.ceil(workers / this.workersPerUnit);
   }
 
   /**
@@ -122,7 +165,9 @@ export class Cluster {
     const addresses = new Map((await cluster.api.workers()).map(w => [w.name, w.address]));
     for (const worker of record.workers) {
       if (worker.status === 'exited') continue;
-      cluster.workers.set(worker.name, { info: { ...worker }, process: new AdoptedProcess(worker.pid), address: addresses.get(worker.name) ?? null });
+      const process = worker.job_id ? cluster.trackJob(worker.name, worker.job_id) : new AdoptedProcess(worker.pid);
+      const own = [...addresses].filter(([name]) => cluster.workerBelongsTo(name, worker.name)).map(([, address]) => address);
+      cluster.workers.set(worker.name, { info: { ...worker }, process, addresses: new Set(own) });
       const index = Number(/-(\d+)$/.exec(worker.name)?.[1] ?? -1);
       cluster.nextWorkerIndex = Math.max(cluster.nextWorkerIndex, index + 1);
     }
@@ -147,7 +192,9 @@ export class Cluster {
     return {
       ...clusterEnvironment(this.spec.plan, this.state.local_directory),
       DASK_HPC_LIFELINE_SOCKET: this.spec.lifelineSocket,
-      DASK_HPC_ADOPTION_GRACE: String(this.spec.adoptionGraceSeconds)
+      DASK_HPC_ADOPTION_GRACE: String(this.spec.adoptionGraceSeconds),
+      // The lifeline cancels these by name if the owner dies: queued jobs must not start later.
+      ...(this.spec.workerJobs ? { DASK_HPC_WORKER_JOBS: JSON.stringify({ system: this.spec.workerJobs.spec.system, name: this.jobName }) } : {})
     };
   }
 
@@ -161,7 +208,9 @@ export class Cluster {
     try {
       this.makeLocalDirectory();
       await this.startScheduler();
-      await this.withTimeout(this.addWorkers(this.spec.plan.n_workers), 'workers');
+      // Worker jobs wait in the batch system's queue for as long as it takes: the cluster runs
+      // once they are submitted, and the card shows them queued, then running.
+      await this.withTimeout(this.addWorkers(this.spec.workerJobs?.initialJobs ?? this.spec.plan.n_workers), 'workers');
       this.state.status = 'running';
       this.changed();
     } catch (error) {
@@ -188,7 +237,8 @@ export class Cluster {
       python: this.spec.python,
       kind: 'scheduler',
       args: [
-        '--host', '127.0.0.1',
+        // Workers on other nodes reach it on the chosen interface; local ones on loopback only.
+        '--host', this.spec.workerJobs?.listenHost ?? '127.0.0.1',
         '--port', '0',
         '--dashboard-address', '127.0.0.1:0',
         '--scheduler-file', this.state.scheduler_file,
@@ -207,7 +257,8 @@ export class Cluster {
         'the scheduler'
       );
       this.state.scheduler_address = address[1];
-      const httpAddress = dashboardMatch[1].replace(/\/status$/, '');
+      // Dask prints the link with the scheduler's host; the dashboard itself listens on loopback only.
+      const httpAddress = `http://127.0.0.1:${new URL(dashboardMatch[1]).port}`;
       this.state.dashboard_address = httpAddress;
       Object.assign(this.state, this.spec.dashboardLinks(httpAddress));
       this.api = new SchedulerApi(httpAddress);
@@ -215,6 +266,88 @@ export class Cluster {
       throw new Error(`the scheduler did not start: ${(error as Error).message}\n${scheduler.tail()}`);
     }
     void scheduler.exited.then(exit => this.onSchedulerExit(describeExit(exit)));
+    if (this.jobs) this.followJobWorkers(scheduler);
+    this.changed();
+  }
+
+  /** Whether the Dask worker `workerName` runs in the unit `unitName` (dask names them NAME or NAME-i). */
+  private workerBelongsTo(workerName: string, unitName: string): boolean {
+    return workerName === unitName || new RegExp(`^${unitName.replace(/[.]/g, '\\.')}-\\d+$`).test(workerName);
+  }
+
+  private unitOf(workerName: string): RunningWorker | undefined {
+    return [...this.workers.values()].find(unit => this.workerBelongsTo(workerName, unit.info.name));
+  }
+
+  /** The scheduler says when a job's workers arrive and leave, as it happens. */
+  private followJobWorkers(scheduler: DaskProcess): void {
+    scheduler.onLine(line => {
+      const registered = SCHEDULER_REGISTER_LINE.exec(line);
+      const removed = SCHEDULER_REMOVE_LINE.exec(line);
+      const [address, name] = (registered ?? removed)?.slice(1) ?? [];
+      const unit = name ? this.unitOf(name) : undefined;
+      if (!unit) return;
+      if (registered) unit.addresses.add(address);
+      else unit.addresses.delete(address);
+      this.updateJobWorker(unit);
+    });
+  }
+
+  private updateJobWorker(unit: RunningWorker): void {
+    const job = unit.process as WorkerJob;
+    unit.info.registered = unit.addresses.size;
+    unit.info.job_state = job.state;
+    if (unit.info.status === 'starting' && unit.addresses.size >= this.workersPerUnit) unit.info.status = 'running';
+    this.changed();
+  }
+
+  /** What the batch system says of a job: queued, running, or gone (walltime, cancelled, failed). */
+  private onJobState(job: WorkerJob): void {
+    const unit = [...this.workers.values()].find(u => u.process === job);
+    if (!unit) return;
+    if (job.state === 'finished' && unit.info.status !== 'retiring' && !this.stopping) {
+      unit.info.status = 'exited';
+      if (unit.addresses.size === 0) {
+        this.state.error = `worker job ${unit.info.name} (${job.jobId}) ended before its workers joined:\n${job.tail()}`;
+      }
+    }
+    this.updateJobWorker(unit);
+  }
+
+  private trackJob(name: string, jobId: string): WorkerJob {
+    const job = new WorkerJob(jobId, join((this.spec.workerJobs as WorkerJobsSpec).jobDirectory, `${name}.log`), this.jobs as JobTracker);
+    (this.jobs as JobTracker).track(job);
+    return job;
+  }
+
+  /** Writes a worker job's script and submits it; resolves once the batch system has it. */
+  private async submitJob(): Promise<void> {
+    const { spec, commands, jobDirectory } = this.spec.workerJobs as WorkerJobsSpec;
+    const index = this.nextWorkerIndex++;
+    const name = `${this.state.name}-job-${index}`;
+    mkdirSync(jobDirectory, { recursive: true, mode: 0o700 });
+    const script = renderJobScript(spec, {
+      clusterId: this.state.id,
+      jobName: this.jobName,
+      workerName: name,
+      schedulerAddress: this.state.scheduler_address as string,
+      python: this.spec.python,
+      logFile: join(jobDirectory, `${name}.log`)
+    });
+    const scriptPath = join(jobDirectory, `${name}.sh`);
+    writeFileSync(scriptPath, script, { mode: 0o600 });
+    let jobId: string;
+    try {
+      jobId = await commands.submit(scriptPath, jobDirectory);
+    } catch (error) {
+      throw new Error(`worker job ${name} was not submitted: ${(error as Error).message}`);
+    }
+    const unit: RunningWorker = {
+      info: { name, status: 'starting', pid: null, restarts: 0, job_id: jobId, job_state: 'queued', registered: 0 },
+      process: this.trackJob(name, jobId),
+      addresses: new Set()
+    };
+    this.workers.set(name, unit);
     this.changed();
   }
 
@@ -243,6 +376,7 @@ export class Cluster {
   }
 
   private async startWorker(): Promise<void> {
+    if (this.spec.workerJobs) return this.submitJob();
     const name = `${this.state.name}-${this.nextWorkerIndex++}`;
     const { plan } = this.spec;
     const process = new DaskProcess({
@@ -262,13 +396,13 @@ export class Cluster {
       env: this.env,
       logFile: join(this.state.local_directory, `${name}.log`)
     });
-    const worker: RunningWorker = { info: { name, status: 'starting', pid: process.pid, restarts: 0 }, process, address: null };
+    const worker: RunningWorker = { info: { name, status: 'starting', pid: process.pid, restarts: 0 }, process, addresses: new Set() };
     this.workers.set(name, worker);
     this.changed();
     let registrations = 0;
     process.onLine(line => {
       const address = WORKER_ADDRESS_LINE.exec(line);
-      if (address) worker.address = address[1];
+      if (address) worker.addresses = new Set([address[1]]);
       if (WORKER_REGISTERED_LINE.test(line) && ++registrations > 1) {
         worker.info.restarts = registrations - 1; // the nanny started a new worker process
         this.changed();
@@ -302,9 +436,11 @@ export class Cluster {
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** The workers that count toward the size: starting or running. */
+  /** The units that count toward the size: starting or running; queued jobs last, so they are the first to go. */
   private activeWorkers(): RunningWorker[] {
-    return [...this.workers.values()].filter(w => w.info.status === 'starting' || w.info.status === 'running');
+    const active = [...this.workers.values()].filter(w => w.info.status === 'starting' || w.info.status === 'running');
+    const queued = (w: RunningWorker) => Number(w.info.job_state === 'queued');
+    return active.sort((a, b) => queued(a) - queued(b));
   }
 
   metrics(): Promise<ClusterMetrics> {
@@ -350,7 +486,7 @@ export class Cluster {
   private async retire(workers: RunningWorker[]): Promise<void> {
     for (const worker of workers) worker.info.status = 'retiring';
     this.changed();
-    const addresses = workers.map(w => w.address).filter((a): a is string => a !== null);
+    const addresses = workers.flatMap(w => [...w.addresses]);
     if (this.api && addresses.length > 0) {
       await this.api.retireWorkers(addresses, RETIRE_TIMEOUT_MS).catch(() => undefined);
     }
@@ -366,7 +502,8 @@ export class Cluster {
     this.changed();
     const tick = async () => {
       try {
-        const target = Math.min(range.maximum, Math.max(range.minimum, await (this.api as SchedulerApi).adaptiveTarget()));
+        const wanted = this.unitsFor(await (this.api as SchedulerApi).adaptiveTarget());
+        const target = Math.min(range.maximum, Math.max(range.minimum, wanted));
         const current = this.activeWorkers().length;
         this.adaptiveLowerCount = target < current ? this.adaptiveLowerCount + 1 : 0;
         if (target > current || this.adaptiveLowerCount >= ADAPTIVE_DOWNSCALE_PATIENCE) {
@@ -418,7 +555,9 @@ export class Cluster {
     const workers = [...this.workers.values()];
     await Promise.all(workers.map(w => w.process.terminate()));
     await this.scheduler?.terminate();
+    this.jobs?.stop();
     this.lifeline?.destroy();
+    if (this.spec.workerJobs) rmSync(this.spec.workerJobs.jobDirectory, { recursive: true, force: true });
     this.workers.clear();
     rmSync(this.state.local_directory, { recursive: true, force: true });
   }

@@ -2,11 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ClusterEvent, ClusterState, Plan, Resources } from '../common/protocol';
 import { lifelinePreloadPath } from './assets';
-import { Cluster, type ClusterSpec } from './cluster';
+import type { WorkerJobSpec } from '../common/protocol';
+import { batchCommands } from './batch/batch-commands';
+import { chooseInterface } from './batch/interfaces';
+import { initialJobs, parseWorkerJobs } from './batch/job-request';
+import { renderJobScript } from './batch/job-script';
+import { Cluster, type ClusterSpec, type WorkerJobsSpec } from './cluster';
+import { commandOnPath } from './command-path';
 import { dashboardLinks } from './dashboard-links';
 import { detectResources, type Environment } from './detect';
 import { InputError, NotFoundError } from './errors';
-import { planCluster } from './plan';
+import { localDirectoryRoot, planCluster } from './plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
 import { forgetDeadCluster, processAlive, StateStore } from './state';
 
@@ -25,13 +31,18 @@ export interface EngineOptions {
   baseUrl?: string | null;
 }
 
-const CLUSTER_FIELDS = ['name'];
+const CLUSTER_FIELDS = ['name', 'worker_jobs'];
+const SUBMIT_COMMAND = { slurm: 'sbatch', pbs: 'qsub' } as const;
+/** How often the batch system is asked about a cluster's jobs. */
+const JOB_POLL_MS = 2000;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** A cluster request: the plan's fields and a name. */
 export interface ClusterRequest {
   name: string | null;
   plan: Plan;
+  /** Workers as batch jobs: each job's shape, how many to submit, where the scheduler listens. */
+  workerJobs: { spec: WorkerJobSpec; initialJobs: number; listenHost: string } | null;
 }
 
 /**
@@ -63,14 +74,69 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     if (typeof name === 'string' && this.list().some(cluster => cluster.name === name)) {
       throw new InputError('name', `a cluster named ${JSON.stringify(name)} is already running`);
     }
-    return { name: (name as string | undefined) ?? null, plan };
+    const jobsBody = (body as Record<string, unknown>).worker_jobs;
+    if (jobsBody === undefined || jobsBody === null) return { name: (name as string | undefined) ?? null, plan, workerJobs: null };
+    const checked = this.checkWorkerJobs(body as Record<string, unknown>);
+    const system = (checked.workerJobs as NonNullable<ClusterRequest['workerJobs']>).spec.system;
+    if (!commandOnPath(SUBMIT_COMMAND[system], this.options.env)) {
+      throw new InputError('worker_jobs.system', `${SUBMIT_COMMAND[system]} is not on PATH: this node cannot submit ${system === 'pbs' ? 'PBS' : 'Slurm'} jobs`);
+    }
+    return { name: (name as string | undefined) ?? null, ...checked };
+  }
+
+  /** The worker-jobs part of a request: the job's shape and plan, the scheduler's interface, a batch system to submit to. */
+  private checkWorkerJobs(body: Record<string, unknown>): Omit<ClusterRequest, 'name'> {
+    const spec = parseWorkerJobs(body.worker_jobs, body);
+    const jobs = initialJobs(body.worker_jobs as Record<string, unknown>);
+    const listen = chooseInterface(spec.interface);
+    return { plan: spec.plan, workerJobs: { spec: { ...spec, interface: spec.interface ?? listen.name }, initialJobs: jobs, listenHost: listen.address } };
+  }
+
+  /**
+   * The script one worker job of this request would run, without submitting anything (as
+   * dask-jobqueue's job_script()). The scheduler's port is known only once it runs.
+   */
+  jobScript(body: unknown): { script: string; plan: Plan; listen_address: string } {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new InputError('body', 'the request must be a JSON object like {"worker_jobs": {"system": "slurm", "cores": 4, "memory_gb": 16}}');
+    }
+    const request = body as Record<string, unknown>;
+    if (request.worker_jobs === undefined || request.worker_jobs === null) {
+      throw new InputError('worker_jobs', 'worker_jobs is needed: {"system": "pbs"|"slurm", "cores": N, "memory_gb": X, …}');
+    }
+    rejectUnknownFields(request, ['workload', 'max_workers', 'reserve_mem_gb', 'thresholds', ...CLUSTER_FIELDS]);
+    const { plan, workerJobs } = this.checkWorkerJobs(request);
+    const { spec, listenHost } = workerJobs as NonNullable<ClusterRequest['workerJobs']>;
+    const name = typeof request.name === 'string' && NAME_PATTERN.test(request.name) ? request.name : 'dask-ID';
+    const script = renderJobScript(spec, {
+      clusterId: 'ID',
+      jobName: 'dask-ID',
+      workerName: `${name}-job-0`,
+      schedulerAddress: `tcp://${listenHost}:PORT`,
+      python: this.options.python,
+      logFile: `${this.options.store.dir}/ID.jobs/${name}-job-0.log`
+    });
+    return { script, plan, listen_address: listenHost };
+  }
+
+  /** What the batch system needs to run, track and cancel this cluster's jobs. */
+  private workerJobsSpec(id: string, spec: WorkerJobSpec, initial: number, listenHost: string): WorkerJobsSpec {
+    return {
+      spec,
+      commands: batchCommands(spec.system),
+      jobDirectory: this.options.store.pathFor(id, '.jobs'),
+      schedulerRoot: localDirectoryRoot(this.resources()),
+      listenHost,
+      initialJobs: initial,
+      pollMs: JOB_POLL_MS
+    };
   }
 
   /**
    * Creates a cluster from a checked request. Returns at once with the cluster "starting";
    * `ready` settles when it runs or has failed (and then nothing of it is left).
    */
-  private clusterSpec(id: string, name: string, plan: Plan): ClusterSpec {
+  private clusterSpec(id: string, name: string, plan: Plan, workerJobs: WorkerJobsSpec | null = null): ClusterSpec {
     const resources = this.resources();
     return {
       id,
@@ -82,13 +148,15 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       adoptionGraceSeconds: this.options.adoptionGraceSeconds,
       controlSocket: this.options.controlSocket,
       readyTimeoutMs: this.options.readyTimeoutMs,
-      dashboardLinks: address => dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, resources, env: this.options.env })
+      dashboardLinks: address => dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, resources, env: this.options.env }),
+      workerJobs
     };
   }
 
   create(request: ClusterRequest): { cluster: ClusterState; ready: Promise<ClusterState> } {
     const id = randomBytes(4).toString('hex');
-    const cluster = new Cluster(this.clusterSpec(id, request.name ?? `dask-${id}`, request.plan), state => this.record(state));
+    const jobs = request.workerJobs && this.workerJobsSpec(id, request.workerJobs.spec, request.workerJobs.initialJobs, request.workerJobs.listenHost);
+    const cluster = new Cluster(this.clusterSpec(id, request.name ?? `dask-${id}`, request.plan, jobs), state => this.record(state));
     this.clusters.set(id, cluster);
     this.record(cluster.state);
     const ready = cluster.start().then(
@@ -130,7 +198,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       }
       if (record.control_socket !== this.options.controlSocket || this.clusters.has(record.id)) continue;
       try {
-        const cluster = await Cluster.adopt(this.clusterSpec(record.id, record.name, record.plan), record, state => this.record(state));
+        const jobs = record.worker_jobs ? this.workerJobsSpec(record.id, record.worker_jobs, 0, '') : null;
+        const cluster = await Cluster.adopt(this.clusterSpec(record.id, record.name, record.plan, jobs), record, state => this.record(state));
         this.clusters.set(record.id, cluster);
         this.record(cluster.state);
         adopted.push(record.id);
@@ -171,8 +240,9 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     if ('n_workers' in request === 'adaptive' in request) {
       throw new InputError('n_workers', 'give either n_workers or adaptive ({"minimum": a, "maximum": b}, or null to stop)');
     }
+    // Worker-job clusters scale by whole jobs: enough jobs for the workers asked for.
     if ('n_workers' in request) {
-      await cluster.scale(count('n_workers', request.n_workers));
+      await cluster.scale(cluster.unitsFor(count('n_workers', request.n_workers)));
     } else if (request.adaptive === null) {
       await cluster.scale(cluster.state.workers.length);
     } else {
@@ -186,7 +256,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       if (minimum > maximum) {
         throw new InputError('adaptive.minimum', `adaptive.minimum=${minimum} is above adaptive.maximum=${maximum}`);
       }
-      await cluster.adapt({ minimum, maximum });
+      await cluster.adapt({ minimum: cluster.unitsFor(minimum), maximum: cluster.unitsFor(maximum) });
     }
     return cluster.state;
   }

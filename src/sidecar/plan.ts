@@ -44,6 +44,11 @@ function recommendedChunkBytes(memoryPerThreadBytes: number): number {
   return chunk;
 }
 
+/** Where clusters' own directories (temp and spill) are made on a node: its job filesystem, else /tmp. */
+export function localDirectoryRoot(resources: Resources): string {
+  return `${(resources.jobfs ?? '/tmp').replace(/\/+$/, '')}/dask-hpc`;
+}
+
 const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
 
 /**
@@ -125,7 +130,7 @@ export function planCluster(resources: Resources, request: PlanRequest): Plan {
     memory_limit_bytes: memoryLimitBytes,
     reserve_bytes: reserveBytes,
     usable_memory_bytes: usable,
-    local_directory: `${(resources.jobfs ?? '/tmp').replace(/\/+$/, '')}/dask-hpc`,
+    local_directory: localDirectoryRoot(resources),
     thresholds,
     recommended_chunk_bytes: chunk,
     warnings

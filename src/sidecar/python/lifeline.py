@@ -4,12 +4,16 @@ The owner holds the scheduler's stdin open; a restarted owner (the sidecar after
 adopts the cluster by connecting to the unix socket named in DASK_HPC_LIFELINE_SOCKET and
 keeping that connection open. When no owner is left for DASK_HPC_ADOPTION_GRACE seconds, the
 scheduler closes, which closes its workers and their nannies: no orphans, even after SIGKILL.
+Worker jobs still waiting in the batch system's queue are cancelled too (DASK_HPC_WORKER_JOBS).
 """
 from __future__ import annotations
 
+import getpass
+import json
 import logging
 import os
 import socket
+import subprocess
 import sys
 import threading
 
@@ -51,6 +55,7 @@ class Lifeline:
             if self.owners > 0:
                 return
         logger.info("dask-hpc owner gone; closing the scheduler and its workers")
+        cancel_worker_jobs(os.environ.get("DASK_HPC_WORKER_JOBS"))
         hard_exit = threading.Timer(HARD_EXIT_AFTER_SECONDS, os._exit, args=(3,))
         hard_exit.daemon = True
         hard_exit.start()
@@ -78,6 +83,29 @@ def _read_until_eof(connection: socket.socket) -> None:
     with connection:
         while connection.recv(4096):
             pass
+
+
+def cancel_worker_jobs(described: str | None) -> None:
+    """Cancels this cluster's worker jobs by their name: queued ones would start with no scheduler.
+
+    `described` is {"system": "slurm"|"pbs", "name": job name}; commands get argument lists, no shell.
+    """
+    if not described:
+        return
+    jobs = json.loads(described)
+    user = getpass.getuser()
+    try:
+        if jobs["system"] == "slurm":
+            subprocess.run(["scancel", "--name", jobs["name"], "--user", user], timeout=30, check=False)
+        else:
+            found = subprocess.run(
+                ["qselect", "-N", jobs["name"], "-u", user], capture_output=True, text=True, timeout=30, check=False
+            )
+            ids = found.stdout.split()
+            if ids:
+                subprocess.run(["qdel", *ids], timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as error:
+        logger.warning("dask-hpc could not cancel worker jobs %s: %s", jobs["name"], error)
 
 
 def _read_stdin_until_eof() -> None:

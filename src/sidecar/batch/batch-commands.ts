@@ -1,0 +1,85 @@
+import { execa } from 'execa';
+import type { JobState, JobSystem } from '../../common/protocol';
+import { parseQstatJson, parseSqueueJson } from './job-states';
+
+/** The batch system's commands, run with execa: arguments are never joined into a shell line. */
+export interface BatchCommands {
+  /** Submits a job script; resolves to the job id. */
+  submit(scriptPath: string, workingDirectory: string): Promise<string>;
+  /** The state of each job asked about; a job the system no longer knows has finished. */
+  states(jobIds: string[]): Promise<Map<string, JobState>>;
+  cancel(jobIds: string[]): Promise<void>;
+}
+
+/**
+ * The environment a worker job inherits: this user's, without the identity of the job we run
+ * in (its SLURM_TMPDIR or TMPDIR would point the new job's spill at this node's disk).
+ */
+export function submissionEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const kept = Object.entries(env).filter(
+    ([name]) => name === 'SLURM_CONF' || !(/^(SLURM_|SBATCH_|PBS_)/.test(name) || name === 'TMPDIR' || name === 'DASK_HPC_SIDECAR_SOCKET')
+  );
+  return Object.fromEntries(kept) as Record<string, string>;
+}
+
+async function run(command: string, args: string[], cwd?: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const result = await execa(command, args, { reject: false, cwd, timeout: 60000, env: submissionEnvironment(process.env), extendEnv: false });
+  if (result.failed && result.exitCode === undefined) {
+    throw new Error(`cannot run ${command}: ${result.shortMessage}`);
+  }
+  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? 1 };
+}
+
+function requireSuccess(command: string, result: { stderr: string; exitCode: number }): void {
+  if (result.exitCode !== 0) throw new Error(`${command} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+}
+
+const slurm: BatchCommands = {
+  async submit(scriptPath, cwd) {
+    const result = await run('sbatch', ['--parsable', scriptPath], cwd);
+    requireSuccess('sbatch', result);
+    return result.stdout.trim().split(';')[0]; // "id" or "id;cluster"
+  },
+  async states(jobIds) {
+    // Only this user's jobs, then ours among them: --jobs fails as a whole once one id has left.
+    const result = await run('squeue', ['--json', '--me']);
+    requireSuccess('squeue', result);
+    const known = parseSqueueJson(result.stdout);
+    return new Map(jobIds.map(id => [id, known.get(id) ?? 'finished']));
+  },
+  async cancel(jobIds) {
+    if (!jobIds.length) return;
+    const result = await run('scancel', jobIds);
+    // A job that has already left the queue is what we wanted.
+    if (result.exitCode !== 0 && !/Invalid job id|already completing or completed/i.test(result.stderr)) {
+      requireSuccess('scancel', result);
+    }
+  }
+};
+
+const pbs: BatchCommands = {
+  async submit(scriptPath, cwd) {
+    const result = await run('qsub', [scriptPath], cwd);
+    requireSuccess('qsub', result);
+    return result.stdout.trim();
+  },
+  async states(jobIds) {
+    if (!jobIds.length) return new Map();
+    // -x includes finished jobs; an id PBS has forgotten is reported on stderr, the rest still as JSON.
+    const result = await run('qstat', ['-f', '-F', 'json', '-x', ...jobIds]);
+    const known = result.stdout.trim() ? parseQstatJson(result.stdout) : new Map<string, JobState>();
+    return new Map(jobIds.map(id => [id, known.get(id) ?? 'finished']));
+  },
+  async cancel(jobIds) {
+    if (!jobIds.length) return;
+    const result = await run('qdel', jobIds);
+    // qdel exits non-zero for jobs that have already finished: that is what we wanted.
+    if (result.exitCode !== 0 && !/Unknown Job Id|has finished|Request invalid for state/i.test(result.stderr)) {
+      requireSuccess('qdel', result);
+    }
+  }
+};
+
+export function batchCommands(system: JobSystem): BatchCommands {
+  return system === 'slurm' ? slurm : pbs;
+}

@@ -1,0 +1,117 @@
+import type { WorkerJobSpec } from '../../common/protocol';
+import { clusterEnvironment } from '../cluster';
+import { MiB } from '../units';
+import { walltimeSeconds } from './job-request';
+
+/** What one submitted job needs besides its spec. */
+export interface JobContext {
+  clusterId: string;
+  /** The batch system's job name (short: PBS keeps 15 characters on some sites). */
+  jobName: string;
+  /** The Dask worker name; with several workers per job, dask adds -0, -1, … */
+  workerName: string;
+  schedulerAddress: string;
+  /** The client's Python, used everywhere (seed 002). */
+  python: string;
+  /** Where the job's output goes: on a filesystem the login and compute nodes share. */
+  logFile: string;
+}
+
+/** Single quotes for the shell: the value stays one word, whatever it holds. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const mib = (bytes: number) => Math.max(1, Math.ceil(bytes / MiB));
+
+/**
+ * Workers retire this long before the walltime, so their data moves to others before the
+ * batch system kills the job: 10% of the walltime, from 1 to 10 minutes.
+ */
+export function retireMarginSeconds(walltime: string): number {
+  return Math.min(600, Math.max(60, Math.floor(walltimeSeconds(walltime) * 0.1)));
+}
+
+function directives(spec: WorkerJobSpec, context: JobContext): string[] {
+  const memory = `${mib(spec.memory_bytes)}MB`;
+  if (spec.system === 'slurm') {
+    return [
+      `#SBATCH --job-name=${context.jobName}`,
+      '#SBATCH --nodes=1',
+      '#SBATCH --ntasks=1',
+      `#SBATCH --cpus-per-task=${spec.cores}`,
+      `#SBATCH --mem=${mib(spec.memory_bytes)}M`,
+      `#SBATCH --time=${spec.walltime}`,
+      ...(spec.queue ? [`#SBATCH --partition=${spec.queue}`] : []),
+      ...(spec.account ? [`#SBATCH --account=${spec.account}`] : []),
+      ...(spec.jobfs_bytes ? [`#SBATCH --tmp=${mib(spec.jobfs_bytes)}M`] : []),
+      `#SBATCH --output=${context.logFile}`
+    ];
+  }
+  const common = [
+    `#PBS -N ${context.jobName}`,
+    ...(spec.queue ? [`#PBS -q ${spec.queue}`] : [])
+  ];
+  const tail = [`#PBS -l walltime=${spec.walltime}`, '#PBS -j oe', `#PBS -o ${context.logFile}`];
+  if (spec.dialect === 'gadi') {
+    // Gadi: -P project, resources one by one, no select (seed 004's job_directives_skip).
+    return [
+      ...common,
+      ...(spec.account ? [`#PBS -P ${spec.account}`] : []),
+      `#PBS -l ncpus=${spec.cores}`,
+      `#PBS -l mem=${memory}`,
+      ...(spec.jobfs_bytes ? [`#PBS -l jobfs=${mib(spec.jobfs_bytes)}MB`] : []),
+      ...(spec.storage ? [`#PBS -l storage=${spec.storage}`] : []),
+      ...tail,
+      '#PBS -l wd'
+    ];
+  }
+  return [
+    ...common,
+    ...(spec.account ? [`#PBS -A ${spec.account}`] : []),
+    `#PBS -l select=1:ncpus=${spec.cores}:mem=${memory}`,
+    ...tail
+  ];
+}
+
+/**
+ * The job script of one worker job: directives, the user's prologue, then `dask worker`
+ * with the job's plan, its local directory on the job's own node-local disk (removed at the
+ * end), and a lifetime that retires the workers before the walltime. Every value comes from
+ * a checked spec; the ones that could hold anything are single-quoted.
+ */
+export function renderJobScript(spec: WorkerJobSpec, context: JobContext): string {
+  const { plan } = spec;
+  const localDirectory = `${plan.local_directory}/${context.clusterId}-${context.workerName}`;
+  const margin = retireMarginSeconds(spec.walltime);
+  const environment = Object.entries(clusterEnvironment(plan, '\0')).map(([name, value]) =>
+    value === '\0' ? `export ${name}="$local_dir"` : `export ${name}=${shellQuote(value)}`
+  );
+  const worker = [
+    shellQuote(context.python), '-m', 'distributed.cli.dask_worker', shellQuote(context.schedulerAddress),
+    '--name', shellQuote(context.workerName),
+    '--nworkers', String(plan.n_workers),
+    '--nthreads', String(plan.threads_per_worker),
+    '--memory-limit', String(plan.memory_limit_bytes),
+    '--local-directory', '"$local_dir"',
+    ...(spec.interface ? ['--interface', shellQuote(spec.interface)] : []),
+    '--nanny',
+    '--death-timeout', '60',
+    '--lifetime', `${walltimeSeconds(spec.walltime) - margin}s`,
+    '--lifetime-stagger', `${Math.floor(margin / 4)}s`
+  ];
+  return [
+    '#!/bin/bash',
+    ...directives(spec, context),
+    '',
+    `# dask-hpc worker job of cluster ${context.clusterId}: ${plan.n_workers} worker(s) × ${plan.threads_per_worker} thread(s), ${mib(plan.memory_limit_bytes)} MiB each`,
+    ...(spec.prologue.length ? ['# prologue', ...spec.prologue] : []),
+    '',
+    `local_dir="${localDirectory}"`,
+    'mkdir -p "$local_dir"',
+    `trap 'rm -rf "$local_dir"' EXIT`,
+    ...environment,
+    worker.join(' '),
+    ''
+  ].join('\n');
+}
