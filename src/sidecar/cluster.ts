@@ -8,8 +8,9 @@ import type { AdaptiveRange, ClusterMetrics, ClusterState, ClusterWorker, Plan }
 import { connect as connectSocket, type Socket } from 'node:net';
 import { AdoptedProcess, type OwnedProcess } from './adopted-process';
 import { DaskProcess, describeExit } from './dask-process';
+import { clusterEnvironment } from './cluster-environment';
 import { ClusterStartError } from './errors';
-import { SCHEDULER_HTTP_ROUTES, SchedulerApi } from './scheduler-api';
+import { SchedulerApi } from './scheduler-api';
 
 export interface ClusterSpec {
   id: string;
@@ -63,30 +64,6 @@ interface RunningWorker {
   process: OwnedProcess;
   /** The addresses of its worker processes that the scheduler has now. */
   addresses: Set<string>;
-}
-
-const BLAS_THREAD_VARIABLES = ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS', 'NUMEXPR_NUM_THREADS'];
-
-/** The environment every process of the cluster gets: temp and spill in its own directory, the plan's thresholds. */
-export function clusterEnvironment(plan: Plan, localDirectory: string): Record<string, string> {
-  const env: Record<string, string> = {
-    TMPDIR: localDirectory,
-    DASK_TEMPORARY_DIRECTORY: localDirectory,
-    DASK_DISTRIBUTED__WORKER__MEMORY__TARGET: String(plan.thresholds.target),
-    DASK_DISTRIBUTED__WORKER__MEMORY__SPILL: String(plan.thresholds.spill),
-    DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE: String(plan.thresholds.pause),
-    DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE: String(plan.thresholds.terminate),
-    DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES: JSON.stringify(SCHEDULER_HTTP_ROUTES),
-    // Readiness is read from Dask's INFO lines: a user's quieter logging config must not hide
-    // them, and the "dashboard at" line must show the address, not a user's proxied link.
-    DASK_LOGGING__DISTRIBUTED: 'info',
-    DASK_DISTRIBUTED__DASHBOARD__LINK: 'http://{host}:{port}/status',
-    PYTHONUNBUFFERED: '1'
-  };
-  for (const name of BLAS_THREAD_VARIABLES) {
-    env[name] = String(plan.threads_per_worker); // the nanny keeps these over its own default of 1
-  }
-  return env;
 }
 
 /**

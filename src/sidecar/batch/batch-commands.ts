@@ -67,7 +67,9 @@ const pbs: BatchCommands = {
     if (!jobIds.length) return new Map();
     // -x includes finished jobs; an id PBS has forgotten is reported on stderr, the rest still as JSON.
     const result = await run('qstat', ['-f', '-F', 'json', '-x', ...jobIds]);
-    const known = result.stdout.trim() ? parseQstatJson(result.stdout) : new Map<string, JobState>();
+    // A server that cannot be reached prints JSON without "Jobs": that says nothing about our jobs.
+    if (result.exitCode !== 0 && !result.stdout.includes('"Jobs"')) requireSuccess('qstat', result);
+    const known = parseQstatJson(result.stdout);
     return new Map(jobIds.map(id => [id, known.get(id) ?? 'finished']));
   },
   async cancel(jobIds) {

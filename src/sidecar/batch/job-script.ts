@@ -1,5 +1,5 @@
 import type { WorkerJobSpec } from '../../common/protocol';
-import { clusterEnvironment } from '../cluster';
+import { clusterEnvironment } from '../cluster-environment';
 import { MiB } from '../units';
 import { walltimeSeconds } from './job-request';
 
