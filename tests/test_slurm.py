@@ -132,3 +132,52 @@ def test_slurm_bad_job_options_submit_nothing(slurm_node, slurm_conf, flags, mes
     after = subprocess.run(["squeue", "-h", "-o", "%i"], env={**os.environ, "SLURM_CONF": slurm_conf}, capture_output=True, text=True).stdout
     assert after == before
     assert slurm_node.ls() == []
+
+
+CHECK_SCRIPT = """
+import json, os
+from distributed import Client
+with Client(timeout=30) as client:  # no arguments: dask-hpc run sets Dask's own variables
+    client.wait_for_workers(2, timeout=60)
+    seen = client.run(lambda: [os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_STEP_ID"), os.environ["TMPDIR"]])
+    total = client.submit(sum, range(10)).result()
+print("RESULT " + json.dumps({"workers": list(seen.values()), "total": total}))
+"""
+
+
+def test_slurm_runner_starts_workers_on_the_allocation_through_srun(slurm_node, slurm_conf, tmp_path):
+    """Inside a real Slurm job, `dask-hpc run --runner` puts the plan's workers on the job's nodes with srun."""
+    script = tmp_path / "check.py"
+    script.write_text(CHECK_SCRIPT)
+    output = tmp_path / "job.out"
+    env = {k: v for k, v in slurm_node.env.items() if not k.startswith("SLURM_")} | {"SLURM_CONF": slurm_conf}
+    command = f"node {REPO / 'lib' / 'dask-hpc.mjs'} run --runner --workload cpu --python {slurm_node.python} -- {slurm_node.python} {script}"
+    submitted = subprocess.run(
+        ["sbatch", "--parsable", "-N1", "-c2", "--mem=4G", "-J", "dask-hpc-runner-test", "-o", str(output), "--wrap", command],
+        env=env, capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip()
+    wait_for(lambda: job_id not in our_queue(slurm_conf), 120, "the runner job finishing")
+    text = output.read_text()
+    result = json.loads(next(line for line in text.splitlines() if line.startswith("RESULT ")).removeprefix("RESULT "))
+    assert result["total"] == 45
+    assert len(result["workers"]) == 2
+    for worker_job, step, tmpdir in result["workers"]:
+        assert worker_job == job_id and step not in (None, "batch"), "workers run in an srun step of the same job"
+        assert "/dask-hpc/" in tmpdir
+    cluster_id = tmpdir.split("/dask-hpc/")[1].split("/")[0]
+    assert not wait_until_gone(processes_mentioning(cluster_id), 30)
+
+
+def our_queue(conf: str) -> list[str]:
+    result = subprocess.run(["squeue", "-h", "-o", "%i"], env={**os.environ, "SLURM_CONF": conf}, capture_output=True, text=True, check=True)
+    return result.stdout.split()
+
+
+def test_runner_outside_a_batch_job_is_refused_before_anything_starts(dask_hpc):
+    env = {k: v for k, v in dask_hpc.env.items() if not k.startswith("PBS_")}
+    result = subprocess.run(["node", str(REPO / "lib" / "dask-hpc.mjs"), "up", "--runner", "--python", dask_hpc.python], env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "--runner uses the nodes of the current PBS or Slurm job" in result.stderr
+    assert dask_hpc.ls() == []

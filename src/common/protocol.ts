@@ -90,8 +90,10 @@ export interface ClusterWorker {
   /** Worker jobs only: the batch system's job id and what the batch system says of it. */
   job_id?: string | null;
   job_state?: JobState | null;
-  /** Worker jobs only: how many of the job's workers the scheduler has now. */
+  /** Worker jobs and runner nodes: how many of the unit's workers the scheduler has now. */
   registered?: number;
+  /** Runner mode: the node of the allocation its workers run on. */
+  host?: string | null;
 }
 
 export type JobSystem = 'pbs' | 'slurm';
@@ -156,6 +158,8 @@ export interface ClusterState {
   created_at: string;
   /** Present when the workers run as batch jobs on other nodes: the shape of each job. */
   worker_jobs?: WorkerJobSpec | null;
+  /** Present in runner mode: the workers run on these nodes of the current allocation (srun / pbsdsh). */
+  runner?: { system: JobSystem; nodes: string[] } | null;
   error?: string;
 }
 

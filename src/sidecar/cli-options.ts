@@ -54,7 +54,7 @@ export function asFlagError(error: InputError): InputError {
   if (error.field.startsWith('worker_jobs')) return asJobFlagError(error);
   const flag = '--' + error.field.replace(/^thresholds\./, 'memory-').replace(/_/g, '-');
   const message = error.message
-    .replace(/\b(max_workers|reserve_mem_gb|max_mem_gb|workload|name)\b/g, name => '--' + name.replace(/_/g, '-'))
+    .replace(/\b(max_workers|reserve_mem_gb|max_mem_gb|workload|name|runner)\b/g, name => '--' + name.replace(/_/g, '-'))
     .replace(/\b(target|spill|pause|terminate)=/g, '--memory-$1=')
     .replace(/^thresholds must rise/, 'memory thresholds must rise');
   return new InputError(flag, message);

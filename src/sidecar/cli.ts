@@ -35,11 +35,14 @@ job options (up, run, job-script: workers as batch jobs on other nodes, the sche
               --system pbs|slurm  --dialect gadi|pbspro  --job-cores N  --job-mem-gb X
               --walltime HH:MM:SS  --queue Q  --account A  --jobfs-gb X  --storage gdata/ab12+…
               --prologue LINE (repeat)  --interface IF (default ib0, else the first non-loopback)
-              --jobs N (jobs to submit at the start, default 1)`;
+              --jobs N (jobs to submit at the start, default 1)
+  --runner    (up, run) instead: the plan's workers on every node of the current PBS or Slurm
+              job, started with pbsdsh or srun; the scheduler here`;
 
 const OWNER_FLAGS = {
   ...PLAN_FLAGS,
   ...JOB_FLAGS,
+  runner: { type: 'boolean' },
   name: { type: 'string' },
   python: { type: 'string' },
   timeout: { type: 'string' },
@@ -109,6 +112,7 @@ function clusterBody(values: FlagValues): Record<string, unknown> {
   if (values.name !== undefined) body.name = values.name;
   const jobs = jobBodyFromFlags(values);
   if (jobs) body.worker_jobs = jobs;
+  if (values.runner) body.runner = true;
   return body;
 }
 

@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import type { WorkerJobSpec } from '../common/protocol';
+import type { JobSystem, WorkerJobSpec } from '../common/protocol';
+import { nodeLauncher, type AllocationNode } from './batch/node-launcher';
 import type { BatchCommands } from './batch/batch-commands';
 import { renderJobScript } from './batch/job-script';
 import { JobTracker, WorkerJob } from './batch/worker-job';
@@ -28,6 +29,16 @@ export interface ClusterSpec {
   dashboardLinks: (httpAddress: string) => { dashboard_url: string; tunnel_command: string };
   /** Workers as batch jobs on other nodes instead of processes here. */
   workerJobs: WorkerJobsSpec | null;
+  /** Workers on the nodes of the current allocation instead of processes here. */
+  runner: RunnerSpec | null;
+}
+
+/** Runner mode: the plan's workers on each node of the allocation we run in. */
+export interface RunnerSpec {
+  system: JobSystem;
+  nodes: AllocationNode[];
+  /** The address on the chosen interface where the scheduler listens for the nodes' workers. */
+  listenHost: string;
 }
 
 export interface WorkerJobsSpec {
@@ -108,7 +119,8 @@ export class Cluster {
       scheduler_pid: null,
       control_socket: spec.controlSocket,
       created_at: new Date().toISOString(),
-      worker_jobs: spec.workerJobs?.spec ?? null
+      worker_jobs: spec.workerJobs?.spec ?? null,
+      runner: spec.runner ? { system: spec.runner.system, nodes: spec.runner.nodes.map(n => n.host) } : null
     };
     const { workerJobs } = spec;
     this.jobs = workerJobs ? new JobTracker(workerJobs.commands, workerJobs.pollMs, job => this.onJobState(job)) : null;
@@ -121,7 +133,7 @@ export class Cluster {
 
   /** Workers per unit of scaling: a batch job runs the job plan's workers, a local unit one. */
   private get workersPerUnit(): number {
-    return this.spec.workerJobs ? this.spec.plan.n_workers : 1;
+    return this.spec.workerJobs || this.spec.runner ? this.spec.plan.n_workers : 1;
   }
 
   /** The units (local workers or jobs) that give at least `workers` workers. */
@@ -187,7 +199,8 @@ export class Cluster {
       await this.startScheduler();
       // Worker jobs wait in the batch system's queue for as long as it takes: the cluster runs
       // once they are submitted, and the card shows them queued, then running.
-      await this.withTimeout(this.addWorkers(this.spec.workerJobs?.initialJobs ?? this.spec.plan.n_workers), 'workers');
+      const units = this.spec.workerJobs?.initialJobs ?? this.spec.runner?.nodes.length ?? this.spec.plan.n_workers;
+      await this.withTimeout(this.addWorkers(units), 'workers');
       this.state.status = 'running';
       this.changed();
     } catch (error) {
@@ -215,7 +228,7 @@ export class Cluster {
       kind: 'scheduler',
       args: [
         // Workers on other nodes reach it on the chosen interface; local ones on loopback only.
-        '--host', this.spec.workerJobs?.listenHost ?? '127.0.0.1',
+        '--host', this.spec.workerJobs?.listenHost ?? this.spec.runner?.listenHost ?? '127.0.0.1',
         '--port', '0',
         '--dashboard-address', '127.0.0.1:0',
         '--scheduler-file', this.state.scheduler_file,
@@ -352,38 +365,70 @@ export class Cluster {
     }
   }
 
+  /** A node of the allocation without workers of ours yet (runner mode). */
+  private freeNode(): AllocationNode {
+    const used = new Set(this.activeWorkers().map(w => w.info.host));
+    const nodes = (this.spec.runner as RunnerSpec).nodes;
+    const node = nodes.find(n => !used.has(n.host));
+    if (!node) throw new Error(`every one of the allocation's ${nodes.length} node(s) has workers already`);
+    return node;
+  }
+
+  /**
+   * Starts one unit of local workers: a worker with its nanny here, or, in runner mode, the
+   * plan's workers on a node of the allocation through srun or pbsdsh. Resolves once all of
+   * the unit's workers have registered with the scheduler.
+   */
   private async startWorker(): Promise<void> {
     if (this.spec.workerJobs) return this.submitJob();
     const name = `${this.state.name}-${this.nextWorkerIndex++}`;
-    const { plan } = this.spec;
+    const { plan, runner } = this.spec;
+    const node = runner ? this.freeNode() : null;
+    const localDirectory = node ? join(this.state.local_directory, name) : this.state.local_directory;
+    const env = node ? { ...this.env, ...clusterEnvironment(plan, localDirectory) } : this.env;
+    const perUnit = this.workersPerUnit;
     const process = new DaskProcess({
       python: this.spec.python,
       kind: 'worker',
+      launcher: node ? nodeLauncher((runner as RunnerSpec).system, node, plan.n_workers * plan.threads_per_worker, env) : undefined,
       args: [
         this.state.scheduler_address as string,
         '--name', name,
+        ...(perUnit > 1 ? ['--nworkers', String(perUnit)] : []),
         '--nthreads', String(plan.threads_per_worker),
         '--memory-limit', String(plan.memory_limit_bytes),
-        '--local-directory', this.state.local_directory,
-        '--host', '127.0.0.1',
+        '--local-directory', localDirectory,
+        // Local workers listen on loopback only; a node's workers on the interface that reaches the scheduler.
+        ...(node ? [] : ['--host', '127.0.0.1']),
         '--nanny',
         // If the scheduler vanishes without closing us, leave on our own.
         '--death-timeout', '30'
       ],
-      env: this.env,
+      env,
       logFile: join(this.state.local_directory, `${name}.log`)
     });
-    const worker: RunningWorker = { info: { name, status: 'starting', pid: process.pid, restarts: 0 }, process, addresses: new Set() };
+    const worker: RunningWorker = {
+      info: { name, status: 'starting', pid: process.pid, restarts: 0, ...(node ? { host: node.host, registered: 0 } : {}) },
+      process,
+      addresses: new Set()
+    };
     this.workers.set(name, worker);
     this.changed();
     let registrations = 0;
+    let allRegistered: () => void = () => undefined;
+    const registered = new Promise<void>(resolve => (allRegistered = resolve));
     process.onLine(line => {
       const address = WORKER_ADDRESS_LINE.exec(line);
-      if (address) worker.addresses = new Set([address[1]]);
-      if (WORKER_REGISTERED_LINE.test(line) && ++registrations > 1) {
-        worker.info.restarts = registrations - 1; // the nanny started a new worker process
-        this.changed();
+      if (address) {
+        if (perUnit === 1) worker.addresses.clear(); // a nanny's restarted worker has a new address
+        worker.addresses.add(address[1]);
       }
+      if (!WORKER_REGISTERED_LINE.test(line)) return;
+      registrations++;
+      if (node) worker.info.registered = Math.min(registrations, perUnit);
+      if (registrations === perUnit) allRegistered();
+      if (registrations > perUnit) worker.info.restarts = registrations - perUnit; // the nanny started a new worker process
+      this.changed();
     });
     void process.exited.then(exit => {
       if (worker.info.status !== 'retiring' && !this.stopping) {
@@ -393,7 +438,12 @@ export class Cluster {
       }
     });
     try {
-      await process.waitFor(WORKER_REGISTERED_LINE);
+      await Promise.race([
+        registered,
+        process.exited.then(exit => {
+          throw new Error(`exited (${describeExit(exit)}) before its workers registered`);
+        })
+      ]);
     } catch (error) {
       throw new Error(`worker ${name} did not start: ${(error as Error).message}\n${process.tail()}`);
     }

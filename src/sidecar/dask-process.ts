@@ -18,6 +18,8 @@ export interface DaskProcessOptions {
   logFile: string;
   /** How long SIGTERM has before SIGKILL. */
   killGraceMs?: number;
+  /** A command that runs the process on another node of the allocation (srun …, pbsdsh … --). */
+  launcher?: string[];
 }
 
 export interface Exit {
@@ -40,7 +42,8 @@ export class DaskProcess {
 
   constructor(readonly options: DaskProcessOptions) {
     this.log = createWriteStream(options.logFile, { flags: 'a', mode: 0o600 });
-    this.subprocess = execa(options.python, ['-m', `distributed.cli.dask_${options.kind}`, ...options.args], {
+    const command = [...(options.launcher ?? []), options.python, '-m', `distributed.cli.dask_${options.kind}`, ...options.args];
+    this.subprocess = execa(command[0], command.slice(1), {
       env: options.env,
       extendEnv: true,
       // stdin stays open and unused: it is the scheduler's lifeline to its owner (lifeline.py).

@@ -3,11 +3,13 @@ import { EventEmitter } from 'node:events';
 import type { ClusterEvent, ClusterState, Plan, Resources } from '../common/protocol';
 import { lifelinePreloadPath } from './assets';
 import type { WorkerJobSpec } from '../common/protocol';
+import { allocationNodes } from './batch/allocation';
+import { LAUNCH_COMMAND } from './batch/node-launcher';
 import { batchCommands } from './batch/batch-commands';
 import { chooseInterface } from './batch/interfaces';
 import { initialJobs, parseWorkerJobs } from './batch/job-request';
 import { renderJobScript } from './batch/job-script';
-import { Cluster, type ClusterSpec, type WorkerJobsSpec } from './cluster';
+import { Cluster, type ClusterSpec, type RunnerSpec, type WorkerJobsSpec } from './cluster';
 import { commandOnPath } from './command-path';
 import { dashboardLinks } from './dashboard-links';
 import { detectResources, type Environment } from './detect';
@@ -31,7 +33,7 @@ export interface EngineOptions {
   baseUrl?: string | null;
 }
 
-const CLUSTER_FIELDS = ['name', 'worker_jobs'];
+const CLUSTER_FIELDS = ['name', 'worker_jobs', 'runner'];
 const SUBMIT_COMMAND = { slurm: 'sbatch', pbs: 'qsub' } as const;
 /** How often the batch system is asked about a cluster's jobs. */
 const JOB_POLL_MS = 2000;
@@ -43,6 +45,8 @@ export interface ClusterRequest {
   plan: Plan;
   /** Workers as batch jobs: each job's shape, how many to submit, where the scheduler listens. */
   workerJobs: { spec: WorkerJobSpec; initialJobs: number; listenHost: string } | null;
+  /** Runner mode: the plan's workers on every node of the current allocation. */
+  runner?: RunnerSpec | null;
 }
 
 /**
@@ -75,13 +79,34 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       throw new InputError('name', `a cluster named ${JSON.stringify(name)} is already running`);
     }
     const jobsBody = (body as Record<string, unknown>).worker_jobs;
-    if (jobsBody === undefined || jobsBody === null) return { name: (name as string | undefined) ?? null, plan, workerJobs: null };
+    const runner = this.checkRunner((body as Record<string, unknown>).runner);
+    if (runner && jobsBody !== undefined && jobsBody !== null) {
+      throw new InputError('runner', 'runner uses the nodes of this job; worker_jobs submits new jobs: choose one');
+    }
+    if (jobsBody === undefined || jobsBody === null) return { name: (name as string | undefined) ?? null, plan, workerJobs: null, runner };
     const checked = this.checkWorkerJobs(body as Record<string, unknown>);
     const system = (checked.workerJobs as NonNullable<ClusterRequest['workerJobs']>).spec.system;
     if (!commandOnPath(SUBMIT_COMMAND[system], this.options.env)) {
       throw new InputError('worker_jobs.system', `${SUBMIT_COMMAND[system]} is not on PATH: this node cannot submit ${system === 'pbs' ? 'PBS' : 'Slurm'} jobs`);
     }
     return { name: (name as string | undefined) ?? null, ...checked };
+  }
+
+  /**
+   * Runner mode (runner: true): this must be a PBS or Slurm job with its launcher on PATH; its
+   * nodes are read now, so a request that cannot run is refused before anything starts.
+   */
+  private checkRunner(value: unknown): RunnerSpec | null {
+    if (value === undefined || value === null || value === false) return null;
+    if (value !== true) throw new InputError('runner', `runner must be true or false, not ${JSON.stringify(value)}`);
+    const system = this.resources().batch_system;
+    if (system === 'none') {
+      throw new InputError('runner', 'runner uses the nodes of the current PBS or Slurm job, and this process is not in one');
+    }
+    if (!commandOnPath(LAUNCH_COMMAND[system], this.options.env)) {
+      throw new InputError('runner', `${LAUNCH_COMMAND[system]} is not on PATH: workers cannot be started on this job's nodes`);
+    }
+    return { system, nodes: allocationNodes(system, this.options.env), listenHost: chooseInterface(null).address };
   }
 
   /** The worker-jobs part of a request: the job's shape and plan, the scheduler's interface, a batch system to submit to. */
@@ -136,7 +161,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
    * Creates a cluster from a checked request. Returns at once with the cluster "starting";
    * `ready` settles when it runs or has failed (and then nothing of it is left).
    */
-  private clusterSpec(id: string, name: string, plan: Plan, workerJobs: WorkerJobsSpec | null = null): ClusterSpec {
+  private clusterSpec(id: string, name: string, plan: Plan, workerJobs: WorkerJobsSpec | null = null, runner: RunnerSpec | null = null): ClusterSpec {
     const resources = this.resources();
     return {
       id,
@@ -149,14 +174,15 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       controlSocket: this.options.controlSocket,
       readyTimeoutMs: this.options.readyTimeoutMs,
       dashboardLinks: address => dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, resources, env: this.options.env }),
-      workerJobs
+      workerJobs,
+      runner
     };
   }
 
   create(request: ClusterRequest): { cluster: ClusterState; ready: Promise<ClusterState> } {
     const id = randomBytes(4).toString('hex');
     const jobs = request.workerJobs && this.workerJobsSpec(id, request.workerJobs.spec, request.workerJobs.initialJobs, request.workerJobs.listenHost);
-    const cluster = new Cluster(this.clusterSpec(id, request.name ?? `dask-${id}`, request.plan, jobs), state => this.record(state));
+    const cluster = new Cluster(this.clusterSpec(id, request.name ?? `dask-${id}`, request.plan, jobs, request.runner ?? null), state => this.record(state));
     this.clusters.set(id, cluster);
     this.record(cluster.state);
     const ready = cluster.start().then(
@@ -199,7 +225,9 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       if (record.control_socket !== this.options.controlSocket || this.clusters.has(record.id)) continue;
       try {
         const jobs = record.worker_jobs ? this.workerJobsSpec(record.id, record.worker_jobs, 0, '') : null;
-        const cluster = await Cluster.adopt(this.clusterSpec(record.id, record.name, record.plan, jobs), record, state => this.record(state));
+        // The same job, so the same nodes: read again for the launcher's node indexes.
+        const runner = record.runner ? { system: record.runner.system, nodes: allocationNodes(record.runner.system, this.options.env), listenHost: '' } : null;
+        const cluster = await Cluster.adopt(this.clusterSpec(record.id, record.name, record.plan, jobs, runner), record, state => this.record(state));
         this.clusters.set(record.id, cluster);
         this.record(cluster.state);
         adopted.push(record.id);
@@ -241,8 +269,15 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       throw new InputError('n_workers', 'give either n_workers or adaptive ({"minimum": a, "maximum": b}, or null to stop)');
     }
     // Worker-job clusters scale by whole jobs: enough jobs for the workers asked for.
+    const units = (field: string, workers: number) => {
+      const nodes = cluster.spec.runner?.nodes.length;
+      if (nodes !== undefined && cluster.unitsFor(workers) > nodes) {
+        throw new InputError(field, `${field}=${workers} needs ${cluster.unitsFor(workers)} nodes; this job has ${nodes} (${cluster.spec.plan.n_workers} workers each)`);
+      }
+      return cluster.unitsFor(workers);
+    };
     if ('n_workers' in request) {
-      await cluster.scale(cluster.unitsFor(count('n_workers', request.n_workers)));
+      await cluster.scale(units('n_workers', count('n_workers', request.n_workers)));
     } else if (request.adaptive === null) {
       await cluster.scale(cluster.state.workers.length);
     } else {
@@ -256,7 +291,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       if (minimum > maximum) {
         throw new InputError('adaptive.minimum', `adaptive.minimum=${minimum} is above adaptive.maximum=${maximum}`);
       }
-      await cluster.adapt({ minimum: cluster.unitsFor(minimum), maximum: cluster.unitsFor(maximum) });
+      await cluster.adapt({ minimum: units('adaptive.minimum', minimum), maximum: units('adaptive.maximum', maximum) });
     }
     return cluster.state;
   }

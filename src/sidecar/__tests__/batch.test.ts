@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { InputError } from '../errors';
+import { nodeLauncher, parsePbsNodefile } from '../batch/node-launcher';
 import { chooseInterface } from '../batch/interfaces';
 import { parseWorkerJobs } from '../batch/job-request';
 import { renderJobScript, retireMarginSeconds, shellQuote, type JobContext } from '../batch/job-script';
@@ -222,5 +223,29 @@ describe('the scheduler interface for workers on other nodes', () => {
 
   test('an interface the node lacks is an error listing those it has', () => {
     expect(() => chooseInterface('ib1', gadiNode)).toThrow(/no interface "ib1".*lo, eth0, ib0|no interface "ib1".*eth0, ib0, lo/);
+  });
+});
+
+describe('runner mode: the nodes of the current allocation (PBS contract tests)', () => {
+  test('contract: PBS_NODEFILE with a line per core gives each host once, with the index pbsdsh -n needs', () => {
+    const text = 'gadi-cpu-clx-0101.gadi.nci.org.au\n'.repeat(3) + 'gadi-cpu-clx-0102.gadi.nci.org.au\n'.repeat(3);
+    expect(parsePbsNodefile(text, '/var/spool/pbs/aux/1234.gadi-pbs')).toEqual([
+      { host: 'gadi-cpu-clx-0101.gadi.nci.org.au', index: 0 },
+      { host: 'gadi-cpu-clx-0102.gadi.nci.org.au', index: 3 }
+    ]);
+  });
+
+  test('contract: an empty PBS_NODEFILE is refused with its name', () => {
+    expect(() => parsePbsNodefile('\n', '/var/spool/pbs/aux/1234.gadi-pbs')).toThrow(/PBS_NODEFILE=\/var\/spool\/pbs\/aux\/1234.gadi-pbs lists no nodes/);
+  });
+
+  test('contract: pbsdsh gets an argument list, the environment through env(1), no shell', () => {
+    const argv = nodeLauncher('pbs', { host: 'n2', index: 48 }, 48, { TMPDIR: '/jobfs/x y', OMP_NUM_THREADS: '1' });
+    expect(argv).toEqual(['pbsdsh', '-n', '48', '--', '/usr/bin/env', 'TMPDIR=/jobfs/x y', 'OMP_NUM_THREADS=1']);
+  });
+
+  test('srun pins one task with the plan cores to the chosen node, sharing the job step resources', () => {
+    const argv = nodeLauncher('slurm', { host: 'c07', index: 1 }, 8, {});
+    expect(argv).toEqual(expect.arrayContaining(['srun', '--nodes=1', '--ntasks=1', '--nodelist=c07', '--cpus-per-task=8', '--overlap']));
   });
 });
