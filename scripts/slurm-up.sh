@@ -7,7 +7,8 @@ set -euo pipefail
 dir="${1:-/tmp/dask-hpc-slurm}"
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -q slurm-wlm munge >/dev/null; }
   else
     echo "slurm-up: install Debian's slurm-wlm and munge first (needs root)" >&2; exit 2
   fi

@@ -14,10 +14,23 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 (cd ui-tests && npm ci --no-audit --no-fund --silent)
 
+# A real Slurm, so the sidebar's "workers on other nodes" launches real worker jobs (slurmd
+# needs root; elsewhere that one test is skipped and says so).
+if [ "$(id -u)" -eq 0 ]; then
+  eval "$(bash scripts/slurm-up.sh)"
+  export DASK_HPC_UI_SLURM=1
+  trap 'bash scripts/slurm-down.sh' EXIT
+fi
+
 export DASK_HPC_STATE_DIR
 DASK_HPC_STATE_DIR=$(mktemp -d)
 status=0
 (cd ui-tests && npx playwright test) || status=$?
+
+if [ -n "${DASK_HPC_UI_SLURM:-}" ] && [ -n "$(squeue -h -o %i)" ]; then
+  echo "ui-test: worker jobs were left in Slurm's queue:" >&2; squeue >&2
+  status=1
+fi
 
 # Playwright kills the server; its sidecar must stop every cluster and leave within 30 s.
 for _ in $(seq 60); do

@@ -34,6 +34,13 @@ export const CommandIds = {
   shutdown: 'dask-hpc:shutdown'
 };
 
+/** Focuses an element of a widget that may render in the next frames (the sidebar's first opening). */
+function focusWhenRendered(node: HTMLElement, selector: string, frames = 30): void {
+  const element = node.querySelector<HTMLElement>(selector);
+  if (element) element.focus();
+  else if (frames > 0) requestAnimationFrame(() => focusWhenRendered(node, selector, frames - 1));
+}
+
 function readDefaults(settings: ISettingRegistry.ISettings | null): { launch: LaunchDefaults; snippetTemplate: string; autoConnect: boolean } {
   const get = <T>(key: string, fallback: T) => (settings?.composite[key] as T | undefined) ?? fallback;
   return {
@@ -175,7 +182,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       caption: 'Open the Dask HPC sidebar at its launch form',
       execute: () => {
         labShell.activateById(sidebar.id);
-        sidebar.node.querySelector<HTMLInputElement>('input[name="workload"]:checked')?.focus();
+        focusWhenRendered(sidebar.node, 'input[name="workload"]:checked');
       }
     });
     for (const command of Object.values(CommandIds)) {

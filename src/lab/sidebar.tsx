@@ -38,7 +38,7 @@ export class DaskHpcSidebar extends ReactWidget {
               ))}
             </div>
             <h2 className="jp-DaskHpc-heading">New cluster</h2>
-            <LaunchForm defaults={this.defaults} onLaunched={cluster => this.store.update(cluster)} />
+            <LaunchForm defaults={this.defaults} batchSystem={this.store.resources?.batch_system} onLaunched={cluster => this.store.update(cluster)} />
           </div>
         )}
       </UseSignal>

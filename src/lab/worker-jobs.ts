@@ -1,0 +1,67 @@
+import type { BatchSystem, ClusterWorker, JobState } from '../common/protocol';
+
+/** Where a new cluster's workers run: this node, new batch jobs, or the nodes of this job. */
+export type Placement = 'here' | 'jobs' | 'runner';
+
+/** The "workers on other nodes" fields as typed; empty ones are left out of the request. */
+export interface WorkerJobFields {
+  system: 'pbs' | 'slurm';
+  dialect: 'gadi' | 'pbspro';
+  cores: string;
+  memory_gb: string;
+  walltime: string;
+  queue: string;
+  account: string;
+  jobfs_gb: string;
+  storage: string;
+  /** One line each. */
+  prologue: string;
+  interface: string;
+  jobs: string;
+}
+
+export function initialWorkerJobFields(batchSystem: BatchSystem | undefined): WorkerJobFields {
+  return {
+    system: batchSystem === 'slurm' ? 'slurm' : 'pbs',
+    dialect: 'gadi',
+    cores: '',
+    memory_gb: '',
+    walltime: '01:00:00',
+    queue: '',
+    account: '',
+    jobfs_gb: '',
+    storage: '',
+    prologue: '',
+    interface: '',
+    jobs: '1'
+  };
+}
+
+/**
+ * The `worker_jobs` request field. Numbers stay as the user typed them when they are not
+ * numbers, so the engine's message names the field and the value.
+ */
+export function workerJobsBody(fields: WorkerJobFields): Record<string, unknown> {
+  const body: Record<string, unknown> = { system: fields.system };
+  if (fields.system === 'pbs') body.dialect = fields.dialect;
+  for (const key of ['cores', 'memory_gb', 'jobfs_gb', 'jobs'] as const) {
+    const text = fields[key].trim();
+    if (text !== '') body[key] = Number.isFinite(Number(text)) ? Number(text) : text;
+  }
+  for (const key of ['walltime', 'queue', 'account', 'storage', 'interface'] as const) {
+    const text = fields[key].trim();
+    if (text !== '') body[key] = text;
+  }
+  const prologue = fields.prologue.split('\n').map(line => line.trim()).filter(Boolean);
+  if (prologue.length) body.prologue = prologue;
+  return body;
+}
+
+/** How many of a cluster's worker jobs are queued, running and finished. */
+export function jobCounts(workers: ClusterWorker[]): Record<JobState, number> {
+  const counts: Record<JobState, number> = { queued: 0, running: 0, finished: 0 };
+  for (const worker of workers) {
+    if (worker.job_state) counts[worker.job_state] += 1;
+  }
+  return counts;
+}
