@@ -112,11 +112,27 @@ class HpcCluster:
         return f"<HpcCluster {self.name} ({self.id}) {self.state.get('status')} {len(self.state.get('workers', []))} workers>"
 
 
+def security(cluster: dict):
+    """The `distributed.Security` that opens a cluster: its CA, certificate and key (tls:// only)."""
+    from distributed.security import Security
+
+    files = cluster.get("security")
+    if not files:
+        return Security()
+    return Security(
+        tls_ca_file=files["tls_ca_file"],
+        tls_client_cert=files["tls_cert"],
+        tls_client_key=files["tls_key"],
+        require_encryption=True,
+    )
+
+
 def connect(name_or_id: str | None = None, **client_kwargs):
     """A `distributed.Client` for a running cluster (the newest, unless one is named)."""
     from distributed import Client
 
     cluster = _find(name_or_id)
+    client_kwargs.setdefault("security", security(cluster))
     return Client(cluster["scheduler_address"], **client_kwargs)
 
 
@@ -186,7 +202,7 @@ def setup_dask_client(
     cluster = HpcCluster(_start({k: v for k, v in body.items() if v is not None}))
     if adaptive:
         cluster.adapt(minimum=min_workers or 1, maximum=max_workers or cluster.state["plan"]["n_workers"])
-    client = Client(cluster.scheduler_address)
+    client = Client(cluster.scheduler_address, security=security(cluster.state))
     if dashboard:
         print(f"Dask dashboard: {cluster.dashboard_link}")
         print(f"From your laptop: {cluster.state['tunnel_command']}  then open http://localhost:8787/status")

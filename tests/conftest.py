@@ -59,6 +59,15 @@ class DaskHpc:
         return json.loads(result.stdout)
 
 
+def client_of(cluster: dict, **kwargs):
+    """A real Client of a dask-hpc cluster: tls:// with the cluster's own certificate."""
+    from distributed import Client
+
+    from jupyterlab_dask_hpc.kernel_api import security
+
+    return Client(cluster["scheduler_address"], security=security(cluster), timeout=30, **kwargs)
+
+
 def process_tree(pid: int) -> list[psutil.Process]:
     """The process and all its descendants (nannies' worker processes included)."""
     root = psutil.Process(pid)

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from distributed import Client
 
-from conftest import CLI, GiB, alive, process_tree, wait_until_gone
+from conftest import CLI, GiB, alive, client_of, process_tree, wait_until_gone
 
 
 def worker_facts(client: Client) -> dict:
@@ -54,7 +54,7 @@ def test_up_gives_the_planned_workers_then_down_leaves_nothing(dask_hpc):
     assert local_directory.is_dir()
     tree = process_tree(cluster["owner_pid"])
 
-    with Client(scheduler_file=cluster["scheduler_file"], timeout=30) as client:
+    with client_of(cluster) as client:
         assert client.submit(sum, range(10)).result() == 45
         facts = worker_facts(client)
     assert len(facts) == 2
@@ -76,7 +76,7 @@ def test_up_gives_the_planned_workers_then_down_leaves_nothing(dask_hpc):
 
 def test_mixed_workers_get_two_threads_and_blas_threads_to_match(dask_hpc):
     cluster = dask_hpc.up("--workload", "mixed", "--name", "mixed-one")
-    with Client(scheduler_file=cluster["scheduler_file"], timeout=30) as client:
+    with client_of(cluster) as client:
         facts = list(worker_facts(client).values())
     assert [(f["nthreads"], f["OMP_NUM_THREADS"]) for f in facts] == [(2, "2")]
     assert dask_hpc("down", "mixed-one").returncode == 0
@@ -84,7 +84,7 @@ def test_mixed_workers_get_two_threads_and_blas_threads_to_match(dask_hpc):
 
 def test_scale_up_and_down_and_adapt(dask_hpc):
     cluster = dask_hpc.up("--workload", "cpu", "--max-workers", "1")
-    with Client(scheduler_file=cluster["scheduler_file"], timeout=30) as client:
+    with client_of(cluster) as client:
         scaled = dask_hpc("scale", cluster["id"], "3")
         assert scaled.returncode == 0, scaled.stderr
         assert len(json.loads(scaled.stdout)["workers"]) == 3

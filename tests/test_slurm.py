@@ -11,9 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from distributed import Client
 
-from conftest import REPO, processes_mentioning, wait_until_gone
+from conftest import REPO, client_of, processes_mentioning, wait_until_gone
 
 SLURM_DIR = Path(os.environ.get("DASK_HPC_SLURM_DIR", "/tmp/dask-hpc-slurm"))
 JOB_OPTIONS = ["--system", "slurm", "--job-cores", "1", "--job-mem-gb", "2", "--walltime", "00:10:00", "--workload", "cpu"]
@@ -67,11 +66,11 @@ def test_slurm_worker_jobs_compute_scale_down_and_leave_nothing(slurm_node, slur
     cluster = slurm_node.up("--name", "sl", "--jobs", "2", *JOB_OPTIONS)
     cid = cluster["id"]
     assert cluster["worker_jobs"]["system"] == "slurm"
-    assert not cluster["scheduler_address"].startswith("tcp://127."), "workers on other nodes must reach the scheduler"
+    assert cluster["scheduler_address"].startswith("tls://") and "://127." not in cluster["scheduler_address"], "workers on other nodes must reach the scheduler, over TLS"
     job_ids = {w["job_id"] for w in cluster["workers"]}
     assert len(job_ids) == 2 and set(our_jobs(slurm_conf, cid)) == job_ids
 
-    with Client(cluster["scheduler_address"], timeout=30) as client:
+    with client_of(cluster) as client:
         client.wait_for_workers(2, timeout=90)
         import dask.array as da
 

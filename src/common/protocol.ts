@@ -133,6 +133,17 @@ export interface AdaptiveRange {
   maximum: number;
 }
 
+/**
+ * A cluster's TLS files (mode 0600 in a 0700 directory of this user's): its own certificate
+ * authority, and the certificate and key that scheduler, workers and clients present. The
+ * names are distributed.Security's.
+ */
+export interface ClusterSecurity {
+  tls_ca_file: string;
+  tls_cert: string;
+  tls_key: string;
+}
+
 /** A cluster, as `dask-hpc up`, `ls` and the REST API describe it. */
 export interface ClusterState {
   id: string;
@@ -160,6 +171,8 @@ export interface ClusterState {
   worker_jobs?: WorkerJobSpec | null;
   /** Present in runner mode: the workers run on these nodes of the current allocation (srun / pbsdsh). */
   runner?: { system: JobSystem; nodes: string[] } | null;
+  /** The scheduler speaks tls:// only; a client needs these (`connect()` and `dask-hpc run` use them). */
+  security?: ClusterSecurity | null;
   error?: string;
 }
 

@@ -5,7 +5,8 @@ import type { BatchCommands } from './batch/batch-commands';
 import { renderJobScript } from './batch/job-script';
 import { JobTracker, WorkerJob } from './batch/worker-job';
 import { join } from 'node:path';
-import type { AdaptiveRange, ClusterMetrics, ClusterState, ClusterWorker, Plan } from '../common/protocol';
+import type { AdaptiveRange, ClusterMetrics, ClusterSecurity, ClusterState, ClusterWorker, Plan } from '../common/protocol';
+import { clusterSecurityFiles, tlsFlags, writeClusterCertificates } from './cluster-tls';
 import { connect as connectSocket, type Socket } from 'node:net';
 import { AdoptedProcess, type OwnedProcess } from './adopted-process';
 import { DaskProcess, describeExit } from './dask-process';
@@ -31,6 +32,8 @@ export interface ClusterSpec {
   workerJobs: WorkerJobsSpec | null;
   /** Workers on the nodes of the current allocation instead of processes here. */
   runner: RunnerSpec | null;
+  /** The directory (0700, in the state directory: other nodes see it) of the cluster's TLS files. */
+  securityDirectory: string;
 }
 
 /** Runner mode: the plan's workers on each node of the allocation we run in. */
@@ -120,7 +123,8 @@ export class Cluster {
       control_socket: spec.controlSocket,
       created_at: new Date().toISOString(),
       worker_jobs: spec.workerJobs?.spec ?? null,
-      runner: spec.runner ? { system: spec.runner.system, nodes: spec.runner.nodes.map(n => n.host) } : null
+      runner: spec.runner ? { system: spec.runner.system, nodes: spec.runner.nodes.map(n => n.host) } : null,
+      security: clusterSecurityFiles(spec.securityDirectory)
     };
     const { workerJobs } = spec;
     this.jobs = workerJobs ? new JobTracker(workerJobs.commands, workerJobs.pollMs, job => this.onJobState(job)) : null;
@@ -177,6 +181,10 @@ export class Cluster {
     });
   }
 
+  private get security(): ClusterSecurity {
+    return this.state.security as ClusterSecurity;
+  }
+
   private get env(): Record<string, string> {
     return {
       ...clusterEnvironment(this.spec.plan, this.state.local_directory),
@@ -196,6 +204,7 @@ export class Cluster {
   async start(): Promise<void> {
     try {
       this.makeLocalDirectory();
+      await writeClusterCertificates(this.spec.securityDirectory);
       await this.startScheduler();
       // Worker jobs wait in the batch system's queue for as long as it takes: the cluster runs
       // once they are submitted, and the card shows them queued, then running.
@@ -230,6 +239,8 @@ export class Cluster {
         // Workers on other nodes reach it on the chosen interface; local ones on loopback only.
         '--host', this.spec.workerJobs?.listenHost ?? this.spec.runner?.listenHost ?? '127.0.0.1',
         '--port', '0',
+        '--protocol', 'tls',
+        ...tlsFlags(this.security),
         '--dashboard-address', '127.0.0.1:0',
         '--scheduler-file', this.state.scheduler_file,
         '--preload', this.spec.lifelinePreload
@@ -322,7 +333,8 @@ export class Cluster {
       workerName: name,
       schedulerAddress: this.state.scheduler_address as string,
       python: this.spec.python,
-      logFile: join(jobDirectory, `${name}.log`)
+      logFile: join(jobDirectory, `${name}.log`),
+      security: this.security
     });
     const scriptPath = join(jobDirectory, `${name}.sh`);
     writeFileSync(scriptPath, script, { mode: 0o600 });
@@ -398,6 +410,7 @@ export class Cluster {
         '--nthreads', String(plan.threads_per_worker),
         '--memory-limit', String(plan.memory_limit_bytes),
         '--local-directory', localDirectory,
+        ...tlsFlags(this.security),
         // Local workers listen on loopback only; a node's workers on the interface that reaches the scheduler.
         ...(node ? [] : ['--host', '127.0.0.1']),
         '--nanny',

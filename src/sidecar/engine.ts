@@ -9,6 +9,7 @@ import { batchCommands } from './batch/batch-commands';
 import { chooseInterface } from './batch/interfaces';
 import { initialJobs, parseWorkerJobs } from './batch/job-request';
 import { renderJobScript } from './batch/job-script';
+import { clusterSecurityFiles } from './cluster-tls';
 import { Cluster, type ClusterSpec, type RunnerSpec, type WorkerJobsSpec } from './cluster';
 import { commandOnPath } from './command-path';
 import { dashboardLinks } from './dashboard-links';
@@ -139,7 +140,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       workerName: `${name}-job-0`,
       schedulerAddress: `tcp://${listenHost}:PORT`,
       python: this.options.python,
-      logFile: `${this.options.store.dir}/ID.jobs/${name}-job-0.log`
+      logFile: `${this.options.store.dir}/ID.jobs/${name}-job-0.log`,
+      security: clusterSecurityFiles(`${this.options.store.dir}/ID.tls`)
     });
     return { script, plan, listen_address: listenHost };
   }
@@ -175,7 +177,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       readyTimeoutMs: this.options.readyTimeoutMs,
       dashboardLinks: address => dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, resources, env: this.options.env }),
       workerJobs,
-      runner
+      runner,
+      securityDirectory: this.options.store.pathFor(id, '.tls')
     };
   }
 

@@ -64,8 +64,8 @@ export class StateStore {
   }
 
   remove(id: string): void {
-    for (const suffix of ['.json', '.control.sock', '.lifeline.sock']) {
-      rmSync(this.pathFor(id, suffix), { force: true });
+    for (const suffix of ['.json', '.control.sock', '.lifeline.sock', '.tls']) {
+      rmSync(this.pathFor(id, suffix), { force: true, recursive: true });
     }
   }
 }

@@ -15,6 +15,14 @@ const plan = () => sidebar().locator('[data-testid="dask-hpc-plan"]');
 // Figures that differ from machine to machine are masked in the screenshots.
 const machineFigures = () => [sidebar().locator('.jp-DaskHpc-resource-value'), sidebar().locator('.jp-DaskHpc-job'), plan()];
 
+/** Screenshots compare the sidebar at rest: no focus ring, scrolled to the top. */
+async function atRest() {
+  await sidebar().evaluate(node => {
+    (document.activeElement as HTMLElement | null)?.blur();
+    for (const element of [node, ...node.querySelectorAll('*')]) if (element.scrollTop) element.scrollTop = 0;
+  });
+}
+
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
   await page.goto('/lab');
@@ -36,6 +44,7 @@ test('the sidebar shows this machine', async () => {
   await expect(plan()).toContainText('worker');
   // The launch command leaves the keyboard at the form.
   await expect(sidebar().locator('input[name="workload"]:checked')).toBeFocused();
+  await atRest();
   await expect(sidebar()).toHaveScreenshot('sidebar-light.png', { mask: machineFigures() });
 });
 
@@ -57,13 +66,17 @@ test('the plan preview follows the form, and a bad value is marked at its field'
   await expect(plan()).toContainText('2 workers × 1 thread');
 });
 
-test('workers on other nodes: the job script is previewed for Slurm and Gadi, and a bad prologue is marked at its field', async () => {
+/** Chooses worker jobs in the launch form and types each given field (input or textarea `job-<field>`). */
+async function fillWorkerJobs(system: 'pbs' | 'slurm', fields: Record<string, string>) {
   await sidebar().locator('select[name="placement"]').selectOption('jobs');
   const jobs = sidebar().locator('[data-testid="dask-hpc-job-fields"]');
-  await jobs.locator('select[name="job-system"]').selectOption('slurm');
-  await jobs.locator('input[name="job-cores"]').fill('4');
-  await jobs.locator('input[name="job-memory_gb"]').fill('16');
-  await jobs.locator('input[name="job-queue"]').fill('work');
+  await jobs.locator('select[name="job-system"]').selectOption(system);
+  for (const [name, value] of Object.entries(fields)) await jobs.locator(`[name="job-${name}"]`).fill(value);
+  return jobs;
+}
+
+test('workers on other nodes: the job script is previewed for Slurm and Gadi, and a bad prologue is marked at its field', async () => {
+  const jobs = await fillWorkerJobs('slurm', { cores: '4', memory_gb: '16', queue: 'work' });
   const script = sidebar().locator('[data-testid="dask-hpc-job-script"]');
   await expect(script).toContainText('#SBATCH --cpus-per-task=4');
   await expect(script).toContainText('#SBATCH --partition=work');
@@ -93,14 +106,7 @@ test('workers on other nodes: the job script is previewed for Slurm and Gadi, an
 
 test('a cluster of real Slurm worker jobs, launched from the sidebar, runs its jobs and is shut down with them', async () => {
   test.skip(!process.env.DASK_HPC_UI_SLURM, 'needs the real Slurm that scripts/ui-test.sh starts as root');
-  await sidebar().locator('select[name="placement"]').selectOption('jobs');
-  const jobs = sidebar().locator('[data-testid="dask-hpc-job-fields"]');
-  await jobs.locator('select[name="job-system"]').selectOption('slurm');
-  await jobs.locator('input[name="job-cores"]').fill('1');
-  await jobs.locator('input[name="job-memory_gb"]').fill('2');
-  await jobs.locator('input[name="job-queue"]').fill('');
-  await jobs.locator('textarea[name="job-prologue"]').fill('');
-  await jobs.locator('input[name="job-jobs"]').fill('2');
+  await fillWorkerJobs('slurm', { cores: '1', memory_gb: '2', queue: '', prologue: '', jobs: '2' });
   await expect(plan()).toContainText('Each job: 1 worker × 1 thread');
   await sidebar().locator('input[name="name"]').fill('ui-slurm');
   await sidebar().locator('button.jp-DaskHpc-launch').click();
@@ -170,6 +176,7 @@ test('the dashboard opens in a Lab tab through Jupyter', async () => {
 test('the dark theme', async () => {
   await command('apputils:change-theme', { theme: 'JupyterLab Dark' });
   await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false');
+  await atRest();
   await expect(sidebar()).toHaveScreenshot('sidebar-dark.png', { mask: [...machineFigures(), card()] });
   await command('apputils:change-theme', { theme: 'JupyterLab Light' });
 });

@@ -19,7 +19,12 @@ const context: JobContext = {
   workerName: 'era5-job-0',
   schedulerAddress: 'tcp://10.6.1.17:40123',
   python: '/g/data/ab12/venv/bin/python',
-  logFile: '/home/123/ab1234/.local/state/dask-hpc/1a2b3c4d.jobs/era5-job-0.log'
+  logFile: '/home/123/ab1234/.local/state/dask-hpc/1a2b3c4d.jobs/era5-job-0.log',
+  security: {
+    tls_ca_file: '/home/123/ab1234/.local/state/dask-hpc/1a2b3c4d.tls/ca.pem',
+    tls_cert: '/home/123/ab1234/.local/state/dask-hpc/1a2b3c4d.tls/cert.pem',
+    tls_key: '/home/123/ab1234/.local/state/dask-hpc/1a2b3c4d.tls/key.pem'
+  }
 };
 
 const gadiJob = {

@@ -1,4 +1,5 @@
-import type { WorkerJobSpec } from '../../common/protocol';
+import type { ClusterSecurity, WorkerJobSpec } from '../../common/protocol';
+import { tlsFlags } from '../cluster-tls';
 import { clusterEnvironment } from '../cluster-environment';
 import { MiB } from '../units';
 import { walltimeSeconds } from './job-request';
@@ -15,6 +16,8 @@ export interface JobContext {
   python: string;
   /** Where the job's output goes: on a filesystem the login and compute nodes share. */
   logFile: string;
+  /** The cluster's TLS files, on the same shared filesystem (the workers present them). */
+  security: ClusterSecurity;
 }
 
 /** Single quotes for the shell: the value stays one word, whatever it holds. */
@@ -94,6 +97,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     '--nthreads', String(plan.threads_per_worker),
     '--memory-limit', String(plan.memory_limit_bytes),
     '--local-directory', '"$local_dir"',
+    ...tlsFlags(context.security).map((flag, i) => (i % 2 ? shellQuote(flag) : flag)),
     ...(spec.interface ? ['--interface', shellQuote(spec.interface)] : []),
     '--nanny',
     '--death-timeout', '60',
