@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statfsSync, writeFileSync } from 'node:fs';
 import type { JobSystem, WorkerJobSpec } from '../common/protocol';
 import { nodeLauncher, type AllocationNode } from './batch/node-launcher';
 import type { BatchCommands } from './batch/batch-commands';
@@ -13,6 +13,8 @@ import { DaskProcess, describeExit } from './dask-process';
 import { clusterEnvironment } from './cluster-environment';
 import { ClusterStartError } from './errors';
 import { SchedulerApi } from './scheduler-api';
+import { formatBytes } from '../common/format';
+import { removeTree } from './state';
 
 export interface ClusterSpec {
   id: string;
@@ -58,6 +60,9 @@ export interface WorkerJobsSpec {
 }
 
 // Lines Dask prints, which is how readiness is seen as it happens, without polling.
+const MAX_REPLACEMENTS = 10;
+/** Below this, a worker's first spill would fail: refuse at start, not in the middle of a computation. */
+const MIN_FREE_SPILL_BYTES = 64 * 2 ** 20;
 const SCHEDULER_ADDRESS_LINE = /Scheduler at:\s+(\S+)/;
 const DASHBOARD_LINE = /dashboard at:\s+(\S+)/;
 const WORKER_REGISTERED_LINE = /Registered to:\s+(\S+)/;
@@ -92,6 +97,8 @@ export class Cluster {
   private api: SchedulerApi | null = null;
   private readonly workers = new Map<string, RunningWorker>();
   private nextWorkerIndex = 0;
+  /** Workers started in place of ones that died while the cluster ran (see startWorker). */
+  private replacements = 0;
   private adaptiveTimer: NodeJS.Timeout | null = null;
   private adaptiveLowerCount = 0;
   private scaling: Promise<void> = Promise.resolve();
@@ -223,11 +230,21 @@ export class Cluster {
 
   private makeLocalDirectory(): void {
     const directory = this.state.local_directory;
+    let free: number;
     try {
       mkdirSync(directory, { recursive: true, mode: 0o700 });
-      writeFileSync(join(directory, '.writable'), ''); // a full or read-only jobfs fails here, before any spawn
+      writeFileSync(join(directory, '.writable'), ''); // a read-only jobfs fails here, before any spawn
+      const { bavail, bsize } = statfsSync(directory);
+      free = bavail * bsize;
     } catch (error) {
+      removeTree(directory);
       throw new Error(`cannot use ${directory} for temp and spill: ${(error as Error).message}`);
+    }
+    if (free < MIN_FREE_SPILL_BYTES) {
+      removeTree(directory);
+      throw new Error(
+        `the job filesystem under ${directory} has ${formatBytes(free)} free: workers need room to spill (at least ${formatBytes(MIN_FREE_SPILL_BYTES)}); free some, or ask for more (-l jobfs, --tmp)`
+      );
     }
   }
 
@@ -391,7 +408,7 @@ export class Cluster {
    * plan's workers on a node of the allocation through srun or pbsdsh. Resolves once all of
    * the unit's workers have registered with the scheduler.
    */
-  private async startWorker(): Promise<void> {
+  private async startWorker(restartsSoFar = 0): Promise<void> {
     if (this.spec.workerJobs) return this.submitJob();
     const name = `${this.state.name}-${this.nextWorkerIndex++}`;
     const { plan, runner } = this.spec;
@@ -421,7 +438,7 @@ export class Cluster {
       logFile: join(this.state.local_directory, `${name}.log`)
     });
     const worker: RunningWorker = {
-      info: { name, status: 'starting', pid: process.pid, restarts: 0, ...(node ? { host: node.host, registered: 0 } : {}) },
+      info: { name, status: 'starting', pid: process.pid, restarts: restartsSoFar, ...(node ? { host: node.host, registered: 0 } : {}) },
       process,
       addresses: new Set()
     };
@@ -440,13 +457,17 @@ export class Cluster {
       registrations++;
       if (node) worker.info.registered = Math.min(registrations, perUnit);
       if (registrations === perUnit) allRegistered();
-      if (registrations > perUnit) worker.info.restarts = registrations - perUnit; // the nanny started a new worker process
+      if (registrations > perUnit) worker.info.restarts = restartsSoFar + registrations - perUnit; // the nanny started a new worker process
       this.changed();
     });
     void process.exited.then(exit => {
-      if (worker.info.status !== 'retiring' && !this.stopping) {
-        worker.info.status = 'exited';
-        this.state.error = `worker ${name} exited (${describeExit(exit)}):\n${process.tail()}`;
+      if (worker.info.status === 'retiring' || this.stopping) return;
+      const wasRunning = worker.info.status === 'running';
+      worker.info.status = 'exited';
+      const reason = `worker ${name} exited (${describeExit(exit)}):\n${process.tail()}`;
+      if (wasRunning && this.replacements < MAX_REPLACEMENTS) this.replaceWorker(name, worker.info.restarts + 1, reason);
+      else {
+        this.state.error = reason;
         this.changed();
       }
     });
@@ -462,6 +483,22 @@ export class Cluster {
     }
     worker.info.status = 'running';
     this.changed();
+  }
+
+  /**
+   * A worker unit that died while the cluster ran (its nanny killed, the node's OOM killer) is
+   * started again, so the cluster keeps its size; the card counts it as a restart. A cluster
+   * whose workers keep dying stops being repaired after MAX_REPLACEMENTS and shows why.
+   */
+  private replaceWorker(name: string, restarts: number, reason: string): void {
+    this.replacements++;
+    this.workers.delete(name);
+    this.changed();
+    this.startWorker(restarts).catch(error => {
+      if (this.stopping) return;
+      this.state.error = `${reason}\nits replacement did not start either: ${(error as Error).message}`;
+      this.changed();
+    });
   }
 
   private withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
@@ -597,9 +634,10 @@ export class Cluster {
     await this.scheduler?.terminate();
     this.jobs?.stop();
     this.lifeline?.destroy();
-    if (this.spec.workerJobs) rmSync(this.spec.workerJobs.jobDirectory, { recursive: true, force: true });
+    if (this.spec.workerJobs) removeTree(this.spec.workerJobs.jobDirectory);
     this.workers.clear();
-    rmSync(this.state.local_directory, { recursive: true, force: true });
+    removeTree(this.state.local_directory);
+    removeTree(this.spec.securityDirectory); // no key outlives its cluster
   }
 
 }

@@ -70,6 +70,15 @@ export class StateStore {
   }
 }
 
+/** Removes a file or a tree if it is there; a path through a file (ENOTDIR) holds nothing of ours. */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+  }
+}
+
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */
 export function processAlive(pid: number | null | undefined): boolean {
   if (!pid) return false;
@@ -83,7 +92,7 @@ export function processAlive(pid: number | null | undefined): boolean {
 
 /** Clears away what a cluster whose processes are all gone left: its directory, its owner's socket, its record. */
 export function forgetDeadCluster(store: StateStore, cluster: ClusterState, socketInUse: string | null = null): void {
-  rmSync(cluster.local_directory, { recursive: true, force: true });
+  removeTree(cluster.local_directory);
   const socket = cluster.control_socket;
   if (socket && socket !== socketInUse && !processAlive(cluster.owner_pid)) rmSync(socket, { force: true });
   store.remove(cluster.id);

@@ -1,0 +1,145 @@
+"""Faults caused for real: processes killed with SIGKILL, a job filesystem that cannot take
+spill, and a workload bigger than the workers' memory. Each leaves the user with a working
+cluster or a clear reason, and nothing behind."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import CLI, client_of, process_tree, wait_until_gone
+from jupyterlab_dask_hpc.unix_http import call
+
+
+def wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"{what} did not happen within {seconds} s")
+
+
+def worker_processes(nanny_pid: int) -> list[psutil.Process]:
+    """The Dask worker process a nanny runs (spawned by multiprocessing; its other child is the resource tracker)."""
+    return [p for p in psutil.Process(nanny_pid).children() if "spawn_main" in " ".join(p.cmdline())]
+
+
+@pytest.fixture(autouse=True)
+def stop_clusters_after_a_failed_test(dask_hpc):
+    yield
+    dask_hpc("down", "--all")
+
+
+def described(dask_hpc, cluster_id: str) -> dict:
+    return next(c for c in dask_hpc.ls() if c["id"] == cluster_id)
+
+
+def test_a_killed_worker_process_is_restarted_by_its_nanny_and_counted(dask_hpc):
+    cluster = dask_hpc.up("--workload", "cpu", "--name", "w")
+    nanny = cluster["workers"][0]["pid"]
+    [worker] = worker_processes(nanny)
+    worker.send_signal(signal.SIGKILL)
+    restarted = wait_for(lambda: described(dask_hpc, cluster["id"])["workers"][0]["restarts"] == 1 and described(dask_hpc, cluster["id"]), 60, "the restart being counted")
+    assert restarted["status"] == "running" and restarted["workers"][0]["pid"] == nanny
+    with client_of(cluster) as client:
+        client.wait_for_workers(2, timeout=30)
+        assert client.submit(sum, range(10)).result() == 45
+    assert dask_hpc("down", "w").returncode == 0
+
+
+def test_a_killed_nanny_is_replaced_so_the_cluster_keeps_its_size(dask_hpc):
+    cluster = dask_hpc.up("--workload", "cpu", "--name", "n")
+    victim = cluster["workers"][0]
+    doomed = process_tree(victim["pid"])
+    psutil.Process(victim["pid"]).send_signal(signal.SIGKILL)
+    assert wait_until_gone(doomed, 30) == [], "the killed nanny's worker must not linger"
+
+    def replaced():
+        workers = described(dask_hpc, cluster["id"])["workers"]
+        return len(workers) == 2 and all(w["status"] == "running" for w in workers) and victim["name"] not in [w["name"] for w in workers] and workers
+
+    workers = wait_for(replaced, 60, "a replacement worker")
+    assert sum(w["restarts"] for w in workers) == 1
+    with client_of(cluster) as client:
+        client.wait_for_workers(2, timeout=30)
+        assert client.submit(sum, range(10)).result() == 45
+    tree = process_tree(cluster["owner_pid"])
+    assert dask_hpc("down", "n").returncode == 0
+    assert wait_until_gone(tree, 10) == []
+
+
+@pytest.fixture
+def sidecar(dask_hpc):
+    """`dask-hpc serve`, as the server extension runs it: the failed cluster stays visible there."""
+    dask_hpc.state_dir.mkdir(mode=0o700, exist_ok=True)
+    socket_path = str(dask_hpc.state_dir / "sidecar.sock")
+    process = subprocess.Popen(
+        ["node", str(CLI), "serve", "--socket", socket_path, "--python", dask_hpc.python, "--exit-with-stdin"],
+        env=dask_hpc.env, stdin=subprocess.PIPE,
+    )
+    wait_for(lambda: os.path.exists(socket_path), 30, "the sidecar's socket")
+    yield socket_path
+    process.stdin.close()
+    process.wait(timeout=30)
+
+
+def test_a_killed_scheduler_fails_the_cluster_with_the_reason_and_leaves_nothing(dask_hpc, sidecar):
+    cluster = call(sidecar, "POST", "/api/clusters?wait=ready", {"workload": "cpu"})
+    tree = process_tree(cluster["scheduler_pid"]) + [p for w in cluster["workers"] for p in process_tree(w["pid"])]
+    psutil.Process(cluster["scheduler_pid"]).send_signal(signal.SIGKILL)
+    failed = wait_for(lambda: (c := call(sidecar, "GET", f"/api/clusters/{cluster['id']}"))["status"] == "failed" and c, 60, "the cluster failing")
+    assert "the scheduler exited" in failed["error"] and "SIGKILL" in failed["error"]
+    assert wait_until_gone(tree, 30) == [], "its workers exit"
+    assert not Path(cluster["local_directory"]).exists()
+    assert not Path(cluster["security"]["tls_key"]).parent.exists()
+
+
+def test_a_job_filesystem_that_is_not_a_directory_is_a_clear_error_and_nothing_starts(dask_hpc):
+    not_a_directory = dask_hpc.jobfs.parent / "jobfs-file"
+    not_a_directory.write_text("")
+    result = dask_hpc("up", "--detach", "--python", dask_hpc.python, "--workload", "cpu", env={"PBS_JOBFS": str(not_a_directory)})
+    assert result.returncode != 0
+    assert f"cannot use {not_a_directory}/dask-hpc/" in result.stderr
+    assert dask_hpc.ls() == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="mounting a small tmpfs as the job filesystem needs root")
+def test_a_full_job_filesystem_is_refused_before_anything_starts(dask_hpc):
+    full = dask_hpc.jobfs.parent / "full-jobfs"
+    full.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(full)], check=True)
+    try:
+        subprocess.run(["dd", "if=/dev/zero", f"of={full}/filler", "bs=1M", "count=7"], check=True, capture_output=True)
+        result = dask_hpc("up", "--detach", "--python", dask_hpc.python, "--workload", "cpu", env={"PBS_JOBFS": str(full)})
+        assert result.returncode != 0
+        assert "free: workers need room to spill" in result.stderr
+        assert dask_hpc.ls() == []
+        assert list((full / "dask-hpc").iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(full)], check=True)
+
+
+def test_a_workload_bigger_than_memory_spills_to_the_job_filesystem_and_loses_nothing(dask_hpc):
+    """1.6 GB of random numbers persisted on one worker with a 1 GiB limit: the excess goes to
+    disk under the job filesystem, no worker is killed, and every result is still there."""
+    cluster = dask_hpc.up("--workload", "cpu", "--max-workers", "1", "--max-mem-gb", "1.5", "--reserve-mem-gb", "0.5")
+    assert cluster["plan"]["memory_limit_bytes"] == 2**30
+    import dask.array as da
+
+    with client_of(cluster) as client:
+        x = da.random.RandomState(0).random_sample((200_000, 1000), chunks=(10_000, 1000)).persist()
+        first = float(x.sum().compute())
+        on_disk = sum(f.stat().st_size for f in Path(cluster["local_directory"]).rglob("*") if f.is_file())
+        assert on_disk > 300 * 2**20, f"only {on_disk} bytes spilled under the job filesystem"
+        assert float(x.sum().compute()) == first
+        assert abs(first / x.size - 0.5) < 0.01
+    assert all(w["restarts"] == 0 for w in described(dask_hpc, cluster["id"])["workers"])
+    assert dask_hpc("down", "--all").returncode == 0
