@@ -59,6 +59,17 @@ class DaskHpc:
         return json.loads(result.stdout)
 
 
+def wait_for(condition, seconds: float, what: str):
+    """The condition's first true value, polled for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"{what} did not happen within {seconds} s")
+
+
 def client_of(cluster: dict, **kwargs):
     """A real Client of a dask-hpc cluster: tls:// with the cluster's own certificate."""
     from distributed import Client

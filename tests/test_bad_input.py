@@ -85,3 +85,43 @@ def test_workers_that_never_register_time_out_and_nothing_is_left(dask_hpc, tmp_
     assert "workers not ready after 5 s" in result.stderr
     assert "worker slow-0 is not registered yet" in result.stderr and "waiting for a licence server" in result.stderr
     assert dask_hpc.ls() == []
+
+
+PLAN_FLAGS = ["--workload", "--max-workers", "--reserve-mem-gb", "--max-mem-gb", "--memory-target", "--memory-spill", "--memory-pause", "--memory-terminate"]
+JOB_FLAGS = ["--system", "--dialect", "--job-cores", "--job-mem-gb", "--walltime", "--queue", "--account", "--jobfs-gb", "--storage", "--prologue", "--interface", "--jobs"]
+CLI_FUZZ_RESULTS: list[int] = []
+
+
+def _flag_values():
+    from hypothesis import strategies as st
+
+    value = st.one_of(
+        st.text(min_size=0, max_size=40),
+        st.integers(-10**12, 10**12).map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.sampled_from(["cpu", "io", "mixed", "pbs", "slurm", "gadi", "pbspro", "01:00:00", "gdata/ab12", "module load x"]),
+    ).filter(lambda text: "\0" not in text)
+    return st.lists(st.tuples(st.sampled_from(PLAN_FLAGS + JOB_FLAGS), value), min_size=1, max_size=4)
+
+
+def test_fuzzed_flags_get_a_clear_answer_never_a_crash(dask_hpc):
+    """plan and job-script with random values for their flags: exit 0, or exit 2 with one line
+    that starts with `dask-hpc:`; never a stack trace, never anything started."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_flag_values())
+    def check(pairs):
+        job = any(flag in JOB_FLAGS for flag, _ in pairs)
+        args = ["job-script" if job else "plan", *[part for flag, value in pairs for part in (f"{flag}={value}",)]]
+        result = dask_hpc(*args, timeout=60)
+        CLI_FUZZ_RESULTS.append(result.returncode)
+        assert result.returncode in (0, 2), (args, result.returncode, result.stderr)
+        if result.returncode == 2:
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("dask-hpc: "), (args, result.stderr)
+        assert "    at " not in result.stderr, result.stderr
+
+    check()
+    assert dask_hpc.ls() == []
+    print(f"\n{len(CLI_FUZZ_RESULTS)} fuzzed command lines: {CLI_FUZZ_RESULTS.count(2)} refused with exit 2, {CLI_FUZZ_RESULTS.count(0)} accepted")

@@ -7,24 +7,15 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import CLI, client_of, process_tree, wait_until_gone
+from conftest import CLI, client_of, process_tree, wait_for, wait_until_gone
 from jupyterlab_dask_hpc.unix_http import call
 
 
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"{what} did not happen within {seconds} s")
 
 
 def worker_processes(nanny_pid: int) -> list[psutil.Process]:

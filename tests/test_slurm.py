@@ -6,13 +6,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import REPO, client_of, processes_mentioning, wait_until_gone
+from conftest import REPO, client_of, processes_mentioning, wait_for, wait_until_gone
 
 SLURM_DIR = Path(os.environ.get("DASK_HPC_SLURM_DIR", "/tmp/dask-hpc-slurm"))
 JOB_OPTIONS = ["--system", "slurm", "--job-cores", "1", "--job-mem-gb", "2", "--walltime", "00:10:00", "--workload", "cpu"]
@@ -52,14 +51,6 @@ def our_jobs(conf: str, cluster_id: str) -> dict[str, str]:
     return dict(line.split() for line in result.stdout.splitlines())
 
 
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {seconds} s")
 
 
 def test_slurm_worker_jobs_compute_scale_down_and_leave_nothing(slurm_node, slurm_conf):

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
@@ -30,6 +31,16 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   } catch {
     throw new InputError('body', 'the request body is not valid JSON');
   }
+}
+
+/**
+ * Reads what is left of a request's body (a GET or an unknown route with one): answering
+ * before the client has sent it all breaks its pipe, and the relay turns that into a 500.
+ */
+async function drain(request: IncomingMessage): Promise<void> {
+  if (request.complete) return;
+  request.resume();
+  await once(request, 'end');
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {
@@ -76,8 +87,12 @@ async function route(engine: Engine, request: IncomingMessage): Promise<[number,
 export function serveApi(engine: Engine, socketPath: string): Promise<Server> {
   const server = createServer((request, response) => {
     route(engine, request).then(
-      ([status, body]) => send(response, status, body),
-      (error: Error) => {
+      async ([status, body]) => {
+        await drain(request);
+        send(response, status, body);
+      },
+      async (error: Error) => {
+        await drain(request);
         if (error instanceof InputError) send(response, 400, { message: error.message, field: error.field });
         else if (error instanceof NotFoundError) send(response, 404, { message: error.message });
         else if (error instanceof HttpError) send(response, error.status, { message: error.message });

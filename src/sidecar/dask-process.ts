@@ -42,6 +42,10 @@ export class DaskProcess {
 
   constructor(readonly options: DaskProcessOptions) {
     this.log = createWriteStream(options.logFile, { flags: 'a', mode: 0o600 });
+    // The log is a copy for the user; the tail in memory is what errors show. A cluster
+    // stopped while starting removes the directory under an opening log: that must not
+    // bring the sidecar down (found by tests/test_openapi.py).
+    this.log.on('error', () => undefined);
     const command = [...(options.launcher ?? []), options.python, '-m', `distributed.cli.dask_${options.kind}`, ...options.args];
     this.subprocess = execa(command[0], command.slice(1), {
       env: options.env,
