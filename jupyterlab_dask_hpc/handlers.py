@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 from jupyter_server_proxy.handlers import NamedLocalProxyHandler
 from tornado import web
@@ -41,7 +42,9 @@ class SidecarRelayHandler(NamedLocalProxyHandler):
 
     async def proxy(self, port, path):
         await self._sidecar_ready()
-        return await super().proxy(port, "/api/" + path.lstrip("/"))
+        # Tornado has unquoted the path: quote it again, so that a "?" or "#" inside a cluster
+        # id stays part of the path instead of starting a query (found by tests/test_openapi.py).
+        return await super().proxy(port, "/api/" + quote(path.lstrip("/"), safe="/"))
 
     async def open(self, path):
         await self._sidecar_ready()

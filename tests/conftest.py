@@ -1,8 +1,12 @@
 """Fixtures for tests that run the real `dask-hpc` (lib/dask-hpc.mjs) with real Dask processes."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,6 +72,42 @@ def wait_for(condition, seconds: float, what: str):
             return value
         time.sleep(0.25)
     raise AssertionError(f"{what} did not happen within {seconds} s")
+
+
+@contextlib.contextmanager
+def jupyter_server(node: "DaskHpc", token: str, **env):
+    """A whole `jupyter server` process with the extension, in `node`'s fake job; yields the
+    base URL of the dask-hpc API once it answers. Stopped with SIGTERM at the end."""
+    import requests
+
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jupyter"), "server", "--no-browser", f"--port={port}",
+         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={node.jobfs.parent}",
+         f"--DaskHpcApp.python={node.python}", f"--DaskHpcApp.node={shutil.which('node')}"],
+        env={**node.env, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/dask-hpc/api"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/resources", headers={"Authorization": f"token {token}"}, timeout=5).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the server did not answer within 60 s"
+            time.sleep(0.5)
+        yield base
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def client_of(cluster: dict, **kwargs):

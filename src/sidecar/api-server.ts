@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
@@ -34,13 +33,23 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 }
 
 /**
- * Reads what is left of a request's body (a GET or an unknown route with one): answering
- * before the client has sent it all breaks its pipe, and the relay turns that into a 500.
+ * Answers once the request's body has all been read (a GET or an unknown route with one):
+ * answering before the client has sent it all breaks its pipe, and the relay turns that
+ * into a 500. The usual request is complete already and is answered at once: an owner that
+ * exits right after its last answer must have written it.
  */
-async function drain(request: IncomingMessage): Promise<void> {
-  if (request.complete) return;
+function errorAnswer(error: Error): [number, unknown] {
+  if (error instanceof InputError) return [400, { message: error.message, field: error.field }];
+  if (error instanceof NotFoundError) return [404, { message: error.message }];
+  if (error instanceof HttpError) return [error.status, { message: error.message }];
+  if (error instanceof ClusterStartError) return [500, { message: error.message }];
+  return [500, { message: `internal error: ${error.message}` }];
+}
+
+function answer(request: IncomingMessage, response: ServerResponse, status: number, body: unknown): void {
+  if (request.complete) return send(response, status, body);
   request.resume();
-  await once(request, 'end');
+  request.once('end', () => send(response, status, body));
 }
 
 function send(response: ServerResponse, status: number, body: unknown): void {
@@ -59,10 +68,12 @@ async function route(engine: Engine, request: IncomingMessage): Promise<[number,
   if (path === '/api/job-script' && method === 'POST') return [200, engine.jobScript(await readJson(request))];
   if (path === '/api/clusters' && method === 'GET') return [200, engine.list()];
   if (path === '/api/clusters' && method === 'POST') {
+    const wait = url.searchParams.get('wait');
+    if (wait !== null && wait !== 'ready') throw new InputError('wait', `wait must be "ready" (answer once every worker has registered), not ${JSON.stringify(wait)}`);
     const checked = engine.checkClusterRequest(await readJson(request));
     const { cluster, ready } = engine.create(checked);
     ready.catch(() => undefined); // a failed start shows in the cluster's events
-    if (url.searchParams.get('wait') === 'ready') {
+    if (wait === 'ready') {
       return [201, await ready];
     }
     return [201, cluster];
@@ -87,18 +98,8 @@ async function route(engine: Engine, request: IncomingMessage): Promise<[number,
 export function serveApi(engine: Engine, socketPath: string): Promise<Server> {
   const server = createServer((request, response) => {
     route(engine, request).then(
-      async ([status, body]) => {
-        await drain(request);
-        send(response, status, body);
-      },
-      async (error: Error) => {
-        await drain(request);
-        if (error instanceof InputError) send(response, 400, { message: error.message, field: error.field });
-        else if (error instanceof NotFoundError) send(response, 404, { message: error.message });
-        else if (error instanceof HttpError) send(response, error.status, { message: error.message });
-        else if (error instanceof ClusterStartError) send(response, 500, { message: error.message });
-        else send(response, 500, { message: `internal error: ${error.message}` });
-      }
+      ([status, body]) => answer(request, response, status, body),
+      (error: Error) => answer(request, response, ...errorAnswer(error))
     );
   });
   const sockets = new WebSocketServer({ noServer: true });

@@ -1,14 +1,11 @@
-import 'reflect-metadata'; // @peculiar/x509's dependency injection needs the Reflect metadata API
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterSecurity } from '../common/protocol';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
 // The library's key types are the DOM's; Node's webcrypto keys are the same objects.
-type SelfSignedKeys = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
+type SelfSignedKeys = Parameters<typeof X509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
 type SigningKey = SelfSignedKeys['privateKey'];
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
@@ -31,6 +28,7 @@ export function clusterSecurityFiles(directory: string): ClusterSecurity {
  * written, so nothing else can be signed by it.
  */
 export async function writeClusterCertificates(directory: string): Promise<ClusterSecurity> {
+  const x509 = await loadX509();
   const files = clusterSecurityFiles(directory);
   const notBefore = new Date(Date.now() - 60_000); // nodes' clocks differ a little
   const notAfter = new Date(Date.now() + VALID_DAYS * 86_400_000);
@@ -69,6 +67,17 @@ export async function writeClusterCertificates(directory: string): Promise<Clust
   writeFileSync(files.tls_cert, certificate.toString('pem'), { mode: 0o600 });
   writeFileSync(files.tls_key, x509.PemConverter.encode(privateKey, 'PRIVATE KEY'), { mode: 0o600 });
   return files;
+}
+
+/**
+ * The X.509 library, loaded at the first cluster: an idle sidecar does not pay its memory.
+ * Its dependency injection needs the Reflect metadata API first.
+ */
+async function loadX509(): Promise<typeof X509> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  return x509;
 }
 
 function randomSerial(): string {
