@@ -127,13 +127,37 @@ def security(cluster: dict):
     )
 
 
+class VersionMismatchWarning(UserWarning):
+    """The kernel's `distributed` is not the cluster's: results may break in odd ways."""
+
+
+def check_versions(client, cluster: dict) -> None:
+    """Warns, in words a user can act on, when this kernel's distributed differs from the
+    scheduler's: client and workers must share one Python environment (seed 002)."""
+    import warnings
+
+    import distributed
+
+    theirs = client.run_on_scheduler(lambda: __import__("distributed").__version__)
+    if theirs != distributed.__version__:
+        warnings.warn(
+            f"this kernel has distributed {distributed.__version__}, but cluster {cluster['name']} runs "
+            f"distributed {theirs} from {cluster.get('python')}: start the cluster with this kernel's Python "
+            f"({sys.executable}: dask-hpc up --python, or the server's DaskHpcApp.python)",
+            VersionMismatchWarning,
+            stacklevel=3,
+        )
+
+
 def connect(name_or_id: str | None = None, **client_kwargs):
     """A `distributed.Client` for a running cluster (the newest, unless one is named)."""
     from distributed import Client
 
     cluster = _find(name_or_id)
     client_kwargs.setdefault("security", security(cluster))
-    return Client(cluster["scheduler_address"], **client_kwargs)
+    client = Client(cluster["scheduler_address"], **client_kwargs)
+    check_versions(client, cluster)
+    return client
 
 
 SIDECAR_WAIT_SECONDS = 30
@@ -203,6 +227,7 @@ def setup_dask_client(
     if adaptive:
         cluster.adapt(minimum=min_workers or 1, maximum=max_workers or cluster.state["plan"]["n_workers"])
     client = Client(cluster.scheduler_address, security=security(cluster.state))
+    check_versions(client, cluster.state)
     if dashboard:
         print(f"Dask dashboard: {cluster.dashboard_link}")
         print(f"From your laptop: {cluster.state['tunnel_command']}  then open http://localhost:8787/status")

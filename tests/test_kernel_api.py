@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import pytest
 
@@ -60,3 +61,28 @@ def test_node_comes_from_the_wheel_when_path_has_none(monkeypatch, tmp_path):
     import subprocess
 
     assert subprocess.run([node, "--version"], capture_output=True, text=True).stdout.startswith("v")
+
+
+def test_a_kernel_with_another_distributed_is_warned_in_words_it_can_act_on(batch_script_environment, monkeypatch):
+    """The kernel's distributed differs from the cluster's (here the kernel claims another
+    version; the cluster's is read from its real scheduler): connect() warns and still works."""
+    import distributed
+
+    from jupyterlab_dask_hpc import connect
+    from jupyterlab_dask_hpc.kernel_api import VersionMismatchWarning
+
+    cluster = batch_script_environment.up("--workload", "cpu", "--max-workers", "1", "--name", "versions")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", VersionMismatchWarning)  # the same environment: no warning
+            with connect("versions") as client:
+                assert client.submit(sum, [1, 2]).result() == 3
+        real = distributed.__version__
+        monkeypatch.setattr(distributed, "__version__", "2000.1.0")
+        with pytest.warns(VersionMismatchWarning, match=f"this kernel has distributed 2000.1.0, but cluster versions runs distributed {real}"):
+            client = connect("versions")
+        monkeypatch.setattr(distributed, "__version__", real)
+        assert client.submit(sum, [1, 2]).result() == 3
+        client.close()
+    finally:
+        batch_script_environment("down", cluster["id"])
