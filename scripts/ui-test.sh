@@ -26,6 +26,10 @@ export DASK_HPC_STATE_DIR
 DASK_HPC_STATE_DIR=$(mktemp -d)
 status=0
 (cd ui-tests && npx playwright test) || status=$?
+# Again, with the server inside a pretend Slurm job (its own state directory).
+slurm_node_state=$(mktemp -d)
+(cd ui-tests && DASK_HPC_STATE_DIR=$slurm_node_state SLURM_JOB_ID=5 SLURM_CPUS_ON_NODE=2 SLURM_MEM_PER_NODE=4096 \
+  npx playwright test -c playwright.slurm-node.config.js) || status=$?
 
 if [ -n "${DASK_HPC_UI_SLURM:-}" ] && [ -n "$(squeue -h -o %i)" ]; then
   echo "ui-test: worker jobs were left in Slurm's queue:" >&2; squeue >&2
@@ -34,10 +38,10 @@ fi
 
 # Playwright kills the server; its sidecar must stop every cluster and leave within 30 s.
 for _ in $(seq 60); do
-  pgrep -f "dask-hpc.mjs serve --socket $DASK_HPC_STATE_DIR" >/dev/null || break
+  pgrep -f "dask-hpc.mjs serve --socket ($DASK_HPC_STATE_DIR|$slurm_node_state)" >/dev/null || break
   sleep 0.5
 done
-if pgrep -af "dask-hpc.mjs serve --socket $DASK_HPC_STATE_DIR"; then
+if pgrep -af "dask-hpc.mjs serve --socket ($DASK_HPC_STATE_DIR|$slurm_node_state)"; then
   echo "ui-test: the sidecar outlived the Jupyter server" >&2
   status=1
 fi
