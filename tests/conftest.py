@@ -77,7 +77,8 @@ def wait_for(condition, seconds: float, what: str):
 @contextlib.contextmanager
 def jupyter_server(node: "DaskHpc", token: str, **env):
     """A whole `jupyter server` process with the extension, in `node`'s fake job; yields the
-    base URL of the dask-hpc API once it answers. Stopped with SIGTERM at the end."""
+    base URL of the dask-hpc API once it answers, and the process. Stopped with SIGTERM at the
+    end, unless the test has ended it otherwise."""
     import requests
 
     port = free_port()
@@ -98,7 +99,7 @@ def jupyter_server(node: "DaskHpc", token: str, **env):
                 pass
             assert time.monotonic() < deadline, "the server did not answer within 60 s"
             time.sleep(0.5)
-        yield base
+        yield base, server
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)

@@ -4,31 +4,23 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, process_tree, wait_until_gone
+from conftest import REPO, jupyter_server, process_tree, wait_until_gone
 
 JUPYTER = Path(sys.executable).parent / "jupyter"
 TOKEN = "test-token"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(port: int, method: str, path: str, body: dict | None = None, timeout: float = 120):
+def request(base: str, method: str, path: str, body: dict | None = None, timeout: float = 120):
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
+        f"{base}/{path}",
         method=method,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"token {TOKEN}"},
@@ -38,31 +30,16 @@ def request(port: int, method: str, path: str, body: dict | None = None, timeout
 
 
 @pytest.mark.timeout(120)
-def test_sigkill_of_the_jupyter_server_leaves_nothing_after_30_seconds(dask_hpc, tmp_path):
-    port = free_port()
-    server = subprocess.Popen(
-        [str(JUPYTER), "server", "--no-browser", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-         "--allow-root", f"--ServerApp.root_dir={tmp_path}", f"--DaskHpcApp.python={dask_hpc.python}"],
-        env=dask_hpc.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                request(port, "GET", "/dask-hpc/api/resources", timeout=5)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not answer within 60 s"
-                time.sleep(0.5)
-        cluster = request(port, "POST", "/dask-hpc/api/clusters?wait=ready", {"workload": "cpu"})
-        assert cluster["status"] == "running"
-        tree = process_tree(server.pid)
-        assert len(tree) >= 6  # server, sidecar, scheduler, two nannies and their workers
-    finally:
-        server.send_signal(signal.SIGKILL)
-        server.wait()
+def test_sigkill_of_the_jupyter_server_leaves_nothing_after_30_seconds(dask_hpc):
+    with jupyter_server(dask_hpc, TOKEN) as (base, server):
+        try:
+            cluster = request(base, "POST", "clusters?wait=ready", {"workload": "cpu"})
+            assert cluster["status"] == "running"
+            tree = process_tree(server.pid)
+            assert len(tree) >= 6  # server, sidecar, scheduler, two nannies and their workers
+        finally:
+            server.send_signal(signal.SIGKILL)
+            server.wait()
     assert wait_until_gone(tree, 30) == []
     assert not os.path.exists(cluster["local_directory"])
 

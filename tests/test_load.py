@@ -66,7 +66,7 @@ def sidecar_of(root) -> psutil.Process:
 @pytest.mark.timeout(600)
 def test_concurrent_creates_scales_and_deletes_with_many_subscribers(tmp_path):
     node = DaskHpc(tmp_path)
-    with jupyter_server(node, TOKEN) as base:
+    with jupyter_server(node, TOKEN) as (base, _):
         sidecar = sidecar_of(tmp_path)
         idle_rss = sidecar.memory_info().rss
         figures = asyncio.run(load(base, sidecar))

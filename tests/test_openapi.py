@@ -34,7 +34,7 @@ def api(tmp_path_factory):
     node = DaskHpc(root)
     empty_bin = root / "bin"
     empty_bin.mkdir()
-    with jupyter_server(node, TOKEN, PATH=str(empty_bin)) as base:
+    with jupyter_server(node, TOKEN, PATH=str(empty_bin)) as (base, _):
         yield base
     assert wait_until_gone(processes_mentioning(str(root)), 30) == []
 

@@ -32,12 +32,7 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   }
 }
 
-/**
- * Answers once the request's body has all been read (a GET or an unknown route with one):
- * answering before the client has sent it all breaks its pipe, and the relay turns that
- * into a 500. The usual request is complete already and is answered at once: an owner that
- * exits right after its last answer must have written it.
- */
+/** The status and body that tell the client what went wrong. */
 function errorAnswer(error: Error): [number, unknown] {
   if (error instanceof InputError) return [400, { message: error.message, field: error.field }];
   if (error instanceof NotFoundError) return [404, { message: error.message }];
@@ -46,6 +41,12 @@ function errorAnswer(error: Error): [number, unknown] {
   return [500, { message: `internal error: ${error.message}` }];
 }
 
+/**
+ * Answers once the request's body has all been read (a GET or an unknown route with one):
+ * answering before the client has sent it all breaks its pipe, and the relay turns that
+ * into a 500. The usual request is complete already and is answered at once: an owner that
+ * exits right after its last answer must have written it.
+ */
 function answer(request: IncomingMessage, response: ServerResponse, status: number, body: unknown): void {
   if (request.complete) return send(response, status, body);
   request.resume();

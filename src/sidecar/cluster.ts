@@ -59,10 +59,12 @@ export interface WorkerJobsSpec {
   pollMs: number;
 }
 
-// Lines Dask prints, which is how readiness is seen as it happens, without polling.
+/** Workers started in place of dead ones, at most, in a cluster's life. */
 const MAX_REPLACEMENTS = 10;
 /** Below this, a worker's first spill would fail: refuse at start, not in the middle of a computation. */
 const MIN_FREE_SPILL_BYTES = 64 * 2 ** 20;
+
+// Lines Dask prints, which is how readiness is seen as it happens, without polling.
 const SCHEDULER_ADDRESS_LINE = /Scheduler at:\s+(\S+)/;
 const DASHBOARD_LINE = /dashboard at:\s+(\S+)/;
 const WORKER_REGISTERED_LINE = /Registered to:\s+(\S+)/;
@@ -97,6 +99,7 @@ export class Cluster {
   private api: SchedulerApi | null = null;
   private readonly workers = new Map<string, RunningWorker>();
   private nextWorkerIndex = 0;
+  private readonly security: ClusterSecurity;
   /** Workers started in place of ones that died while the cluster ran (see startWorker). */
   private replacements = 0;
   private adaptiveTimer: NodeJS.Timeout | null = null;
@@ -111,6 +114,7 @@ export class Cluster {
     private readonly onChange: (state: ClusterState) => void
   ) {
     const localDirectory = join(spec.workerJobs?.schedulerRoot ?? spec.plan.local_directory, spec.id);
+    this.security = clusterSecurityFiles(spec.securityDirectory);
     this.state = {
       id: spec.id,
       name: spec.name,
@@ -131,7 +135,7 @@ export class Cluster {
       created_at: new Date().toISOString(),
       worker_jobs: spec.workerJobs?.spec ?? null,
       runner: spec.runner ? { system: spec.runner.system, nodes: spec.runner.nodes.map(n => n.host) } : null,
-      security: clusterSecurityFiles(spec.securityDirectory)
+      security: this.security
     };
     const { workerJobs } = spec;
     this.jobs = workerJobs ? new JobTracker(workerJobs.commands, workerJobs.pollMs, job => this.onJobState(job)) : null;
@@ -186,10 +190,6 @@ export class Cluster {
       });
       socket.once('error', reject);
     });
-  }
-
-  private get security(): ClusterSecurity {
-    return this.state.security as ClusterSecurity;
   }
 
   private get env(): Record<string, string> {

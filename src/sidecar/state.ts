@@ -65,7 +65,7 @@ export class StateStore {
 
   remove(id: string): void {
     for (const suffix of ['.json', '.control.sock', '.lifeline.sock', '.tls']) {
-      rmSync(this.pathFor(id, suffix), { force: true, recursive: true });
+      removeTree(this.pathFor(id, suffix));
     }
   }
 }
