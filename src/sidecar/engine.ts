@@ -138,7 +138,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       clusterId: 'ID',
       jobName: 'dask-ID',
       workerName: `${name}-job-0`,
-      schedulerAddress: `tcp://${listenHost}:PORT`,
+      schedulerAddress: `tls://${listenHost}:PORT`,
       python: this.options.python,
       logFile: `${this.options.store.dir}/ID.jobs/${name}-job-0.log`,
       security: clusterSecurityFiles(`${this.options.store.dir}/ID.tls`)

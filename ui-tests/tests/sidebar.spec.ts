@@ -80,6 +80,9 @@ test('workers on other nodes: the job script is previewed for Slurm and Gadi, an
   const script = sidebar().locator('[data-testid="dask-hpc-job-script"]');
   await expect(script).toContainText('#SBATCH --cpus-per-task=4');
   await expect(script).toContainText('#SBATCH --partition=work');
+  // The workers join the cluster as it runs: over TLS, with its certificate.
+  await expect(script).toContainText("-m distributed.cli.dask_worker 'tls://");
+  await expect(script).toContainText('--tls-ca-file');
   await expect(plan()).toContainText('Each job: 4 workers × 1 thread');
   // Gadi's dialect, from the same fields: the preview follows.
   await jobs.locator('select[name="job-system"]').selectOption('pbs');

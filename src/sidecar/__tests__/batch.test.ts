@@ -17,7 +17,7 @@ const context: JobContext = {
   clusterId: '1a2b3c4d',
   jobName: 'dask-1a2b3c4d',
   workerName: 'era5-job-0',
-  schedulerAddress: 'tcp://10.6.1.17:40123',
+  schedulerAddress: 'tls://10.6.1.17:40123',
   python: '/g/data/ab12/venv/bin/python',
   logFile: '/home/123/ab1234/.local/state/dask-hpc/1a2b3c4d.jobs/era5-job-0.log',
   security: {
@@ -71,7 +71,7 @@ describe('contract: Gadi PBS job script (PBS Pro cannot run here)', () => {
 
   test('the workers: the job plan, spill on the job\'s own jobfs, ib0, retired before the walltime', () => {
     const worker = script.split('\n').find(line => line.includes('distributed.cli.dask_worker')) as string;
-    expect(worker).toContain(`'/g/data/ab12/venv/bin/python' -m distributed.cli.dask_worker 'tcp://10.6.1.17:40123'`);
+    expect(worker).toContain(`'/g/data/ab12/venv/bin/python' -m distributed.cli.dask_worker 'tls://10.6.1.17:40123'`);
     expect(worker).toContain(`--nworkers ${spec.plan.n_workers} --nthreads 1 --memory-limit ${spec.plan.memory_limit_bytes}`);
     expect(spec.plan.n_workers).toBe(48);
     expect(spec.plan.n_workers * spec.plan.memory_limit_bytes + spec.plan.reserve_bytes).toBeLessThanOrEqual(190 * GiB);
