@@ -5,7 +5,9 @@ import json
 import os
 import signal
 import subprocess
+import time
 
+import psutil
 import pytest
 from distributed import Client
 
@@ -95,7 +97,7 @@ def test_scale_up_and_down_and_adapt(dask_hpc):
         assert scaled.returncode == 0, scaled.stderr
         client.wait_for_workers(1)
         assert len(client.scheduler_info()["workers"]) == 1
-        assert not any(alive([__import__("psutil").Process(pid)]) for pid in retired if __import__("psutil").pid_exists(pid))
+        assert not any(alive([psutil.Process(pid)]) for pid in retired if psutil.pid_exists(pid))
 
         adapted = dask_hpc("adapt", cluster["id"], "--minimum", "2", "--maximum", "3")
         assert adapted.returncode == 0, adapted.stderr
@@ -165,3 +167,22 @@ def test_state_directory_and_sockets_are_private(dask_hpc):
     assert os.stat(dask_hpc.state_dir / f"{cluster['id']}.lifeline.sock").st_mode & 0o777 == 0o600
     assert os.stat(cluster["local_directory"]).st_mode & 0o777 == 0o700
     assert dask_hpc("down", "--all").returncode == 0
+
+
+def test_a_cluster_whose_processes_are_zombies_is_not_listed(dask_hpc):
+    """An ended process that its parent has not reaped yet still answers signal 0: it must
+    not keep a dead cluster listed (seen after a SIGKILL of the owner, before init reaped it)."""
+    cluster = dask_hpc.up("--workload", "cpu", "--max-workers", "1")
+    record = json.loads((dask_hpc.state_dir / f"{cluster['id']}.json").read_text())
+    assert dask_hpc("down", cluster["id"]).returncode == 0
+    zombie = subprocess.Popen(["true"])  # not waited for: a zombie of this test until the end
+    try:
+        deadline = time.monotonic() + 10
+        while psutil.Process(zombie.pid).status() != "zombie":
+            assert time.monotonic() < deadline, "the child did not end"
+        record.update(owner_pid=zombie.pid, scheduler_pid=zombie.pid)
+        (dask_hpc.state_dir / f"{cluster['id']}.json").write_text(json.dumps(record))
+        assert dask_hpc.ls() == []
+        assert not (dask_hpc.state_dir / f"{cluster['id']}.json").exists()
+    finally:
+        zombie.wait()
