@@ -1,12 +1,17 @@
 """Ready and teardown times of dask-hpc against the bare `dask` CLI, LocalCluster and dask-setup,
-alternating in one run; and the sidecar's latency, memory and idle CPU through Jupyter.
+alternating in one run; the sidecar's latency, memory and idle CPU through Jupyter; and a
+memory-pressure workload in a job-sized memory cgroup under this product, LocalCluster's
+defaults and dask-setup.
 
 Every method starts the same topology: N workers with one thread each and the same memory
-limit. "Ready" is from the request to every worker registered with the scheduler.
+limit. "Ready" is from the request to every worker registered with the scheduler. Worker
+counts above this machine's cores run on a node described as having that many (`--root`):
+the same oversubscription for every method.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -29,6 +34,8 @@ CLI = [shutil.which("node") or "node", str(REPO / "lib" / "dask-hpc.mjs")]
 PYTHON = sys.executable
 GiB = 2**30
 RESERVE_GB = 2
+# The memory-pressure job: 4 GiB and 2 cores, as a PBS job would be given (cgroup + PBS_*).
+PRESSURE_JOB_BYTES = 4 * GiB
 
 
 def memory_limit_bytes(n_workers: int) -> int:
@@ -53,31 +60,43 @@ def wait_gone(pids: list[int], timeout: float = 30) -> None:
 # --- the methods: each returns (ready_seconds, teardown_seconds) -------------------------
 
 
-def dask_hpc_cli(n: int, env: dict) -> tuple[float, float]:
-    with Timer() as ready:
-        out = subprocess.run(
-            [*CLI, "up", "--detach", "--workload", "cpu", "--max-workers", str(n), "--reserve-mem-gb", str(RESERVE_GB), "--python", PYTHON],
-            env=env, capture_output=True, text=True, check=True,
-        )
-    cluster = json.loads(out.stdout)
-    tree = [cluster["owner_pid"], cluster["scheduler_pid"], *[w["pid"] for w in cluster["workers"]]]
-    with Timer() as teardown:
-        subprocess.run([*CLI, "down", cluster["id"]], env=env, capture_output=True, check=True)
-        wait_gone(tree)
-    return ready.seconds, teardown.seconds
+def node_description(cores: int) -> str:
+    """A `--root` tree describing this node with `cores` cores (dask-hpc plans a worker per core at most)."""
+    root = Path(tempfile.mkdtemp(prefix="bench-node-"))
+    (root / "proc" / "self").mkdir(parents=True)
+    (root / "proc" / "self" / "status").write_text(f"Name:\tbench\nCpus_allowed_list:\t0-{cores - 1}\n")
+    (root / "proc" / "meminfo").write_text(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")))
+    return str(root)
+
+
+def dask_hpc_cli(root: str):
+    def method(n: int, env: dict) -> tuple[float, float]:
+        with Timer() as ready:
+            out = subprocess.run(
+                [*CLI, "up", "--detach", "--workload", "cpu", "--max-workers", str(n), "--reserve-mem-gb", str(RESERVE_GB), "--python", PYTHON, "--root", root],
+                env=env, capture_output=True, text=True, check=True,
+            )
+        cluster = json.loads(out.stdout)
+        tree = [cluster["owner_pid"], cluster["scheduler_pid"], *[w["pid"] for w in cluster["workers"]]]
+        with Timer() as teardown:
+            subprocess.run([*CLI, "down", cluster["id"]], env=env, capture_output=True, check=True)
+            wait_gone(tree)
+        return ready.seconds, teardown.seconds
+
+    return method
 
 
 class JupyterServer:
     """A `jupyter server` with the extension, for the REST path and the sidecar's cost."""
 
-    def __init__(self, env: dict):
+    def __init__(self, env: dict, root: str):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.token = "bench"
         self.process = subprocess.Popen(
             [str(Path(PYTHON).parent / "jupyter"), "server", "--no-browser", "--allow-root", f"--port={self.port}",
-             f"--IdentityProvider.token={self.token}", f"--DaskHpcApp.python={PYTHON}"],
+             f"--IdentityProvider.token={self.token}", f"--DaskHpcApp.python={PYTHON}", f"--DaskHpcApp.node_root={root}"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
@@ -121,11 +140,11 @@ def dask_hpc_rest(server: JupyterServer):
 
 
 def bare_cli(n: int, env: dict) -> tuple[float, float]:
-    """The floor: a shell starting `dask scheduler` and N `dask worker`s at once, same options."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """The floor: a shell starting `dask scheduler` and the workers at once, with dask-hpc's
+    options (one `dask worker --nworkers N` whose nannies fork, no worker dashboards, the
+    scheduler file as rendezvous), but no TLS, no lifeline and no bookkeeping."""
     directory = tempfile.mkdtemp(prefix="bench-bare-")
+    scheduler_file = os.path.join(directory, "scheduler.json")
     registered = threading.Semaphore(0)
 
     def watch(process):
@@ -135,16 +154,17 @@ def bare_cli(n: int, env: dict) -> tuple[float, float]:
 
     with Timer() as ready:
         scheduler = subprocess.Popen(
-            [PYTHON, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
+            [PYTHON, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
+             "--scheduler-file", scheduler_file],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         workers = [
             subprocess.Popen(
-                [PYTHON, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1",
-                 "--memory-limit", str(memory_limit_bytes(n)), "--local-directory", directory, "--nanny", "--host", "127.0.0.1"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                [PYTHON, "-m", "distributed.cli.dask_worker", "--scheduler-file", scheduler_file, "--nworkers", str(n), "--nthreads", "1",
+                 "--memory-limit", str(memory_limit_bytes(n)), "--local-directory", directory, "--nanny", "--no-dashboard", "--host", "127.0.0.1"],
+                env={**env, "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD": "fork", "MALLOC_TRIM_THRESHOLD_": "65536"},
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )
-            for _ in range(n)
         ]
         for worker in workers:
             threading.Thread(target=watch, args=(worker,), daemon=True).start()
@@ -226,67 +246,187 @@ def sidecar_cost(server: JupyterServer, requests: int = 200) -> dict:
     }
 
 
+def job_cgroup(limit: int) -> tuple[Path, str] | None:
+    """A memory cgroup of `limit` bytes under this process's own, as PBS and Slurm give a job,
+    and its limit file; None where this machine allows none (not root, no memory controller)."""
+    base = limit_file = None
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            base, limit_file = Path("/sys/fs/cgroup/memory") / path.lstrip("/"), "memory.limit_in_bytes"
+            break
+        if controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+            base, limit_file = Path("/sys/fs/cgroup") / path.lstrip("/"), "memory.max"
+    if base is None:
+        print("memory pressure skipped: no memory cgroup controller here", file=sys.stderr)
+        return None
+    cgroup = base / f"dask-hpc-bench-{os.getpid()}"
+    try:
+        cgroup.mkdir()
+        (cgroup / limit_file).write_text(str(limit))
+    except OSError as error:
+        print(f"memory pressure skipped: cannot make a memory cgroup here ({error})", file=sys.stderr)
+        return None
+    return cgroup, limit_file
+
+
+def oom_kills(cgroup: Path) -> int:
+    """The cgroup's OOM kills so far (v1 memory.oom_control, v2 memory.events)."""
+    for name in ("memory.oom_control", "memory.events"):
+        if (cgroup / name).exists():
+            for line in (cgroup / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+    return 0
+
+
+def empty_cgroup(cgroup: Path, seconds: float = 30) -> None:
+    """Waits for the cgroup's processes to end; kills what is left after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (pids := (cgroup / "cgroup.procs").read_text().split()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        print(f"memory pressure: killing leftover process {pid}", file=sys.stderr)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    while (cgroup / "cgroup.procs").read_text().split():
+        time.sleep(0.1)
+
+
+def memory_pressure(env: dict) -> list[dict]:
+    """The workload of memory_pressure.py in a 4 GiB, 2-core PBS-like job, three ways."""
+    made = job_cgroup(PRESSURE_JOB_BYTES)
+    if made is None:
+        return []
+    cgroup, _ = made
+    jobfs = tempfile.mkdtemp(prefix="bench-jobfs-")
+    job_env = {**env, "PBS_JOBID": "4242.bench", "PBS_NCPUS": "2", "PBS_VMEM": str(PRESSURE_JOB_BYTES), "PBS_JOBFS": jobfs, "TMPDIR": jobfs}
+    workload = [PYTHON, str(REPO / "bench" / "memory_pressure.py")]
+    commands = {
+        "dask-hpc": [*CLI, "run", "--workload", "cpu", "--max-workers", "2", "--reserve-mem-gb", "1", "--python", PYTHON, "--", *workload, "dask-hpc"],
+        "LocalCluster defaults": [*workload, "local-cluster"],
+        "dask-setup": [*workload, "dask-setup"],
+    }
+
+    def enter_job():
+        (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
+    rows = []
+    try:
+        for name, command in commands.items():
+            kills_before = oom_kills(cgroup)
+            try:
+                done = subprocess.run(command, env=job_env, preexec_fn=enter_job, capture_output=True, text=True, timeout=600)
+                output = next((line for line in reversed(done.stdout.splitlines()) if line.startswith("{")), None)
+                result = json.loads(output) if output else {"completed": False, "error": f"exit status {done.returncode}: {done.stderr[-300:]}"}
+            except subprocess.TimeoutExpired:
+                result = {"completed": False, "error": "no answer in 600 s"}
+            empty_cgroup(cgroup)
+            directories = result.get("spill_directories") or []
+            result.update(method=name, oom_kills=oom_kills(cgroup) - kills_before,
+                          spill_under_jobfs=bool(directories) and all(d.startswith(jobfs) for d in directories))
+            rows.append(result)
+            print(f"memory pressure, {name}: completed {result['completed']}, {result['oom_kills']} OOM kills", file=sys.stderr, flush=True)
+    finally:
+        empty_cgroup(cgroup, 0)
+        cgroup.rmdir()
+        shutil.rmtree(jobfs, ignore_errors=True)
+    return rows
+
+
+def print_pressure(rows: list[dict]) -> None:
+    print(f"\nmemory pressure: 5 GiB of array data on 2 workers in a 4 GiB, 2-core job (memory cgroup, PBS_VMEM, PBS_JOBFS)")
+    print(f"{'method':<22} {'completed':>9} {'seconds':>8} {'limit/worker':>12} {'spilled GiB':>11} {'OOM kills':>9} {'workers lost':>12}  spill on jobfs")
+    for row in rows:
+        spilled = row.get("spilled_bytes_at_peak")
+        limit = row.get("memory_limit_per_worker")
+        print(f"{row['method']:<22} {str(row['completed']):>9} {row.get('seconds', float('nan')):>8.1f} "
+              f"{(limit or 0) / GiB:>10.2f}Gi {'-' if spilled is None else f'{spilled / GiB:.2f}':>11} {row['oom_kills']:>9} "
+              f"{row.get('workers_lost', '-'):>12}  {row['spill_under_jobfs']}")
+        if row.get("error"):
+            print(f"{'':<22} {row['error'][:150]}")
+
+
 def main() -> None:
     # Ctrl-C or SIGTERM still runs the finally blocks that stop the Jupyter server and clusters.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__)
-    # dask-hpc never plans more workers than cores, so larger counts need a larger machine.
-    default_counts = ",".join(str(2**i) for i in range(8) if 2**i <= (os.cpu_count() or 1))
-    parser.add_argument("--workers", default=default_counts, help="worker counts, at most the cores (default: powers of two up to the cores)")
+    parser.add_argument("--workers", default="1,2,4,8", help="worker counts (default 1,2,4,8)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parts", default="ready,sidecar,pressure", help="which parts to run (default all: ready,sidecar,pressure)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
-    if max(counts) > (os.cpu_count() or 1):
-        parser.error(f"--workers: at most {os.cpu_count()} on this machine (dask-hpc plans at most a worker per core)")
+    parts = set(args.parts.split(","))
+    if parts - {"ready", "sidecar", "pressure"}:
+        parser.error(f"--parts: ready, sidecar and pressure, not {args.parts}")
 
     state = tempfile.mkdtemp(prefix="bench-state-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PBS_", "SLURM_", "DASK_"))}
     env.update(DASK_HPC_STATE_DIR=state, DASK_HPC_LOGIN_HOST="login")
-    server = JupyterServer(env)
-    methods = {
-        "dask-hpc up": dask_hpc_cli,
-        "dask-hpc REST": dask_hpc_rest(server),
-        "bare dask CLI": bare_cli,
-        "LocalCluster": LOCAL_CLUSTER,
-        "dask-setup": DASK_SETUP,
-    }
-    samples = {(name, n): [] for name in methods for n in counts}
-    try:
-        for repeat in range(args.repeats):
-            for n in counts:
-                names = list(methods)
-                rotation = repeat % len(names)  # alternate who goes first
-                for name in names[rotation:] + names[:rotation]:
-                    samples[(name, n)].append(methods[name](n, env))
-                    print(f"repeat {repeat + 1} n={n} {name}: ready {samples[(name, n)][-1][0]:.2f}s", file=sys.stderr, flush=True)
-        cost = sidecar_cost(server)
-    finally:
-        server.stop()
-
-    rows = []
-    for n in counts:
-        ours = statistics.median(s[0] for s in samples[("dask-hpc up", n)])
-        for name in methods:
-            ready = statistics.median(s[0] for s in samples[(name, n)])
-            teardown = statistics.median(s[1] for s in samples[(name, n)])
-            rows.append({"workers": n, "method": name, "ready_s": ready, "teardown_s": teardown, "ready_vs_dask_hpc_up": ready / ours})
-    print(f"\nmedians of {args.repeats} runs on {platform.node()} ({os.cpu_count()} cores, {psutil.virtual_memory().total / GiB:.1f} GiB)")
-    print(f"{'workers':>7}  {'method':<14} {'ready s':>8} {'teardown s':>10} {'ready ÷ dask-hpc up':>20}")
-    for row in rows:
-        print(f"{row['workers']:>7}  {row['method']:<14} {row['ready_s']:>8.2f} {row['teardown_s']:>10.2f} {row['ready_vs_dask_hpc_up']:>20.2f}")
-    print(
-        f"\nsidecar through Jupyter: GET clusters p50 {cost['latency_ms_p50']:.1f} ms, p99 {cost['latency_ms_p99']:.1f} ms "
-        f"({cost['requests']} requests); RSS {cost['rss_mb_idle']:.0f} MB idle, {cost['rss_mb_10_clusters']:.0f} MB with 10 clusters; "
-        f"CPU {cost['cpu_seconds_in_10s_idle']:.3f} s in 10 s idle"
-    )
+    node_cores = max(counts + [os.cpu_count() or 1])
+    root = node_description(node_cores)
     results = {
         "machine": {"host": platform.node(), "cores": os.cpu_count(), "memory_gib": psutil.virtual_memory().total / GiB, "python": platform.python_version()},
         "repeats": args.repeats,
-        "ready_and_teardown": rows,
-        "sidecar": cost,
     }
+    server = JupyterServer(env, root) if parts & {"ready", "sidecar"} else None
+    methods = {
+        "dask-hpc up": dask_hpc_cli(root),
+        "dask-hpc REST": dask_hpc_rest(server),
+        "bare dask CLI": bare_cli,
+        "LocalCluster": LOCAL_CLUSTER,
+        # The same node, told the way dask-setup reads it (a PBS job's NCPUS; memory from psutil).
+        "dask-setup": lambda n, env: DASK_SETUP(n, {**env, "NCPUS": str(node_cores)}),
+    }
+    samples = {(name, n): [] for name in methods for n in counts}
+    try:
+        if "ready" in parts:
+            for repeat in range(args.repeats):
+                for n in counts:
+                    names = list(methods)
+                    rotation = repeat % len(names)  # alternate who goes first
+                    for name in names[rotation:] + names[:rotation]:
+                        samples[(name, n)].append(methods[name](n, env))
+                        print(f"repeat {repeat + 1} n={n} {name}: ready {samples[(name, n)][-1][0]:.2f}s", file=sys.stderr, flush=True)
+        if "sidecar" in parts:
+            results["sidecar"] = sidecar_cost(server)
+    finally:
+        if server:
+            server.stop()
+    if "pressure" in parts:
+        results["memory_pressure"] = memory_pressure(env)
+
+    print(f"\non {platform.node()} ({os.cpu_count()} cores, {psutil.virtual_memory().total / GiB:.1f} GiB)")
+    if "ready" in parts:
+        rows = []
+        for n in counts:
+            ours = statistics.median(s[0] for s in samples[("dask-hpc up", n)])
+            for name in methods:
+                ready = statistics.median(s[0] for s in samples[(name, n)])
+                teardown = statistics.median(s[1] for s in samples[(name, n)])
+                rows.append({"workers": n, "method": name, "ready_s": ready, "teardown_s": teardown, "ready_vs_dask_hpc_up": ready / ours})
+        results["ready_and_teardown"] = rows
+        print(f"medians of {args.repeats} runs")
+        print(f"{'workers':>7}  {'method':<14} {'ready s':>8} {'teardown s':>10} {'ready ÷ dask-hpc up':>20}")
+        for row in rows:
+            print(f"{row['workers']:>7}  {row['method']:<14} {row['ready_s']:>8.2f} {row['teardown_s']:>10.2f} {row['ready_vs_dask_hpc_up']:>20.2f}")
+        print("\ncost curve, ready s at " + ", ".join(f"{n}" for n in counts) + " workers:")
+        for name in methods:
+            curve = [next(r["ready_s"] for r in rows if r["workers"] == n and r["method"] == name) for n in counts]
+            print(f"  {name:<14} " + "  ".join(f"{t:.2f}" for t in curve) + f"   ({curve[-1] / curve[0]:.2f}× from {counts[0]} to {counts[-1]})")
+    if "sidecar" in parts:
+        cost = results["sidecar"]
+        print(
+            f"\nsidecar through Jupyter: GET clusters p50 {cost['latency_ms_p50']:.1f} ms, p99 {cost['latency_ms_p99']:.1f} ms "
+            f"({cost['requests']} requests); RSS {cost['rss_mb_idle']:.0f} MB idle, {cost['rss_mb_10_clusters']:.0f} MB with 10 clusters; "
+            f"CPU {cost['cpu_seconds_in_10s_idle']:.3f} s in 10 s idle"
+        )
+    if results.get("memory_pressure"):
+        print_pressure(results["memory_pressure"])
     (REPO / "bench" / "results.json").write_text(json.dumps(results, indent=2))
     shutil.rmtree(state, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

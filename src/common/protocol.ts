@@ -84,6 +84,10 @@ export interface ClusterWorker {
   /** A local worker's name; for worker jobs, the job's (its workers are NAME or NAME-0, NAME-1, …). */
   name: string;
   status: WorkerStatus;
+  /**
+   * The `dask worker` process that runs it: local workers started together share one (its
+   * nannies fork the worker processes); a runner node's srun/pbsdsh; null for a batch job.
+   */
   pid: number | null;
   /** How often its nanny restarted the worker process (killed, out of memory). */
   restarts: number;

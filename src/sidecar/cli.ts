@@ -163,11 +163,18 @@ async function up(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * V8 flags for an owner that lives as long as its clusters (a detached `up`, the sidecar):
+ * it answers a few requests a second, so no optimizing compiler and a small young
+ * generation, 51 MB resident instead of 58 (measured; jupyterlab_dask_hpc/app.py passes the same).
+ */
+const OWNER_NODE_FLAGS = ['--lite-mode', '--max-semi-space-size=1'];
+
 /** `up --detach`: the owner runs on in its own session; this prints its cluster once it is ready. */
 async function upDetached(args: string[]): Promise<number> {
   const state = store();
   const logPath = `${state.dir}/owner-${process.pid}.log`;
-  const child = spawn(process.execPath, [process.argv[1], 'up', ...args], {
+  const child = spawn(process.execPath, [...OWNER_NODE_FLAGS, process.argv[1], 'up', ...args], {
     detached: true,
     stdio: ['ignore', 'pipe', openSync(logPath, 'w', 0o600)]
   });
