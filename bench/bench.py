@@ -141,8 +141,9 @@ def dask_hpc_rest(server: JupyterServer):
 
 def bare_cli(n: int, env: dict) -> tuple[float, float]:
     """The floor: a shell starting `dask scheduler` and the workers at once, with dask-hpc's
-    options (one `dask worker --nworkers N` whose nannies fork, no worker dashboards, the
-    scheduler file as rendezvous), but no TLS, no lifeline and no bookkeeping."""
+    options (the dashboard from its preload once the scheduler is up, one `dask worker
+    --nworkers N` whose nannies fork, no worker dashboards, the scheduler file as rendezvous),
+    but no TLS, no lifeline and no bookkeeping."""
     directory = tempfile.mkdtemp(prefix="bench-bare-")
     scheduler_file = os.path.join(directory, "scheduler.json")
     registered = threading.Semaphore(0)
@@ -155,7 +156,7 @@ def bare_cli(n: int, env: dict) -> tuple[float, float]:
     with Timer() as ready:
         scheduler = subprocess.Popen(
             [PYTHON, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
-             "--scheduler-file", scheduler_file],
+             "--no-dashboard", "--preload", str(REPO / "lib" / "python" / "deferred_dashboard.py"), "--scheduler-file", scheduler_file],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         workers = [

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 
-/** The Python preload shipped beside the bundled sidecar (scripts/bundle-sidecar.mjs copies it). */
-export function lifelinePreloadPath(): string {
-  return fileURLToPath(new URL('./python/lifeline.py', import.meta.url));
+/** A Python scheduler preload shipped beside the bundled sidecar (scripts/bundle-sidecar.mjs copies them). */
+export function preloadPath(name: 'lifeline' | 'deferred_dashboard'): string {
+  return fileURLToPath(new URL(`./python/${name}.py`, import.meta.url));
 }

@@ -166,9 +166,10 @@ async function up(args: string[]): Promise<number> {
 /**
  * V8 flags for an owner that lives as long as its clusters (a detached `up`, the sidecar):
  * it answers a few requests a second, so no optimizing compiler and a small young
- * generation, 51 MB resident instead of 58 (measured; jupyterlab_dask_hpc/app.py passes the same).
+ * generation, 53 MB resident instead of 59-61 (measured; jupyterlab_dask_hpc/app.py passes
+ * the same). Not --lite-mode: it turns WebAssembly off, which fetch() needs.
  */
-const OWNER_NODE_FLAGS = ['--lite-mode', '--max-semi-space-size=1'];
+const OWNER_NODE_FLAGS = ['--no-opt', '--max-semi-space-size=1'];
 
 /** `up --detach`: the owner runs on in its own session; this prints its cluster once it is ready. */
 async function upDetached(args: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ClusterEvent, ClusterState, Plan, Resources } from '../common/protocol';
-import { lifelinePreloadPath } from './assets';
+import { preloadPath } from './assets';
 import type { WorkerJobSpec } from '../common/protocol';
 import { allocationNodes } from './batch/allocation';
 import { LAUNCH_COMMAND } from './batch/node-launcher';
@@ -170,7 +170,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       name,
       plan,
       python: this.options.python,
-      lifelinePreload: lifelinePreloadPath(),
+      lifelinePreload: preloadPath('lifeline'),
+      dashboardPreload: preloadPath('deferred_dashboard'),
       lifelineSocket: this.options.store.pathFor(id, '.lifeline.sock'),
       adoptionGraceSeconds: this.options.adoptionGraceSeconds,
       controlSocket: this.options.controlSocket,
