@@ -34,6 +34,8 @@ CLI = [shutil.which("node") or "node", str(REPO / "lib" / "dask-hpc.mjs")]
 PYTHON = sys.executable
 GiB = 2**30
 RESERVE_GB = 2
+# Where the bare floor's TLS files are (borrow_certificates).
+TLS_FILES = os.path.join(tempfile.gettempdir(), f"bench-tls-{os.getpid()}")
 # The memory-pressure job: 4 GiB and 2 cores, as a PBS job would be given (cgroup + PBS_*).
 PRESSURE_JOB_BYTES = 4 * GiB
 
@@ -139,11 +141,33 @@ def dask_hpc_rest(server: JupyterServer):
     return method
 
 
+def borrow_certificates(env: dict, into: str) -> None:
+    """A CA, certificate and key for the bare floor's TLS: those of a dask-hpc cluster, copied
+    before it stops (the floor needs the same kind; this Python has no `cryptography`)."""
+    cluster = json.loads(subprocess.run([*CLI, "up", "--detach", "--max-workers", "1", "--python", PYTHON], env=env, capture_output=True, text=True, check=True).stdout)
+    shutil.copytree(Path(cluster["security"]["tls_ca_file"]).parent, into)
+    subprocess.run([*CLI, "down", cluster["id"]], env=env, capture_output=True, check=True)
+
+
+def stop_within(process: subprocess.Popen, seconds: float) -> None:
+    """Waits for a process; past `seconds`, SIGKILLs it and its children (seen once: a worker
+    process whose scheduler was stopped with it still running after 30 s)."""
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        print(f"bare dask CLI: pid {process.pid} still running {seconds} s after SIGTERM; killed", file=sys.stderr)
+        for child in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        process.wait()
+
+
 def bare_cli(n: int, env: dict) -> tuple[float, float]:
     """The floor: a shell starting `dask scheduler` and the workers at once, with dask-hpc's
-    options (the dashboard from its preload once the scheduler is up, one `dask worker
-    --nworkers N` whose nannies fork, no worker dashboards, the scheduler file as rendezvous),
-    but no TLS, no lifeline and no bookkeeping."""
+    options (TLS with a cluster's certificate, the dashboard from its preload once the
+    scheduler is up, one `dask worker --nworkers N` whose nannies fork, no worker dashboards,
+    the scheduler file as rendezvous), but no lifeline and no bookkeeping."""
+    tls = ["--tls-ca-file", f"{TLS_FILES}/ca.pem", "--tls-cert", f"{TLS_FILES}/cert.pem", "--tls-key", f"{TLS_FILES}/key.pem"]
     directory = tempfile.mkdtemp(prefix="bench-bare-")
     scheduler_file = os.path.join(directory, "scheduler.json")
     registered = threading.Semaphore(0)
@@ -156,13 +180,14 @@ def bare_cli(n: int, env: dict) -> tuple[float, float]:
     with Timer() as ready:
         scheduler = subprocess.Popen(
             [PYTHON, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
-             "--no-dashboard", "--preload", str(REPO / "lib" / "python" / "deferred_dashboard.py"), "--scheduler-file", scheduler_file],
+             "--no-dashboard", "--preload", str(REPO / "lib" / "python" / "deferred_dashboard.py"), "--scheduler-file", scheduler_file,
+             "--protocol", "tls", *tls],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         workers = [
             subprocess.Popen(
                 [PYTHON, "-m", "distributed.cli.dask_worker", "--scheduler-file", scheduler_file, "--nworkers", str(n), "--nthreads", "1",
-                 "--memory-limit", str(memory_limit_bytes(n)), "--local-directory", directory, "--nanny", "--no-dashboard", "--host", "127.0.0.1"],
+                 "--memory-limit", str(memory_limit_bytes(n)), "--local-directory", directory, "--nanny", "--no-dashboard", "--host", "127.0.0.1", *tls],
                 env={**env, "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD": "fork", "MALLOC_TRIM_THRESHOLD_": "65536"},
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )
@@ -175,7 +200,7 @@ def bare_cli(n: int, env: dict) -> tuple[float, float]:
         for process in [*workers, scheduler]:
             process.send_signal(signal.SIGTERM)
         for process in [*workers, scheduler]:
-            process.wait(30)
+            stop_within(process, 30)
     shutil.rmtree(directory, ignore_errors=True)
     return ready.seconds, teardown.seconds
 
@@ -371,6 +396,8 @@ def main() -> None:
         "machine": {"host": platform.node(), "cores": os.cpu_count(), "memory_gib": psutil.virtual_memory().total / GiB, "python": platform.python_version()},
         "repeats": args.repeats,
     }
+    if "ready" in parts:
+        borrow_certificates(env, TLS_FILES)
     server = JupyterServer(env, root) if parts & {"ready", "sidecar"} else None
     methods = {
         "dask-hpc up": dask_hpc_cli(root),
@@ -428,6 +455,7 @@ def main() -> None:
     (REPO / "bench" / "results.json").write_text(json.dumps(results, indent=2))
     shutil.rmtree(state, ignore_errors=True)
     shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(TLS_FILES, ignore_errors=True)
 
 
 if __name__ == "__main__":
