@@ -94,10 +94,20 @@ export function tlsFlags(security: ClusterSecurity): string[] {
 
 /** Dask's configuration variables that make `Client()` with no arguments use the cluster's TLS. */
 export function clientTlsEnvironment(security: ClusterSecurity): Record<string, string> {
+  return tlsEnvironment(security, 'client');
+}
+
+/**
+ * The same through Dask's configuration variables, for a scheduler or worker: unlike the
+ * flags (which `dask` checks exist as it parses them), these are read when the process first
+ * listens or connects, so it may start before the files are written (see Cluster.start).
+ */
+export function tlsEnvironment(security: ClusterSecurity, role: 'client' | 'scheduler' | 'worker'): Record<string, string> {
+  const prefix = `DASK_DISTRIBUTED__COMM__TLS__${role.toUpperCase()}`;
   return {
     DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION: 'True',
     DASK_DISTRIBUTED__COMM__TLS__CA_FILE: security.tls_ca_file,
-    DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT: security.tls_cert,
-    DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY: security.tls_key
+    [`${prefix}__CERT`]: security.tls_cert,
+    [`${prefix}__KEY`]: security.tls_key
   };
 }

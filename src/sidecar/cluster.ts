@@ -6,7 +6,7 @@ import { renderJobScript } from './batch/job-script';
 import { JobTracker, WorkerJob } from './batch/worker-job';
 import { join } from 'node:path';
 import type { AdaptiveRange, ClusterMetrics, ClusterSecurity, ClusterState, ClusterWorker, Plan } from '../common/protocol';
-import { clusterSecurityFiles, tlsFlags, writeClusterCertificates } from './cluster-tls';
+import { clusterSecurityFiles, tlsEnvironment, tlsFlags, writeClusterCertificates } from './cluster-tls';
 import { connect as connectSocket, type Socket } from 'node:net';
 import { AdoptedProcess, type OwnedProcess } from './adopted-process';
 import { DaskProcess, describeExit } from './dask-process';
@@ -229,15 +229,18 @@ export class Cluster {
   /**
    * Starts the scheduler and the workers; resolves when the scheduler has them all. Local
    * workers start together with the scheduler, not after it: they find it through its
-   * scheduler file (Dask's own rendezvous), so their start-up overlaps the scheduler's.
+   * scheduler file (Dask's own rendezvous), so their start-up overlaps the scheduler's. The
+   * TLS files are written meanwhile: the scheduler waits for our word before it reads them
+   * (lifeline.py), and local workers read them only once the scheduler is up.
    */
   async start(): Promise<void> {
     try {
       this.makeLocalDirectory();
-      await writeClusterCertificates(this.spec.securityDirectory);
+      const certificates = writeClusterCertificates(this.spec.securityDirectory);
+      certificates.catch(() => undefined); // awaited in startScheduler
       const localWorkers = this.isLocal ? this.startLocalUnit(this.spec.plan.n_workers) : null;
       localWorkers?.catch(() => undefined); // a scheduler that fails first is the error to report
-      await this.startScheduler();
+      await this.startScheduler(certificates);
       // Worker jobs wait in the batch system's queue for as long as it takes: the cluster runs
       // once they are submitted, and the card shows them queued, then running.
       const units = this.spec.workerJobs?.initialJobs ?? this.spec.runner?.nodes.length ?? 0;
@@ -273,7 +276,7 @@ export class Cluster {
     }
   }
 
-  private async startScheduler(): Promise<void> {
+  private async startScheduler(certificates: Promise<unknown>): Promise<void> {
     const scheduler = new DaskProcess({
       python: this.spec.python,
       kind: 'scheduler',
@@ -282,7 +285,6 @@ export class Cluster {
         '--host', this.spec.workerJobs?.listenHost ?? this.spec.runner?.listenHost ?? '127.0.0.1',
         '--port', '0',
         '--protocol', 'tls',
-        ...tlsFlags(this.security),
         '--dashboard-address', '127.0.0.1:0',
         // The dashboard comes after the scheduler is up, from a preload: importing it first
         // would hold the workers back by half a second (measured; deferred_dashboard.py).
@@ -291,12 +293,14 @@ export class Cluster {
         '--preload', this.spec.lifelinePreload,
         '--preload', this.spec.dashboardPreload
       ],
-      env: this.env,
+      env: { ...this.env, ...tlsEnvironment(this.security, 'scheduler') },
       logFile: join(this.state.local_directory, 'scheduler.log')
     });
     this.scheduler = scheduler;
     this.state.scheduler_pid = scheduler.pid;
     this.followWorkers(scheduler);
+    await certificates;
+    scheduler.send('go'); // its TLS files are there (lifeline.py waits for this)
     const dashboard = scheduler.waitFor(DASHBOARD_LINE);
     dashboard.catch(() => undefined); // the address wait below reports an early exit
     try {
@@ -437,14 +441,13 @@ export class Cluster {
     return node;
   }
 
-  /** The `dask worker` arguments every unit shares: threads, memory, directory, certificates. */
+  /** The `dask worker` arguments every unit shares: threads, memory, directory. */
   private workerArgs(localDirectory: string): string[] {
     const { plan } = this.spec;
     return [
       '--nthreads', String(plan.threads_per_worker),
       '--memory-limit', String(plan.memory_limit_bytes),
       '--local-directory', localDirectory,
-      ...tlsFlags(this.security),
       '--nanny',
       // Nobody reaches a worker's own dashboard (the scheduler's is the one proxied), and
       // importing it costs each worker process half a second and tens of megabytes.
@@ -472,7 +475,8 @@ export class Cluster {
         '--host', '127.0.0.1', // local workers listen on loopback only
         ...this.workerArgs(this.state.local_directory)
       ],
-      env: { ...this.env, ...LOCAL_UNIT_ENVIRONMENT },
+      // TLS through the environment: this process may start before the files are written.
+      env: { ...this.env, ...LOCAL_UNIT_ENVIRONMENT, ...tlsEnvironment(this.security, 'worker') },
       logFile: join(this.state.local_directory, `${name}.log`)
     });
     const members = memberNames(name, count).map((member, i): [string, ClusterWorker] => [
@@ -501,7 +505,7 @@ export class Cluster {
       kind: 'worker',
       launcher: nodeLauncher(runner.system, node, plan.n_workers * plan.threads_per_worker, env),
       // The node's workers listen on the interface that reaches the scheduler.
-      args: [this.state.scheduler_address as string, '--name', name, '--nworkers', String(plan.n_workers), ...this.workerArgs(localDirectory)],
+      args: [this.state.scheduler_address as string, '--name', name, '--nworkers', String(plan.n_workers), ...this.workerArgs(localDirectory), ...tlsFlags(this.security)],
       env,
       logFile: join(this.state.local_directory, `${name}.log`)
     });

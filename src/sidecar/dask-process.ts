@@ -59,6 +59,8 @@ export class DaskProcess {
       cleanup: true,
       forceKillAfterDelay: options.killGraceMs ?? 5000
     });
+    // A process that died early has no reader for our start signal: that is its exit's to report.
+    this.subprocess.stdin.on('error', () => undefined);
     this.watchStream(this.subprocess.stdout);
     this.watchStream(this.subprocess.stderr);
     this.exited = this.subprocess.then(
@@ -102,6 +104,11 @@ export class DaskProcess {
         reject(new Error(`exited (${describeExit(exit)}) before it printed ${pattern}`));
       });
     });
+  }
+
+  /** Writes a line to the process's stdin (the scheduler's start signal, lifeline.py). */
+  send(line: string): void {
+    this.subprocess.stdin.write(line + '\n');
   }
 
   /** SIGTERM, then SIGKILL after the grace period (execa's forceKillAfterDelay). */

@@ -108,6 +108,27 @@ def cancel_worker_jobs(described: str | None) -> None:
         logger.warning("dask-hpc could not cancel worker jobs %s: %s", jobs["name"], error)
 
 
+def _wait_for_the_owners_word() -> None:
+    """The owner writes the cluster's TLS files while this Python starts, and writes "go" on
+    stdin once they are there. Preloads load before the scheduler reads its TLS files, so
+    waiting here lets both happen at once (the scheduler's start-up is the cluster's)."""
+    received = b""
+    while not received.endswith(b"\n"):
+        byte = os.read(sys.stdin.fileno(), 1)  # unbuffered: the rest of stdin is the lifeline's
+        if not byte:
+            sys.exit("dask-hpc: the owner left before this scheduler could start")
+        received += byte
+    if received.strip() != b"go":
+        sys.exit(f"dask-hpc: unexpected start signal {received!r} on stdin")
+
+
+# `dask scheduler` imports a preload twice (checking its options, then loading it, a reload
+# that keeps module globals): the word is waited for once.
+if not globals().get("_started"):
+    _wait_for_the_owners_word()
+    _started = True
+
+
 def _read_stdin_until_eof() -> None:
     while os.read(sys.stdin.fileno(), 4096):
         pass
