@@ -15,7 +15,7 @@ from .sidecar import Sidecar
 
 
 # The sidecar answers a few requests a second: no optimizing compiler and a small young
-# generation keep it at 53 MB resident instead of 59-61 (measured; OWNER_NODE_FLAGS in cli.ts).
+# generation keep it at 53 MB resident instead of 59-61 (measured; OWNER_NODE_FLAGS in detach.ts).
 SIDECAR_NODE_FLAGS = ["--no-opt", "--max-semi-space-size=1"]
 
 

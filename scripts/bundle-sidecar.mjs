@@ -4,26 +4,35 @@ import { build } from 'esbuild';
 import { chmodSync, copyFileSync, cpSync, mkdirSync } from 'node:fs';
 
 const outfile = 'lib/dask-hpc.mjs';
+const engineFile = 'lib/dask-hpc-engine.mjs';
 // The Python package ships the same files, so pip install needs no npm at run time.
 const pythonPackageCopy = 'jupyterlab_dask_hpc/_sidecar';
-await build({
-  entryPoints: ['src/sidecar/cli.ts'],
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  outfile,
   sourcemap: true,
+  logLevel: 'warning'
+};
+// The engine: everything the commands do.
+await build({
+  ...common,
+  entryPoints: ['src/sidecar/cli.ts'],
+  outfile: engineFile,
   // ws loads these optional native helpers with require() inside try/catch.
   external: ['bufferutil', 'utf-8-validate'],
   banner: {
-    js: [
-      '#!/usr/bin/env node',
-      "import { createRequire as __createRequire } from 'node:module';",
-      'const require = __createRequire(import.meta.url);'
-    ].join('\n')
-  },
-  logLevel: 'warning'
+    js: ["import { createRequire as __createRequire } from 'node:module';", 'const require = __createRequire(import.meta.url);'].join('\n')
+  }
+});
+// The command: a launcher that loads the engine, or starts a detached owner before loading it.
+await build({
+  ...common,
+  entryPoints: ['src/sidecar/launcher.ts'],
+  outfile,
+  external: ['./dask-hpc-engine.mjs'],
+  banner: { js: '#!/usr/bin/env node' }
 });
 chmodSync(outfile, 0o755);
 // The Python helpers the spawned Dask processes preload live beside the bundle.
@@ -34,4 +43,5 @@ for (const name of ['lifeline.py', 'deferred_dashboard.py']) {
 mkdirSync(pythonPackageCopy, { recursive: true });
 cpSync('lib/python', `${pythonPackageCopy}/python`, { recursive: true });
 copyFileSync(outfile, `${pythonPackageCopy}/dask-hpc.mjs`);
+copyFileSync(engineFile, `${pythonPackageCopy}/dask-hpc-engine.mjs`);
 chmodSync(`${pythonPackageCopy}/dask-hpc.mjs`, 0o755);

@@ -60,7 +60,9 @@ def test_the_wheel_carries_everything(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for expected in [
         "jupyterlab_dask_hpc/_sidecar/dask-hpc.mjs",
+        "jupyterlab_dask_hpc/_sidecar/dask-hpc-engine.mjs",
         "jupyterlab_dask_hpc/_sidecar/python/lifeline.py",
+        "jupyterlab_dask_hpc/_sidecar/python/deferred_dashboard.py",
         "jupyterlab_dask_hpc/app.py",
         "jupyterlab_dask_hpc/kernel_api.py",
     ]:

@@ -1,7 +1,6 @@
 import { execa } from 'execa';
-import { spawn } from 'node:child_process';
-import { openSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ClusterState } from '../common/protocol';
 import { callApi } from './api-client';
@@ -14,6 +13,7 @@ import { Owner } from './owner';
 import { planCluster } from './plan';
 import { parsePlanRequest } from './plan-request';
 import { defaultStateDir, forgetDeadCluster, processAlive, StateStore } from './state';
+import { upDetached } from './detach';
 import { describeTopology, formatBytes } from '../common/format';
 
 const USAGE = `usage: dask-hpc <command> [options]
@@ -140,7 +140,7 @@ function describeResourcesForHumans(values: FlagValues): void {
 
 async function up(args: string[]): Promise<number> {
   const { values } = parse(args, { ...OWNER_FLAGS, detach: { type: 'boolean' } });
-  if (values.detach) return upDetached(args.filter(arg => arg !== '--detach'));
+  if (values.detach) return upDetached(args.filter(arg => arg !== '--detach'), fileURLToPath(import.meta.url), store().dir);
   const state = store();
   // The id is not known before the cluster exists, so the owner's socket is named by its pid.
   const owner = new Owner(state, ownerOptions(values, `${state.dir}/owner-${process.pid}.sock`));
@@ -161,43 +161,6 @@ async function up(args: string[]): Promise<number> {
     return 1;
   }
   return 0;
-}
-
-/**
- * V8 flags for an owner that lives as long as its clusters (a detached `up`, the sidecar):
- * it answers a few requests a second, so no optimizing compiler and a small young
- * generation, 53 MB resident instead of 59-61 (measured; jupyterlab_dask_hpc/app.py passes
- * the same). Not --lite-mode: it turns WebAssembly off, which fetch() needs.
- */
-const OWNER_NODE_FLAGS = ['--no-opt', '--max-semi-space-size=1'];
-
-/** `up --detach`: the owner runs on in its own session; this prints its cluster once it is ready. */
-async function upDetached(args: string[]): Promise<number> {
-  const state = store();
-  const logPath = `${state.dir}/owner-${process.pid}.log`;
-  const child = spawn(process.execPath, [...OWNER_NODE_FLAGS, process.argv[1], 'up', ...args], {
-    detached: true,
-    stdio: ['ignore', 'pipe', openSync(logPath, 'w', 0o600)]
-  });
-  let output = '';
-  const childOut = child.stdout!;
-  childOut.on("data", chunk => (output += chunk));
-  const outcome = await new Promise<'ready' | number>(resolve => {
-    childOut.on("data", () => {
-      if (/^}\s*$/m.test(output)) resolve('ready'); // the description is printed whole, then nothing more
-    });
-    child.on('exit', code => resolve(code ?? 1));
-  });
-  if (outcome === 'ready') {
-    process.stdout.write(output);
-    childOut.destroy();
-    child.unref();
-    rmSync(logPath, { force: true });
-    return 0;
-  }
-  process.stderr.write(readFileSync(logPath, 'utf8'));
-  rmSync(logPath, { force: true });
-  return outcome;
 }
 
 /** The state records of clusters still alive; a record whose owner and scheduler are both gone is cleared away. */

@@ -1,0 +1,19 @@
+/**
+ * The `dask-hpc` command as installed (lib/dask-hpc.mjs): a few lines beside the engine
+ * (lib/dask-hpc-engine.mjs). `up --detach` starts its owner at once, without loading the
+ * engine here first, which the owner loads anyway: a cluster sooner by that load (bench/).
+ * Every other command loads the engine, which runs it.
+ */
+import { fileURLToPath } from 'node:url';
+import { upDetached } from './detach';
+import { defaultStateDir, StateStore } from './state';
+
+const ENGINE = new URL('./dask-hpc-engine.mjs', import.meta.url);
+const args = process.argv.slice(2);
+
+if (args[0] === 'up' && args.includes('--detach')) {
+  const state = new StateStore(defaultStateDir(process.env));
+  process.exitCode = await upDetached(args.slice(1).filter(arg => arg !== '--detach'), fileURLToPath(ENGINE), state.dir);
+} else {
+  await import(ENGINE.href);
+}
