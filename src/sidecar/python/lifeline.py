@@ -1,6 +1,7 @@
 """Scheduler preload of dask-hpc: the scheduler ends when no dask-hpc process owns it.
 
-The owner holds the scheduler's stdin open; a restarted owner (the sidecar after a crash)
+The owner holds the scheduler's stdin open (its first line, "go", says the cluster's TLS
+files are written: see _wait_for_the_owners_word); a restarted owner (the sidecar after a crash)
 adopts the cluster by connecting to the unix socket named in DASK_HPC_LIFELINE_SOCKET and
 keeping that connection open. When no owner is left for DASK_HPC_ADOPTION_GRACE seconds, the
 scheduler closes, which closes its workers and their nannies: no orphans, even after SIGKILL.
