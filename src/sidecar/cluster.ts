@@ -62,17 +62,6 @@ export interface WorkerJobsSpec {
   pollMs: number;
 }
 
-/**
- * What a local unit's `dask worker` needs beyond the cluster's environment: its nannies fork
- * their workers instead of starting a fresh Python that imports distributed again (measured:
- * ready in 0.7 of the time for 2 workers). A forked worker keeps the environment its process
- * started with, so what Dask's nanny would set before a spawn is set here, before the start.
- */
-const LOCAL_UNIT_ENVIRONMENT = {
-  DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD: 'fork',
-  MALLOC_TRIM_THRESHOLD_: '65536'
-};
-
 /** Workers started in place of dead ones, at most, in a cluster's life. */
 const MAX_REPLACEMENTS = 10;
 /** Below this, a worker's first spill would fail: refuse at start, not in the middle of a computation. */
@@ -476,7 +465,7 @@ export class Cluster {
         ...this.workerArgs(this.state.local_directory)
       ],
       // TLS through the environment: this process may start before the files are written.
-      env: { ...this.env, ...LOCAL_UNIT_ENVIRONMENT, ...tlsEnvironment(this.security, 'worker') },
+      env: { ...this.env, ...tlsEnvironment(this.security, 'worker') },
       logFile: join(this.state.local_directory, `${name}.log`)
     });
     const members = memberNames(name, count).map((member, i): [string, ClusterWorker] => [

@@ -100,6 +100,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     ...tlsFlags(context.security).map((flag, i) => (i % 2 ? shellQuote(flag) : flag)),
     ...(spec.interface ? ['--interface', shellQuote(spec.interface)] : []),
     '--nanny',
+    '--no-dashboard', // nobody reaches a worker's own dashboard; it costs each worker an import of Bokeh
     '--death-timeout', '60',
     '--lifetime', `${walltimeSeconds(spec.walltime) - margin}s`,
     '--lifetime-stagger', `${Math.floor(margin / 4)}s`
