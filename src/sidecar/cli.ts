@@ -6,7 +6,7 @@ import type { ClusterState } from '../common/protocol';
 import { callApi } from './api-client';
 import { batchCommands } from './batch/batch-commands';
 import { asFlagError, jobBodyFromFlags, JOB_FLAGS, numberFlag, PLAN_FLAGS, planBodyFromFlags, type FlagValues } from './cli-options';
-import { clientTlsEnvironment } from './cluster-tls';
+import { tlsEnvironment } from './cluster-tls';
 import { detectResources } from './detect';
 import { ClusterStartError, InputError, NotFoundError } from './errors';
 import { Owner } from './owner';
@@ -264,7 +264,7 @@ export function clientEnvironment(cluster: ClusterState): Record<string, string>
     DASK_HPC_CLUSTER_ID: cluster.id,
     DASK_HPC_SCHEDULER_FILE: cluster.scheduler_file,
     DASK_HPC_LOCAL_DIRECTORY: cluster.local_directory,
-    ...(cluster.security ? clientTlsEnvironment(cluster.security) : {})
+    ...(cluster.security ? tlsEnvironment(cluster.security, 'client') : {})
   };
 }
 

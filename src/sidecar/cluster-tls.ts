@@ -92,15 +92,11 @@ export function tlsFlags(security: ClusterSecurity): string[] {
   return ['--tls-ca-file', security.tls_ca_file, '--tls-cert', security.tls_cert, '--tls-key', security.tls_key];
 }
 
-/** Dask's configuration variables that make `Client()` with no arguments use the cluster's TLS. */
-export function clientTlsEnvironment(security: ClusterSecurity): Record<string, string> {
-  return tlsEnvironment(security, 'client');
-}
-
 /**
- * The same through Dask's configuration variables, for a scheduler or worker: unlike the
- * flags (which `dask` checks exist as it parses them), these are read when the process first
- * listens or connects, so it may start before the files are written (see Cluster.start).
+ * The same through Dask's configuration variables: for a client (`dask-hpc run`), and for a
+ * scheduler or worker, since unlike the flags (which `dask` checks exist as it parses them)
+ * these are read when the process first listens or connects, so it may start before the
+ * files are written (see Cluster.start).
  */
 export function tlsEnvironment(security: ClusterSecurity, role: 'client' | 'scheduler' | 'worker'): Record<string, string> {
   const prefix = `DASK_DISTRIBUTED__COMM__TLS__${role.toUpperCase()}`;

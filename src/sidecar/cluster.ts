@@ -430,6 +430,11 @@ export class Cluster {
     return node;
   }
 
+  /** A new local or runner unit's name, CLUSTER-U (localUnitName reads it back on adoption). */
+  private nextUnitName(): string {
+    return `${this.state.name}-${this.nextWorkerIndex++}`;
+  }
+
   /** The `dask worker` arguments every unit shares: threads, memory, directory. */
   private workerArgs(localDirectory: string): string[] {
     const { plan } = this.spec;
@@ -453,7 +458,7 @@ export class Cluster {
    * Resolves once all of them have registered with the scheduler.
    */
   private async startLocalUnit(count: number, restarts: number[] = []): Promise<void> {
-    const name = `${this.state.name}-${this.nextWorkerIndex++}`;
+    const name = this.nextUnitName();
     const process = new DaskProcess({
       python: this.spec.python,
       kind: 'worker',
@@ -483,7 +488,7 @@ export class Cluster {
 
   /** Runner mode: the plan's workers on a free node of the allocation, through srun or pbsdsh. */
   private async startRunnerUnit(restarts = 0): Promise<void> {
-    const name = `${this.state.name}-${this.nextWorkerIndex++}`;
+    const name = this.nextUnitName();
     const { plan } = this.spec;
     const runner = this.spec.runner as RunnerSpec;
     const node = this.freeNode();
@@ -660,6 +665,7 @@ export class Cluster {
     for (const { worker } of leaving) worker.status = 'retiring';
     this.changed();
     const names = new Set(leaving.map(({ worker }) => worker.name));
+    // Addresses from the scheduler itself: an adopted cluster's log is not ours to read.
     const known = this.api ? await this.api.workers().catch(() => []) : [];
     await this.retireThroughScheduler(known.filter(worker => names.has(worker.name)).map(worker => worker.address));
     const emptied = new Set<WorkerUnit>();
