@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from .paths import SIDECAR_SCRIPT, find_node, state_dir
+from .paths import SIDECAR_SCRIPT, find_node, node_start_environment, state_dir
 from .unix_http import DaskHpcError, call
 
 
@@ -189,7 +189,7 @@ def _start(body: dict) -> dict:
         if body.get(field) is not None:
             flags += [flag, str(body[field])]
     command = [find_node(), str(SIDECAR_SCRIPT), "up", "--detach", "--python", sys.executable, *flags]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, env=node_start_environment())
     message = result.stderr.strip().removeprefix("dask-hpc: ")
     if result.returncode == 2:
         raise ValueError(message)

@@ -9,6 +9,10 @@ from pathlib import Path
 
 SIDECAR_SCRIPT = Path(__file__).parent / "_sidecar" / "dask-hpc.mjs"
 MINIMUM_NODE_MAJOR = 20
+# Node reads NODE_EXTRA_CA_CERTS as it starts (36 ms of 60 here); our Node processes never
+# verify a public host, so they start without it and put it back for their children
+# (src/sidecar/node-start-env.ts, the same variable).
+DEFERRED_CA_VARIABLE = "DASK_HPC_DEFERRED_NODE_EXTRA_CA_CERTS"
 
 
 def state_dir() -> Path:
@@ -17,6 +21,14 @@ def state_dir() -> Path:
         return Path(os.environ["DASK_HPC_STATE_DIR"])
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "dask-hpc"
+
+
+def node_start_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment to start the sidecar or the dask-hpc command with."""
+    env = dict(os.environ if env is None else env)
+    if "NODE_EXTRA_CA_CERTS" in env:
+        env[DEFERRED_CA_VARIABLE] = env.pop("NODE_EXTRA_CA_CERTS")
+    return env
 
 
 def _node_major(executable: str) -> int:

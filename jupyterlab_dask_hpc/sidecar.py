@@ -7,6 +7,8 @@ import subprocess
 import threading
 import time
 
+from .paths import node_start_environment
+
 RESTART_BACKOFF_SECONDS = (0.2, 0.5, 1, 2, 5, 10)
 # A sidecar that stayed up this long starts the backoff from the beginning when it dies.
 STABLE_AFTER_SECONDS = 60
@@ -50,6 +52,7 @@ class Sidecar:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            env=node_start_environment(),
             # Its own session: a Ctrl-C meant for the server reaches the sidecar through the
             # server's orderly shutdown, after the clusters are stopped, not in the middle.
             start_new_session=True,

@@ -1,10 +1,13 @@
-// Bundles the sidecar (engine + CLI) into one ESM file, so it runs with plain `node` and no
-// node_modules: the Python package ships this file (DESIGN.md, issue 3).
+// Bundles the sidecar (engine + CLI) into ESM files that run with plain `node` and no
+// node_modules: the Python package ships them (DESIGN.md, issue 3). The engine is one entry
+// file plus chunks for what few commands need (the TLS library, ws): `up` starts sooner
+// without parsing them.
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, cpSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
 
 const outfile = 'lib/dask-hpc.mjs';
 const engineFile = 'lib/dask-hpc-engine.mjs';
+const engineChunks = 'engine-chunks';
 // The Python package ships the same files, so pip install needs no npm at run time.
 const pythonPackageCopy = 'jupyterlab_dask_hpc/_sidecar';
 const common = {
@@ -16,10 +19,14 @@ const common = {
   logLevel: 'warning'
 };
 // The engine: everything the commands do.
+rmSync(`lib/${engineChunks}`, { recursive: true, force: true });
 await build({
   ...common,
-  entryPoints: ['src/sidecar/cli.ts'],
-  outfile: engineFile,
+  entryPoints: { 'dask-hpc-engine': 'src/sidecar/cli.ts' },
+  outdir: 'lib',
+  splitting: true,
+  chunkNames: `${engineChunks}/[name]-[hash]`,
+  outExtension: { '.js': '.mjs' },
   // ws loads these optional native helpers with require() inside try/catch.
   external: ['bufferutil', 'utf-8-validate'],
   banner: {
@@ -44,4 +51,6 @@ mkdirSync(pythonPackageCopy, { recursive: true });
 cpSync('lib/python', `${pythonPackageCopy}/python`, { recursive: true });
 copyFileSync(outfile, `${pythonPackageCopy}/dask-hpc.mjs`);
 copyFileSync(engineFile, `${pythonPackageCopy}/dask-hpc-engine.mjs`);
+rmSync(`${pythonPackageCopy}/${engineChunks}`, { recursive: true, force: true });
+cpSync(`lib/${engineChunks}`, `${pythonPackageCopy}/${engineChunks}`, { recursive: true });
 chmodSync(`${pythonPackageCopy}/dask-hpc.mjs`, 0o755);

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+import psutil
 import pytest
 
 from conftest import REPO, jupyter_server, process_tree, wait_until_gone
@@ -30,13 +32,20 @@ def request(base: str, method: str, path: str, body: dict | None = None, timeout
 
 
 @pytest.mark.timeout(120)
-def test_sigkill_of_the_jupyter_server_leaves_nothing_after_30_seconds(dask_hpc):
-    with jupyter_server(dask_hpc, TOKEN) as (base, server):
+def test_sigkill_of_the_jupyter_server_leaves_nothing_after_30_seconds(dask_hpc, tmp_path):
+    site_bundle = str(tmp_path / "site-ca.pem")  # a site's NODE_EXTRA_CA_CERTS: see below
+    Path(site_bundle).write_text("")
+    with jupyter_server(dask_hpc, TOKEN, NODE_EXTRA_CA_CERTS=site_bundle) as (base, server):
         try:
             cluster = request(base, "POST", "clusters?wait=ready", {"workload": "cpu"})
             assert cluster["status"] == "running"
             tree = process_tree(server.pid)
             assert len(tree) >= 6  # server, sidecar, scheduler, two nannies and their workers
+            # The sidecar starts without the bundle (Node would read it first thing), and
+            # gives it back to the Dask processes it starts.
+            (sidecar,) = [p for p in tree if "serve" in p.cmdline() and p.name() == "node"]
+            assert "NODE_EXTRA_CA_CERTS" not in sidecar.environ()
+            assert psutil.Process(cluster["scheduler_pid"]).environ()["NODE_EXTRA_CA_CERTS"] == site_bundle
         finally:
             server.send_signal(signal.SIGKILL)
             server.wait()
@@ -67,6 +76,12 @@ def test_the_wheel_carries_everything(tmp_path):
         "jupyterlab_dask_hpc/kernel_api.py",
     ]:
         assert expected in names
+    # The engine loads the TLS library and ws from chunks beside it, on first use.
+    engine = (REPO / "jupyterlab_dask_hpc" / "_sidecar" / "dask-hpc-engine.mjs").read_text()
+    chunks = set(re.findall(r"\./(engine-chunks/[\w.-]+\.mjs)", engine))
+    assert len(chunks) >= 2
+    for chunk in chunks:
+        assert f"jupyterlab_dask_hpc/_sidecar/{chunk}" in names
     data = [n for n in names if ".data/data/" in n]
     assert any(n.endswith("etc/jupyter/jupyter_server_config.d/jupyterlab_dask_hpc.json") for n in data)
     assert any(n.endswith("share/jupyter/labextensions/jupyterlab-dask-hpc/package.json") for n in data)

@@ -1,6 +1,6 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 import type { Engine } from './engine';
 import { ClusterStartError, InputError, NotFoundError } from './errors';
 
@@ -103,13 +103,15 @@ export function serveApi(engine: Engine, socketPath: string): Promise<Server> {
       (error: Error) => answer(request, response, ...errorAnswer(error))
     );
   });
-  const sockets = new WebSocketServer({ noServer: true });
-  server.on('upgrade', (request, socket, head) => {
+  // ws is loaded by the first subscriber: a detached owner that nobody watches starts without it.
+  let sockets: Promise<WebSocketServer> | null = null;
+  server.on('upgrade', async (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://sidecar').pathname !== '/api/events') {
       socket.destroy();
       return;
     }
-    sockets.handleUpgrade(request, socket, head, client => {
+    sockets ??= import('ws').then(ws => new ws.WebSocketServer({ noServer: true }));
+    (await sockets).handleUpgrade(request, socket, head, client => {
       // A new subscriber first gets every cluster as it is now, then changes as they happen.
       for (const cluster of engine.list()) client.send(JSON.stringify({ type: 'cluster', cluster }));
       const forward = (event: unknown) => client.send(JSON.stringify(event));

@@ -14,6 +14,7 @@ import { planCluster } from './plan';
 import { parsePlanRequest } from './plan-request';
 import { defaultStateDir, forgetDeadCluster, processAlive, StateStore } from './state';
 import { upDetached } from './detach';
+import { restoreDeferredVariables } from './node-start-env';
 import { describeTopology, formatBytes } from '../common/format';
 
 const USAGE = `usage: dask-hpc <command> [options]
@@ -54,6 +55,7 @@ const OWNER_FLAGS = {
 class UsageError extends Error {}
 
 const env = process.env;
+restoreDeferredVariables(env);
 const store = () => new StateStore(defaultStateDir(env));
 
 function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(args: string[], options: T) {

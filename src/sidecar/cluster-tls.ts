@@ -75,7 +75,9 @@ export async function writeClusterCertificates(directory: string): Promise<Clust
  */
 async function loadX509(): Promise<typeof X509> {
   await import('reflect-metadata');
-  const x509 = await import('@peculiar/x509');
+  const loaded: typeof X509 & { default?: typeof X509 } = await import('@peculiar/x509');
+  // The bundle's chunk of this CommonJS library gives it as the default export.
+  const x509 = loaded.default ?? loaded;
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   return x509;
 }
