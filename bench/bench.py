@@ -54,9 +54,17 @@ class Timer:
 
 
 def wait_gone(pids: list[int], timeout: float = 30) -> None:
+    """Until every process has ended. A zombie has ended: here an orphan (a detached owner, whose
+    parent was the `dask-hpc` command) stays one for about a second until this VM's init reaps it."""
     deadline = time.monotonic() + timeout
-    procs = [psutil.Process(p) for p in pids if psutil.pid_exists(p)]
-    psutil.wait_procs(procs, timeout=max(0.0, deadline - time.monotonic()))
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.005)
 
 
 # --- the methods: each returns (ready_seconds, teardown_seconds) -------------------------
