@@ -52,5 +52,5 @@ cpSync('lib/python', `${pythonPackageCopy}/python`, { recursive: true });
 copyFileSync(outfile, `${pythonPackageCopy}/dask-hpc.mjs`);
 copyFileSync(engineFile, `${pythonPackageCopy}/dask-hpc-engine.mjs`);
 rmSync(`${pythonPackageCopy}/${engineChunks}`, { recursive: true, force: true });
-cpSync(`lib/${engineChunks}`, `${pythonPackageCopy}/${engineChunks}`, { recursive: true });
+cpSync(`lib/${engineChunks}`, `${pythonPackageCopy}/${engineChunks}`, { recursive: true, filter: path => !path.endsWith('.map') });
 chmodSync(`${pythonPackageCopy}/dask-hpc.mjs`, 0o755);

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
-from conftest import client_of
+from conftest import client_of, wait_for
 from jupyterlab_dask_hpc.kernel_api import security
 
 
@@ -71,3 +71,24 @@ def test_the_files_go_with_the_cluster(dask_hpc):
     assert directory.is_dir()
     assert dask_hpc("down", cluster["id"]).returncode == 0
     assert not directory.exists()
+
+
+def test_the_next_clusters_files_are_made_ahead_and_taken_by_one_cluster(dask_hpc):
+    """Once a cluster runs, its owner makes the next cluster's TLS files (off the next start's
+    critical path); the next cluster takes them whole, so they serve no other."""
+    first = dask_hpc.up("--workload", "cpu", "--max-workers", "1", "--name", "first")
+    ahead = dask_hpc.state_dir / "tls-ahead"
+    (waiting,) = wait_for(lambda: [p.parent for p in ahead.glob("[0-9]*/key.pem")], 15, "a set made ahead")
+    assert mode(ahead) == mode(waiting) == 0o700
+    assert mode(waiting / "key.pem") == 0o600
+    made_ahead = (waiting / "ca.pem").read_text()
+    assert made_ahead != Path(first["security"]["tls_ca_file"]).read_text()
+
+    second = dask_hpc.up("--workload", "cpu", "--max-workers", "1", "--name", "second")
+    assert Path(second["security"]["tls_ca_file"]).read_text() == made_ahead
+    assert not waiting.exists()
+    with client_of(second) as client:
+        assert client.submit(sum, [1, 2]).result() == 3
+    with pytest.raises((OSError, TimeoutError)):  # the first cluster's key does not open the second
+        Client(second["scheduler_address"], security=security(first), timeout=5)
+    assert dask_hpc("down", "--all").returncode == 0

@@ -6,7 +6,8 @@ import { renderJobScript } from './batch/job-script';
 import { JobTracker, WorkerJob } from './batch/worker-job';
 import { join } from 'node:path';
 import type { AdaptiveRange, ClusterMetrics, ClusterSecurity, ClusterState, ClusterWorker, Plan } from '../common/protocol';
-import { clusterSecurityFiles, tlsEnvironment, tlsFlags, writeClusterCertificates } from './cluster-tls';
+import { takeOrWriteCertificates } from './certificates-ahead';
+import { clusterSecurityFiles, tlsEnvironment, tlsFlags } from './cluster-tls';
 import { connect as connectSocket, type Socket } from 'node:net';
 import { AdoptedProcess, type OwnedProcess } from './adopted-process';
 import { DaskProcess, describeExit } from './dask-process';
@@ -39,6 +40,8 @@ export interface ClusterSpec {
   runner: RunnerSpec | null;
   /** The directory (0700, in the state directory: other nodes see it) of the cluster's TLS files. */
   securityDirectory: string;
+  /** Where TLS files made ahead wait (certificates-ahead.ts); null: always make them at the start. */
+  certificatesAhead: string | null;
 }
 
 /** Runner mode: the plan's workers on each node of the allocation we run in. */
@@ -225,7 +228,7 @@ export class Cluster {
   async start(): Promise<void> {
     try {
       this.makeLocalDirectory();
-      const certificates = writeClusterCertificates(this.spec.securityDirectory);
+      const certificates = takeOrWriteCertificates(this.spec.certificatesAhead, this.spec.securityDirectory);
       certificates.catch(() => undefined); // awaited in startScheduler
       const localWorkers = this.isLocal ? this.startLocalUnit(this.spec.plan.n_workers) : null;
       localWorkers?.catch(() => undefined); // a scheduler that fails first is the error to report

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
 import type { ClusterEvent, ClusterState, Plan, Resources } from '../common/protocol';
 import { preloadPath } from './assets';
 import type { WorkerJobSpec } from '../common/protocol';
@@ -9,6 +10,7 @@ import { batchCommands } from './batch/batch-commands';
 import { chooseInterface } from './batch/interfaces';
 import { initialJobs, parseWorkerJobs } from './batch/job-request';
 import { renderJobScript } from './batch/job-script';
+import { AHEAD_DIRECTORY, writeCertificatesAhead } from './certificates-ahead';
 import { clusterSecurityFiles } from './cluster-tls';
 import { Cluster, type ClusterSpec, type RunnerSpec, type WorkerJobsSpec } from './cluster';
 import { commandOnPath } from './command-path';
@@ -179,8 +181,13 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       dashboardLinks: address => dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, resources, env: this.options.env }),
       workerJobs,
       runner,
-      securityDirectory: this.options.store.pathFor(id, '.tls')
+      securityDirectory: this.options.store.pathFor(id, '.tls'),
+      certificatesAhead: this.certificatesAhead()
     };
+  }
+
+  private certificatesAhead(): string {
+    return join(this.options.store.dir, AHEAD_DIRECTORY);
   }
 
   create(request: ClusterRequest): { cluster: ClusterState; ready: Promise<ClusterState> } {
@@ -190,7 +197,10 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     this.clusters.set(id, cluster);
     this.record(cluster.state);
     const ready = cluster.start().then(
-      () => cluster.state,
+      () => {
+        void writeCertificatesAhead(this.certificatesAhead()); // for the next cluster
+        return cluster.state;
+      },
       error => {
         this.forget(id);
         throw error;

@@ -1,0 +1,51 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { takeOrWriteCertificates, writeCertificatesAhead } from '../certificates-ahead';
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+const caOf = (files: { tls_ca_file: string }) => readFileSync(files.tls_ca_file, 'utf8');
+
+function stateDirectory(): { ahead: string; tls: (id: string) => string } {
+  const state = mkdtempSync(join(tmpdir(), 'ahead-'));
+  return { ahead: join(state, 'tls-ahead'), tls: id => join(state, `${id}.tls`) };
+}
+
+test('a set made ahead goes whole to one cluster; the next cluster makes its own', async () => {
+  const { ahead, tls } = stateDirectory();
+  await writeCertificatesAhead(ahead);
+  await writeCertificatesAhead(ahead); // one waiting is enough
+  expect(readdirSync(ahead)).toHaveLength(1);
+  expect(mode(ahead)).toBe(0o700);
+  const waiting = readFileSync(join(ahead, readdirSync(ahead)[0], 'ca.pem'), 'utf8');
+
+  const first = await takeOrWriteCertificates(ahead, tls('aaaa0001'));
+  expect(caOf(first)).toBe(waiting);
+  expect(readdirSync(ahead)).toEqual([]);
+  expect(mode(tls('aaaa0001'))).toBe(0o700);
+  for (const path of Object.values(first)) expect(mode(path)).toBe(0o600);
+
+  const second = await takeOrWriteCertificates(ahead, tls('aaaa0002'));
+  expect(caOf(second)).not.toBe(caOf(first));
+  const certificate = new X509Certificate(readFileSync(second.tls_cert));
+  expect(certificate.verify(new X509Certificate(caOf(first)).publicKey)).toBe(false);
+});
+
+test('stale and abandoned sets are thrown away, a set still being made is left alone', async () => {
+  const { ahead, tls } = stateDirectory();
+  const day = 86_400_000;
+  for (const name of [`${Date.now() - 31 * day}-0a0a0a0a`, `.making-${Date.now() - 120_000}-0b0b0b0b`, `.making-${Date.now()}-0c0c0c0c`]) {
+    mkdirSync(join(ahead, name), { recursive: true });
+    writeFileSync(join(ahead, name, 'ca.pem'), 'not this one');
+  }
+  const files = await takeOrWriteCertificates(ahead, tls('bbbb0001'));
+  expect(caOf(files)).toContain('BEGIN CERTIFICATE');
+  expect(readdirSync(ahead)).toEqual([expect.stringMatching(/^\.making-\d+-0c0c0c0c$/)]);
+});
+
+test('without a directory for sets made ahead, every cluster makes its own', async () => {
+  const { tls } = stateDirectory();
+  const files = await takeOrWriteCertificates(null, tls('cccc0001'));
+  expect(new X509Certificate(readFileSync(files.tls_cert)).ca).toBe(false);
+});
