@@ -24,7 +24,7 @@ const UNFINISHED = /^\.making-(\d+)-[0-9a-f]+$/;
 /** The cluster's TLS files in `directory`: a set made ahead if there is one, else made now. */
 export async function takeOrWriteCertificates(aheadDirectory: string | null, directory: string): Promise<ClusterSecurity> {
   if (aheadDirectory) {
-    for (const entry of setsByAge(aheadDirectory)) {
+    for (const entry of setsReady(aheadDirectory)) {
       try {
         renameSync(join(aheadDirectory, entry), directory);
         return clusterSecurityFiles(directory);
@@ -46,6 +46,15 @@ export async function writeCertificatesAhead(aheadDirectory: string): Promise<vo
     renameSync(unfinished, join(aheadDirectory, name)); // whole, or not there
   } catch {
     // a full disk or a read-only state directory: the next cluster makes its own
+  }
+}
+
+/** The finished sets; none if the directory cannot be read (then the cluster makes its own). */
+function setsReady(aheadDirectory: string): string[] {
+  try {
+    return setsByAge(aheadDirectory);
+  } catch {
+    return [];
   }
 }
 

@@ -49,3 +49,12 @@ test('without a directory for sets made ahead, every cluster makes its own', asy
   const files = await takeOrWriteCertificates(null, tls('cccc0001'));
   expect(new X509Certificate(readFileSync(files.tls_cert)).ca).toBe(false);
 });
+
+test('a directory for sets made ahead that cannot be used does not stop a cluster', async () => {
+  const { ahead, tls } = stateDirectory();
+  writeFileSync(ahead, 'a file where the directory should be');
+  const files = await takeOrWriteCertificates(ahead, tls('dddd0001'));
+  expect(new X509Certificate(readFileSync(files.tls_cert)).ca).toBe(false);
+  await writeCertificatesAhead(ahead); // and making one is given up quietly
+  expect(readFileSync(ahead, 'utf8')).toBe('a file where the directory should be');
+});
