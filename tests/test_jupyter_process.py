@@ -45,7 +45,9 @@ def test_sigkill_of_the_jupyter_server_leaves_nothing_after_30_seconds(dask_hpc,
             # gives it back to the Dask processes it starts.
             (sidecar,) = [p for p in tree if "serve" in p.cmdline() and p.name() == "node"]
             assert "NODE_EXTRA_CA_CERTS" not in sidecar.environ()
-            assert psutil.Process(cluster["scheduler_pid"]).environ()["NODE_EXTRA_CA_CERTS"] == site_bundle
+            scheduler_environ = psutil.Process(cluster["scheduler_pid"]).environ()
+            assert scheduler_environ["NODE_EXTRA_CA_CERTS"] == site_bundle
+            assert not any(name.startswith("DASK_HPC_DEFERRED") for name in scheduler_environ)
         finally:
             server.send_signal(signal.SIGKILL)
             server.wait()

@@ -110,8 +110,19 @@ export function serveApi(engine: Engine, socketPath: string): Promise<Server> {
       socket.destroy();
       return;
     }
-    sockets ??= import('ws').then(ws => new ws.WebSocketServer({ noServer: true }));
-    (await sockets).handleUpgrade(request, socket, head, client => {
+    // Node has taken its own error listener off the socket; ws adds one in handleUpgrade.
+    const whileLoading = () => socket.destroy();
+    socket.on('error', whileLoading);
+    let websockets: WebSocketServer;
+    try {
+      websockets = await (sockets ??= import('ws').then(ws => new ws.WebSocketServer({ noServer: true })));
+    } catch {
+      socket.destroy(); // no events for this subscriber; the owner and its clusters go on
+      return;
+    } finally {
+      socket.off('error', whileLoading);
+    }
+    websockets.handleUpgrade(request, socket, head, client => {
       // A new subscriber first gets every cluster as it is now, then changes as they happen.
       for (const cluster of engine.list()) client.send(JSON.stringify({ type: 'cluster', cluster }));
       const forward = (event: unknown) => client.send(JSON.stringify(event));

@@ -30,7 +30,8 @@ export function clusterSecurityFiles(directory: string): ClusterSecurity {
 export async function writeClusterCertificates(directory: string): Promise<ClusterSecurity> {
   const x509 = await loadX509();
   const files = clusterSecurityFiles(directory);
-  const notBefore = new Date(Date.now() - 60_000); // nodes' clocks differ a little
+  // Nodes' clocks differ, and a set may be made ahead on another node that shares the home directory.
+  const notBefore = new Date(Date.now() - 3_600_000);
   const notAfter = new Date(Date.now() + VALID_DAYS * 86_400_000);
   const caKeys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const ca = await x509.X509CertificateGenerator.createSelfSigned({

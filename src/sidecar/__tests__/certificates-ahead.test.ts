@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,10 +32,11 @@ test('a set made ahead goes whole to one cluster; the next cluster makes its own
   expect(certificate.verify(new X509Certificate(caOf(first)).publicKey)).toBe(false);
 });
 
-test('stale and abandoned sets are thrown away, a set still being made is left alone', async () => {
+test('stale, abandoned and future sets are thrown away, a set still being made is left alone', async () => {
   const { ahead, tls } = stateDirectory();
-  const day = 86_400_000;
-  for (const name of [`${Date.now() - 31 * day}-0a0a0a0a`, `.making-${Date.now() - 120_000}-0b0b0b0b`, `.making-${Date.now()}-0c0c0c0c`]) {
+  const hour = 3_600_000;
+  const names = [`${Date.now() - 2 * hour}-0a0a0a0a`, `.making-${Date.now() - 120_000}-0b0b0b0b`, `.making-${Date.now()}-0c0c0c0c`, `${Date.now() + hour}-0d0d0d0d`];
+  for (const name of names) {
     mkdirSync(join(ahead, name), { recursive: true });
     writeFileSync(join(ahead, name, 'ca.pem'), 'not this one');
   }
@@ -57,4 +58,15 @@ test('a directory for sets made ahead that cannot be used does not stop a cluste
   expect(new X509Certificate(readFileSync(files.tls_cert)).ca).toBe(false);
   await writeCertificatesAhead(ahead); // and making one is given up quietly
   expect(readFileSync(ahead, 'utf8')).toBe('a file where the directory should be');
+});
+
+test('a set cut short is not used: the cluster makes its own and the set is gone', async () => {
+  const { ahead, tls } = stateDirectory();
+  await writeCertificatesAhead(ahead);
+  const [waiting] = readdirSync(ahead);
+  writeFileSync(join(ahead, waiting, 'key.pem'), ''); // as after a crash before the data reached the disk
+  const files = await takeOrWriteCertificates(ahead, tls('eeee0001'));
+  const certificate = new X509Certificate(readFileSync(files.tls_cert));
+  expect(certificate.checkPrivateKey(createPrivateKey(readFileSync(files.tls_key)))).toBe(true);
+  expect(readdirSync(ahead)).toEqual([]);
 });
