@@ -30,7 +30,7 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = [shutil.which("node") or "node", str(REPO / "lib" / "dask-hpc.mjs")]
+CLI = [str(REPO / "lib" / "dask-hpc.mjs")]  # the command as npm installs it (its first lines are sh)
 PYTHON = sys.executable
 GiB = 2**30
 RESERVE_GB = 2

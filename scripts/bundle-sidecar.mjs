@@ -33,13 +33,21 @@ await build({
     js: ["import { createRequire as __createRequire } from 'node:module';", 'const require = __createRequire(import.meta.url);'].join('\n')
   }
 });
+// The command's first lines are sh and JavaScript at once (to node, a string and a comment).
+// Run as a command, sh starts node without NODE_EXTRA_CA_CERTS, which Node would parse before
+// any of our code runs (36 ms here), under the name the engine restores it from for the
+// processes it starts (src/sidecar/node-start-env.ts). The arguments pass through "$@" untouched.
+const LAUNCHER_HEAD = [
+  '#!/bin/sh',
+  '":" //; [ -n "${NODE_EXTRA_CA_CERTS+x}" ] && export DASK_HPC_DEFERRED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS" && unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"'
+].join('\n');
 // The command: a launcher that loads the engine, or starts a detached owner before loading it.
 await build({
   ...common,
   entryPoints: ['src/sidecar/launcher.ts'],
   outfile,
   external: ['./dask-hpc-engine.mjs'],
-  banner: { js: '#!/usr/bin/env node' }
+  banner: { js: LAUNCHER_HEAD }
 });
 chmodSync(outfile, 0o755);
 // The Python helpers the spawned Dask processes preload live beside the bundle.

@@ -204,3 +204,25 @@ def test_a_sites_node_ca_bundle_skips_the_owners_start_but_reaches_the_workers(d
         seen = client.run(lambda: (os.environ.get("NODE_EXTRA_CA_CERTS"), sorted(k for k in os.environ if k.startswith("DASK_HPC_DEFERRED"))))
     assert list(seen.values()) == [(str(bundle), [])]
     assert dask_hpc("down", "--all").returncode == 0
+
+
+def test_the_command_run_directly_keeps_arguments_and_the_users_node_ca_bundle(dask_hpc, tmp_path):
+    """Run as a command (the npm bin), dask-hpc's first lines are sh: they start node without
+    NODE_EXTRA_CA_CERTS (Node parses it before any code runs). Arguments pass through untouched,
+    and the commands it runs get the user's variable back, and nothing of ours."""
+    bundle = str(tmp_path / "site-ca.pem")  # not there: a Node that reads it says so on stderr
+    tricky = ["a b", "$HOME", "'q'", '"; touch pwned #', "*"]
+    probe = (
+        "import json, os, sys\n"
+        "print(json.dumps([sys.argv[1:], os.environ.get('NODE_EXTRA_CA_CERTS'),"
+        " [k for k in os.environ if k.startswith('DASK_HPC_DEFERRED')]]))\n"
+    )
+    result = subprocess.run(
+        [str(CLI), "run", "--workload", "cpu", "--max-workers", "1", "--python", dask_hpc.python, "--", dask_hpc.python, "-c", probe, *tricky],
+        env={**dask_hpc.env, "NODE_EXTRA_CA_CERTS": bundle}, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [tricky, bundle, []]
+    assert "extra certs" not in result.stderr
+    assert not (tmp_path / "pwned").exists()
+    assert dask_hpc.ls() == []
