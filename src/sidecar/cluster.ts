@@ -222,8 +222,8 @@ export class Cluster {
    * Starts the scheduler and the workers; resolves when the scheduler has them all. Local
    * workers start together with the scheduler, not after it: they find it through its
    * scheduler file (Dask's own rendezvous), so their start-up overlaps the scheduler's. The
-   * TLS files are written meanwhile: the scheduler waits for our word before it reads them
-   * (lifeline.py), and local workers read them only once the scheduler is up.
+   * TLS files are taken (made ahead) or written meanwhile: the scheduler waits for our word
+   * before it reads them (lifeline.py), and local workers read them only once the scheduler is up.
    */
   async start(): Promise<void> {
     try {

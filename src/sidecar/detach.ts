@@ -18,9 +18,9 @@ export async function upDetached(args: string[], engineScript: string, stateDir:
   });
   let output = '';
   const childOut = child.stdout!;
-  childOut.on('data', chunk => (output += chunk));
   const outcome = await new Promise<'ready' | number>(resolve => {
-    childOut.on('data', () => {
+    childOut.on('data', chunk => {
+      output += chunk;
       if (/^}\s*$/m.test(output)) resolve('ready'); // the description is printed whole, then nothing more
     });
     child.on('exit', code => resolve(code ?? 1));
