@@ -29,6 +29,8 @@ from conftest import processes_mentioning
         (["down"], "down"),
         (["scale", "deadbeef"], "scale"),
         (["frobnicate"], "frobnicate"),
+        (["job-script", "--system", "pbs", "--job-cores", "4", "--job-mem-gb", "8", "--jobfs-gb", "1e-12"], "--jobfs-gb"),
+        (["job-script", "--system", "slurm", "--job-cores", "4", "--job-mem-gb", "8", "--name", "a b; rm -rf /"], "name"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(dask_hpc, args, named):
