@@ -32,6 +32,8 @@ class DaskHpc:
         self.jobfs = tmp_path / "jobfs"
         self.jobfs.mkdir()
         self.state_dir = tmp_path / "state"
+        # Where its clusters' directories go: a root of this user's own under the job filesystem.
+        self.local_root = self.jobfs / f"dask-hpc-{os.getuid()}"
         self.env = batch_free_environ()
         self.env.update(
             PBS_JOBID="4242.gadi-pbs",

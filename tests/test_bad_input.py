@@ -1,10 +1,14 @@
 """Bad input: exit status 2, one line on stderr that names what was wrong, and nothing started."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 
 import pytest
+
+from conftest import processes_mentioning
 
 
 @pytest.mark.parametrize(
@@ -25,6 +29,8 @@ import pytest
         (["down"], "down"),
         (["scale", "deadbeef"], "scale"),
         (["frobnicate"], "frobnicate"),
+        (["job-script", "--system", "pbs", "--job-cores", "4", "--job-mem-gb", "8", "--jobfs-gb", "1e-12"], "--jobfs-gb"),
+        (["job-script", "--system", "slurm", "--job-cores", "4", "--job-mem-gb", "8", "--name", "a b; rm -rf /"], "name"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(dask_hpc, args, named):
@@ -35,8 +41,82 @@ def test_bad_input_is_one_clear_line_and_exit_2(dask_hpc, args, named):
     assert lines[0].startswith("dask-hpc: ") and named in lines[0]
     assert result.stdout == ""
     # Nothing half-started: no cluster directory, no record.
-    assert not (dask_hpc.jobfs / "dask-hpc").exists()
+    assert not dask_hpc.local_root.exists()
     assert list(dask_hpc.state_dir.glob("*.json")) == []
+
+
+def _dangling_state_directory(tmp_path):
+    link = tmp_path / "state-link"
+    link.symlink_to(tmp_path / "gone")
+    return {"DASK_HPC_STATE_DIR": str(link)}, str(link)
+
+
+def _a_file_in_place_of_a_socket(tmp_path):
+    precious = tmp_path / "notes.txt"
+    precious.write_text("mine")
+    return str(precious), str(precious)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # (args, extra environment, the path the line must name); a callable builds them in tmp_path.
+        lambda tmp: (["detect", "--root", "/nonexistent"], {}, "/nonexistent"),
+        lambda tmp: (["plan", "--root", "/etc/passwd"], {}, "/etc/passwd"),
+        lambda tmp: (["serve", "--socket", "/nonexistent/dir/x.sock", "--python", sys.executable], {}, "/nonexistent/dir"),
+        lambda tmp: (["serve", "--socket", _a_file_in_place_of_a_socket(tmp)[0], "--python", sys.executable], {}, str(tmp / "notes.txt")),
+        lambda tmp: (["ls"], {"DASK_HPC_STATE_DIR": "/etc/passwd"}, "/etc/passwd"),
+        lambda tmp: (["ls"], {"DASK_HPC_STATE_DIR": "/etc/passwd/state"}, "/etc/passwd/state"),
+        lambda tmp: (["ls"], *_dangling_state_directory(tmp)),
+        lambda tmp: (["ls"], {"DASK_HPC_STATE_DIR": "/proc/nope"}, "/proc/nope"),
+        lambda tmp: (["down", "--all"], {"DASK_HPC_STATE_DIR": "/proc/nope/deeper"}, "/proc/nope/deeper"),
+        lambda tmp: (["up", "--python", "/nonexistent"], {}, "/nonexistent"),
+        lambda tmp: (["up", "--python", "/etc/passwd"], {}, "/etc/passwd"),
+        lambda tmp: (["run", "--python", "no-such-python3", "--", "true"], {}, "no-such-python3"),
+        lambda tmp: (["up", "--python", sys.executable], {"PBS_JOBFS": "/etc/passwd"}, "/etc/passwd"),
+    ],
+    ids=["detect-root-missing", "plan-root-file", "serve-socket-dir-missing", "serve-socket-is-a-file", "state-dir-is-a-file",
+         "state-dir-under-a-file", "state-dir-dangling-link", "state-dir-in-proc", "state-dir-deep-in-proc", "up-python-missing",
+         "up-python-not-executable", "run-python-not-on-path", "jobfs-is-a-file"],
+)
+def test_a_path_that_cannot_be_used_is_one_clear_line_and_exit_2(dask_hpc, tmp_path, case):
+    args, env, named = case(tmp_path)
+    started = time.monotonic()
+    result = dask_hpc(*args, env=env, timeout=30)
+    assert time.monotonic() - started < 10, "answered at once, never a hang"
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dask-hpc: "), result.stderr
+    assert named in lines[0], (named, lines[0])
+    assert "    at " not in result.stderr and "exit status null" not in result.stderr
+    assert result.stdout == ""
+    # Nothing made: no record, no cluster directory, no socket, the user's file untouched.
+    assert not dask_hpc.state_dir.exists() or list(dask_hpc.state_dir.iterdir()) == []
+    assert not dask_hpc.local_root.exists()
+    if (tmp_path / "notes.txt").exists():
+        assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_an_unexpected_error_is_one_line_with_a_hint_and_the_trace_on_request(dask_hpc, tmp_path):
+    """A failure nobody foresaw (here: a node with no /proc/meminfo) is still one line."""
+    empty_node = tmp_path / "node"
+    empty_node.mkdir()
+    result = dask_hpc("detect", "--root", str(empty_node), env={"PBS_VMEM": ""})
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "cannot read the node's memory" in result.stderr
+    assert "DASK_HPC_DEBUG=1" in result.stderr and "    at " not in result.stderr
+    debug = dask_hpc("detect", "--root", str(empty_node), env={"PBS_VMEM": "", "DASK_HPC_DEBUG": "1"})
+    assert "    at " in debug.stderr
+
+
+def test_slurm_mem_per_node_zero_is_a_warning_and_the_nodes_own_memory_is_used(dask_hpc):
+    """Slurm's --mem=0 (all of the node's memory) may reach the job as SLURM_MEM_PER_NODE=0."""
+    result = dask_hpc("plan", "--workload", "cpu", "--json", env={"SLURM_JOB_ID": "5", "SLURM_MEM_PER_NODE": "0", "PBS_VMEM": ""})
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["memory_limit_bytes"] > 0
+    assert any("SLURM_MEM_PER_NODE=\"0\"" in w and "--mem=0" in w for w in plan["warnings"]), plan["warnings"]
 
 
 def test_garbage_pbs_vmem_is_a_warning_naming_it(dask_hpc):
@@ -49,11 +129,11 @@ def test_a_python_without_distributed_fails_clearly_and_leaves_nothing(dask_hpc,
     bare = tmp_path / "bare-venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     result = dask_hpc("up", "--workload", "cpu", "--python", str(bare / "bin" / "python"))
-    assert result.returncode == 1
-    assert "the scheduler did not start" in result.stderr
-    assert "No module named 'distributed'" in result.stderr
+    # Found before anything starts: one line, exit 2, no cluster directory at all.
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"dask-hpc: --python {bare / 'bin' / 'python'}: has no module named 'distributed'; install dask[distributed] into it, or give a Python that has it"
     assert dask_hpc.ls() == []
-    assert list((dask_hpc.jobfs / "dask-hpc").iterdir()) == []
+    assert not dask_hpc.local_root.exists()
 
 
 def python_shim(tmp_path, worker_behaviour: str):
@@ -75,7 +155,7 @@ def test_a_worker_that_fails_is_named_with_its_log_and_nothing_is_left(dask_hpc,
     assert "worker broken-" in result.stderr and "did not start" in result.stderr
     assert "ImportError: this worker cannot start" in result.stderr
     assert dask_hpc.ls() == []
-    assert list((dask_hpc.jobfs / "dask-hpc").iterdir()) == []
+    assert list(dask_hpc.local_root.iterdir()) == []
 
 
 def test_workers_that_never_register_time_out_and_nothing_is_left(dask_hpc, tmp_path):

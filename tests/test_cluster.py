@@ -51,7 +51,7 @@ def test_up_gives_the_planned_workers_then_down_leaves_nothing(dask_hpc):
     cluster = dask_hpc.up("--workload", "cpu", "--reserve-mem-gb", "2", "--memory-spill", "0.8")
     assert cluster["status"] == "running"
     assert cluster["plan"]["memory_limit_bytes"] == plan["memory_limit_bytes"] == 2 * GiB
-    local_directory = dask_hpc.jobfs / "dask-hpc" / cluster["id"]
+    local_directory = dask_hpc.local_root / cluster["id"]
     assert cluster["local_directory"] == str(local_directory)
     assert local_directory.is_dir()
     tree = process_tree(cluster["owner_pid"])
@@ -123,7 +123,7 @@ def test_run_connects_client_with_no_arguments_and_returns_the_status(dask_hpc):
     result = dask_hpc("run", "--workload", "cpu", "--python", dask_hpc.python, "--", dask_hpc.python, "-c", script)
     assert result.returncode == 3, result.stderr
     assert dask_hpc.ls() == []
-    assert list((dask_hpc.jobfs / "dask-hpc").iterdir()) == []
+    assert list(dask_hpc.local_root.iterdir()) == []
 
 
 def test_foreground_up_stops_cleanly_on_sigterm(dask_hpc):

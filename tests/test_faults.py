@@ -109,7 +109,7 @@ def test_a_job_filesystem_that_is_not_a_directory_is_a_clear_error_and_nothing_s
     not_a_directory.write_text("")
     result = dask_hpc("up", "--detach", "--python", dask_hpc.python, "--workload", "cpu", env={"PBS_JOBFS": str(not_a_directory)})
     assert result.returncode != 0
-    assert f"cannot use {not_a_directory}/dask-hpc/" in result.stderr
+    assert f"cannot use {not_a_directory}/dask-hpc-{os.getuid()}" in result.stderr
     assert dask_hpc.ls() == []
 
 
@@ -124,7 +124,7 @@ def test_a_full_job_filesystem_is_refused_before_anything_starts(dask_hpc):
         assert result.returncode != 0
         assert "free: workers need room to spill" in result.stderr
         assert dask_hpc.ls() == []
-        assert list((full / "dask-hpc").iterdir()) == []
+        assert list((full / f"dask-hpc-{os.getuid()}").iterdir()) == []
     finally:
         subprocess.run(["umount", str(full)], check=True)
 

@@ -23,7 +23,7 @@ def test_setup_dask_client_in_a_batch_script(batch_script_environment):
     client, cluster, dask_local_dir = setup_dask_client("cpu", max_workers=2, reserve_mem_gb=2)
     tree = process_tree(cluster.state["owner_pid"])
     try:
-        assert dask_local_dir.startswith(str(batch_script_environment.jobfs / "dask-hpc"))
+        assert dask_local_dir.startswith(str(batch_script_environment.local_root))
         assert len(client.scheduler_info()["workers"]) == 2
         assert cluster.dashboard_link.startswith("http://127.0.0.1:")
         with connect() as second:

@@ -105,7 +105,7 @@ async def test_bad_input_is_400_naming_the_field_and_creates_nothing(jp_fetch, d
     answer = json.loads(refused.value.response.body)
     assert answer["field"] == field and field in answer["message"] or field == "body"
     assert await api(jp_fetch, "GET", "clusters") == []
-    assert not (dask_hpc.jobfs / "dask-hpc").exists()
+    assert not dask_hpc.local_root.exists()
 
 
 async def test_create_list_scale_connect_dashboard_delete(jp_fetch, jp_base_url, dask_hpc):

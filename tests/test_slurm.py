@@ -70,7 +70,7 @@ def test_slurm_worker_jobs_compute_scale_down_and_leave_nothing(slurm_node, slur
         seen = client.run(lambda: (os.environ.get("SLURM_JOB_ID"), os.environ["TMPDIR"]))
         assert {job for job, _ in seen.values()} == job_ids
         for _, tmpdir in seen.values():
-            assert f"/dask-hpc/{cid}-sl-job-" in tmpdir
+            assert f"/dask-hpc-{os.getuid()}/{cid}-sl-job-" in tmpdir
             assert not tmpdir.startswith(str(slurm_node.jobfs)), "the kernel's job filesystem leaked into the worker job"
         limits = {w["memory_limit"] for w in client.scheduler_info()["workers"].values()}
         assert limits == {cluster["plan"]["memory_limit_bytes"]}
@@ -155,8 +155,8 @@ def test_slurm_runner_starts_workers_on_the_allocation_through_srun(slurm_node, 
     assert len(result["workers"]) == 2
     for worker_job, step, tmpdir in result["workers"]:
         assert worker_job == job_id and step not in (None, "batch"), "workers run in an srun step of the same job"
-        assert "/dask-hpc/" in tmpdir
-    cluster_id = tmpdir.split("/dask-hpc/")[1].split("/")[0]
+        assert f"/dask-hpc-{os.getuid()}/" in tmpdir
+    cluster_id = tmpdir.split(f"/dask-hpc-{os.getuid()}/")[1].split("/")[0]
     assert not wait_until_gone(processes_mentioning(cluster_id), 30)
 
 

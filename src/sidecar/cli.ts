@@ -1,5 +1,6 @@
 import { execa } from 'execa';
-import { resolve } from 'node:path';
+import { accessSync, constants, lstatSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ClusterState } from '../common/protocol';
@@ -12,6 +13,8 @@ import { ClusterStartError, InputError, NotFoundError } from './errors';
 import { Owner } from './owner';
 import { planCluster } from './plan';
 import { parsePlanRequest } from './plan-request';
+import { describeFileError } from './private-directory';
+import { checkPython } from './python-check';
 import { defaultStateDir, forgetDeadCluster, processAlive, StateStore } from './state';
 import { upDetached } from './detach';
 import { restoreDeferredVariables } from './node-start-env';
@@ -77,10 +80,23 @@ function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+/** --root: a directory holding a node's /proc and /sys (a fixture tree); checked, or node files would silently read as missing. */
+function rootFlag(values: FlagValues): string | undefined {
+  const root = values.root as string | undefined;
+  if (root === undefined) return undefined;
+  try {
+    if (!statSync(root).isDirectory()) throw new InputError('--root', `--root ${root} is not a directory; give a directory holding a node's proc/ and sys/`);
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw new InputError('--root', `--root: ${describeFileError(root, error)}; give a directory holding a node's proc/ and sys/`);
+  }
+  return root;
+}
+
 function planFromFlags(values: FlagValues) {
   const body = planBodyFromFlags(values);
   try {
-    const resources = detectResources({ env, root: values.root as string | undefined });
+    const resources = detectResources({ env, root: rootFlag(values) });
     return planCluster(resources, parsePlanRequest(body));
   } catch (error) {
     throw error instanceof InputError ? asFlagError(error) : error;
@@ -94,7 +110,7 @@ function ownerOptions(values: FlagValues, controlSocket: string | null) {
   if (grace < 0 || grace > 25) throw new InputError('--adoption-grace', `--adoption-grace takes 0 to 25 seconds, not ${grace}`);
   return {
     env,
-    root: values.root as string | undefined,
+    root: rootFlag(values),
     // A path is made absolute so the record means the same Python to every later process.
     python: pythonOption(values.python as string | undefined),
     adoptionGraceSeconds: grace,
@@ -128,7 +144,7 @@ function clusterRequest(owner: Owner, values: FlagValues) {
 }
 
 function describeResourcesForHumans(values: FlagValues): void {
-  const resources = detectResources({ env, root: values.root as string | undefined });
+  const resources = detectResources({ env, root: rootFlag(values) });
   if (values.json) return printJson(resources);
   const lines = [
     `batch system  ${resources.batch_system}${resources.job_id ? ` (job ${resources.job_id})` : ''}`,
@@ -147,6 +163,7 @@ async function up(args: string[]): Promise<number> {
   // The id is not known before the cluster exists, so the owner's socket is named by its pid.
   const owner = new Owner(state, ownerOptions(values, `${state.dir}/owner-${process.pid}.sock`));
   const request = clusterRequest(owner, values);
+  checkPython(owner.engine.options.python, env);
   await owner.listen();
   owner.shutdownOnSignals(() => process.exit(0));
   printJson(await owner.startCluster(request));
@@ -277,6 +294,7 @@ async function run(args: string[]): Promise<number> {
   const command = args.slice(separator + 1);
   const owner = new Owner(store(), ownerOptions(values, null));
   const request = clusterRequest(owner, values);
+  checkPython(owner.engine.options.python, env);
   const cluster = await owner.startCluster(request);
   const child = execa(command[0], command.slice(1), { env: clientEnvironment(cluster), stdio: 'inherit', reject: false });
   // Signals for us go to the command first; the cluster is stopped when it has ended.
@@ -302,12 +320,33 @@ function jobScript(args: string[]): number {
   return 0;
 }
 
+/** Unix socket paths are limited to 107 bytes on Linux (sun_path), and their directory must take a new entry. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+function checkSocketPath(socket: string): void {
+  const refuse = (what: string) => new InputError('--socket', `--socket ${socket}: ${what}; give a path in a directory of your own, such as $XDG_RUNTIME_DIR/dask-hpc.sock`);
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) throw refuse(`a unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes`);
+  const directory = dirname(resolve(socket));
+  try {
+    if (!statSync(directory).isDirectory()) throw refuse(`${directory} is not a directory`);
+    accessSync(directory, constants.W_OK | constants.X_OK);
+    const existing = lstatSync(socket, { throwIfNoEntry: false });
+    // A socket left by a killed sidecar is replaced; anything else there is the user's file.
+    if (existing && !existing.isSocket()) throw refuse('it exists and is not a socket; dask-hpc would replace it');
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw refuse(describeFileError(directory, error));
+  }
+}
+
 async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' }, 'base-url': { type: 'string' }, 'exit-with-stdin': { type: 'boolean' } });
   if (!values.socket) throw new UsageError('serve needs --socket PATH');
   const baseUrl = values['base-url'] as string | undefined;
   if (baseUrl !== undefined && !baseUrl.startsWith('/')) throw new InputError('--base-url', `--base-url is a path starting with "/", not ${JSON.stringify(baseUrl)}`);
+  checkSocketPath(values.socket);
   const owner = new Owner(store(), { ...ownerOptions(values, values.socket), baseUrl: baseUrl ?? null });
+  checkPython(owner.engine.options.python, env);
   await owner.listen();
   owner.shutdownOnSignals(() => process.exit(0));
   if (values['exit-with-stdin']) {
@@ -367,7 +406,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`dask-hpc: ${error.message}\n`);
       return 1;
     }
-    process.stderr.write(`dask-hpc: ${(error as Error).stack ?? error}\n`);
+    // Not the user's doing: one line and the way to more, unless asked for the whole trace.
+    if (env.DASK_HPC_DEBUG) process.stderr.write(`dask-hpc: ${(error as Error).stack ?? error}\n`);
+    else process.stderr.write(`dask-hpc: ${(error as Error).message ?? error} (unexpected; DASK_HPC_DEBUG=1 shows where it happened)\n`);
     return 1;
   }
 }

@@ -4,7 +4,7 @@ import { nodeLauncher, type AllocationNode } from './batch/node-launcher';
 import type { BatchCommands } from './batch/batch-commands';
 import { renderJobScript } from './batch/job-script';
 import { JobTracker, WorkerJob } from './batch/worker-job';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AdaptiveRange, ClusterMetrics, ClusterSecurity, ClusterState, ClusterWorker, Plan } from '../common/protocol';
 import { takeOrWriteCertificates } from './certificates-ahead';
 import { clusterSecurityFiles, tlsEnvironment, tlsFlags } from './cluster-tls';
@@ -13,6 +13,7 @@ import { AdoptedProcess, type OwnedProcess } from './adopted-process';
 import { DaskProcess, describeExit } from './dask-process';
 import { clusterEnvironment } from './cluster-environment';
 import { ClusterStartError } from './errors';
+import { checkPrivateRoot } from './private-directory';
 import { SchedulerApi } from './scheduler-api';
 import { formatBytes } from '../common/format';
 import { removeTree } from './state';
@@ -251,8 +252,9 @@ export class Cluster {
   private makeLocalDirectory(): void {
     const directory = this.state.local_directory;
     let free: number;
+    checkPrivateRoot(dirname(directory), true); // before anything is made in it
     try {
-      mkdirSync(directory, { recursive: true, mode: 0o700 });
+      mkdirSync(directory, { mode: 0o700 }); // a fresh id: a directory already there was not made by us
       writeFileSync(join(directory, '.writable'), ''); // a read-only jobfs fails here, before any spawn
       const { bavail, bsize } = statfsSync(directory);
       free = bavail * bsize;

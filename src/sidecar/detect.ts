@@ -30,8 +30,11 @@ class Reading {
     readonly files: NodeFiles
   ) {}
 
-  /** An environment variable parsed by `parse`; a value that does not parse is a warning naming it. */
-  variable(name: string, parse: (text: string) => number | null, expected: string): Figure | null {
+  /**
+   * An environment variable parsed by `parse`; a value that does not parse is a warning naming
+   * it, and so is zero when `zero` says what a zero means (a figure of 0 bytes is no figure).
+   */
+  variable(name: string, parse: (text: string) => number | null, expected: string, zero?: string): Figure | null {
     const text = this.env[name];
     if (text === undefined || text.trim() === '') {
       return null;
@@ -42,13 +45,17 @@ class Reading {
       this.warnings.push(`${name}=${JSON.stringify(text)} is not ${expected}; ignored it.`);
       return null;
     }
+    if (value === 0 && zero !== undefined) {
+      this.warnings.push(`${name}=${JSON.stringify(text)} ${zero}; ignored it and used the node's own figure.`);
+      return null;
+    }
     return { value, source: name };
   }
 
   /** The first of several variables that is set and valid. */
-  firstVariable(names: string[], parse: (text: string) => number | null, expected: string): Figure | null {
+  firstVariable(names: string[], parse: (text: string) => number | null, expected: string, zero?: string): Figure | null {
     for (const name of names) {
-      const figure = this.variable(name, parse, expected);
+      const figure = this.variable(name, parse, expected, zero);
       if (figure) {
         return figure;
       }
@@ -119,6 +126,9 @@ function detectCores(reading: Reading, system: BatchSystem): Figure {
   return cores;
 }
 
+/** Slurm's --mem=0 asks for all of a node's memory; some versions then export the 0 as it is. */
+const SLURM_ALL_MEMORY = "is Slurm's --mem=0 (all of the node's memory)";
+
 function detectMemory(reading: Reading, system: BatchSystem, cores: number): Figure {
   const { files } = reading;
   const memTotalMatch = /^MemTotal:\s*(\d+)\s*kB/m.exec(files.read('/proc/meminfo') ?? '');
@@ -133,13 +143,13 @@ function detectMemory(reading: Reading, system: BatchSystem, cores: number): Fig
 
   let batch: Figure | null = null;
   if (system === 'slurm' || reading.env.SLURM_MEM_PER_NODE || reading.env.SLURM_MEM_PER_CPU) {
-    batch = reading.variable('SLURM_MEM_PER_NODE', parseSlurmMemory, 'a size in MiB');
+    batch = reading.variable('SLURM_MEM_PER_NODE', parseSlurmMemory, 'a size in MiB', SLURM_ALL_MEMORY);
     if (!batch) {
-      const perCpu = reading.variable('SLURM_MEM_PER_CPU', parseSlurmMemory, 'a size in MiB');
+      const perCpu = reading.variable('SLURM_MEM_PER_CPU', parseSlurmMemory, 'a size in MiB', SLURM_ALL_MEMORY);
       batch = perCpu && { value: perCpu.value * cores, source: `SLURM_MEM_PER_CPU × ${cores} CPUs` };
     }
   }
-  batch ??= reading.firstVariable(['PBS_VMEM', 'PBS_MEM'], parsePbsSize, 'a PBS size like 190gb or 201326592000');
+  batch ??= reading.firstVariable(['PBS_VMEM', 'PBS_MEM'], parsePbsSize, 'a PBS size like 190gb or 201326592000', 'is no memory at all');
 
   let memory = batch ?? cgroup ?? memTotal;
   if (!memory) {

@@ -19,6 +19,7 @@ import { detectResources, type Environment } from './detect';
 import { InputError, NotFoundError } from './errors';
 import { localDirectoryRoot, planCluster } from './plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
+import { checkPrivateRoot } from './private-directory';
 import { forgetDeadCluster, processAlive, StateStore } from './state';
 
 export interface EngineOptions {
@@ -41,6 +42,13 @@ const SUBMIT_COMMAND = { slurm: 'sbatch', pbs: 'qsub' } as const;
 /** How often the batch system is asked about a cluster's jobs. */
 const JOB_POLL_MS = 2000;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** A cluster's name, if one is given, is a short word: it names log files and batch jobs. */
+function checkName(name: unknown): void {
+  if (name !== undefined && name !== null && (typeof name !== 'string' || !NAME_PATTERN.test(name))) {
+    throw new InputError('name', `name must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit; not ${JSON.stringify(name)}`);
+  }
+}
 
 /** A cluster request: the plan's fields and a name. */
 export interface ClusterRequest {
@@ -75,9 +83,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   checkClusterRequest(body: unknown): ClusterRequest {
     const plan = this.plan(body);
     const name = (body as Record<string, unknown>).name;
-    if (name !== undefined && name !== null && (typeof name !== 'string' || !NAME_PATTERN.test(name))) {
-      throw new InputError('name', `name must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit; not ${JSON.stringify(name)}`);
-    }
+    checkName(name);
     if (typeof name === 'string' && this.list().some(cluster => cluster.name === name)) {
       throw new InputError('name', `a cluster named ${JSON.stringify(name)} is already running`);
     }
@@ -86,6 +92,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     if (runner && jobsBody !== undefined && jobsBody !== null) {
       throw new InputError('runner', 'runner uses the nodes of this job; worker_jobs submits new jobs: choose one');
     }
+    checkPrivateRoot(localDirectoryRoot(this.resources()), false); // the scheduler's directory is made there
     if (jobsBody === undefined || jobsBody === null) return { name: (name as string | undefined) ?? null, plan, workerJobs: null, runner };
     const checked = this.checkWorkerJobs(body as Record<string, unknown>);
     const system = (checked.workerJobs as NonNullable<ClusterRequest['workerJobs']>).spec.system;
@@ -135,7 +142,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     rejectUnknownFields(request, ['workload', 'max_workers', 'reserve_mem_gb', 'thresholds', ...CLUSTER_FIELDS]);
     const { plan, workerJobs } = this.checkWorkerJobs(request);
     const { spec, listenHost } = workerJobs as NonNullable<ClusterRequest['workerJobs']>;
-    const name = typeof request.name === 'string' && NAME_PATTERN.test(request.name) ? request.name : 'dask-ID';
+    checkName(request.name);
+    const name = typeof request.name === 'string' ? request.name : 'dask-ID';
     const script = renderJobScript(spec, {
       clusterId: 'ID',
       jobName: 'dask-ID',

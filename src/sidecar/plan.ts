@@ -1,6 +1,7 @@
 import { DEFAULT_THRESHOLDS, type Plan, type PlanRequest, type Resources, type Workload } from '../common/protocol';
 import { InputError } from './errors';
 import { checkThresholdOrder } from './plan-request';
+import { privateRootName } from './private-directory';
 import { formatBytes, GiB, MiB } from './units';
 
 /** Below this a worker process cannot do useful work: the plan refuses rather than pretends. */
@@ -44,9 +45,12 @@ function recommendedChunkBytes(memoryPerThreadBytes: number): number {
   return chunk;
 }
 
-/** Where clusters' own directories (temp and spill) are made on a node: its job filesystem, else /tmp. */
+/**
+ * Where clusters' own directories (temp and spill) are made on a node: its job filesystem,
+ * else /tmp, in a root of this user's own (/tmp and a TMPDIR may be shared by every user).
+ */
 export function localDirectoryRoot(resources: Resources): string {
-  return `${(resources.jobfs ?? '/tmp').replace(/\/+$/, '')}/dask-hpc`;
+  return `${(resources.jobfs ?? '/tmp').replace(/\/+$/, '')}/${privateRootName()}`;
 }
 
 const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;

@@ -1,9 +1,10 @@
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterState } from '../common/protocol';
 import { InputError } from './errors';
 import type { Environment } from './detect';
+import { openOwnDirectory } from './private-directory';
 
 /** Cluster ids are ours: short lowercase hex, so an id can never name a path outside the state directory. */
 export const CLUSTER_ID_PATTERN = /^[a-f0-9]{8,32}$/;
@@ -28,9 +29,7 @@ export function defaultStateDir(env: Environment): string {
  */
 export class StateStore {
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // A directory made earlier with a looser mode is tightened: it holds sockets that run code.
-    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+    openOwnDirectory(dir, 'set DASK_HPC_STATE_DIR to a directory of your own');
   }
 
   /** A file of this cluster's in the state directory, e.g. its control socket. */

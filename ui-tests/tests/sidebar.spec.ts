@@ -147,7 +147,7 @@ test('inserted client code connects a notebook to the cluster', async () => {
   await command('notebook:insert-cell-below');
   await command('notebook:replace-selection', { text: 'print(len(client.scheduler_info()["workers"]), "workers for", dask_local_dir)' });
   await command('notebook:run-all-cells');
-  await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText('2 workers for /tmp/dask-hpc/', { timeout: 120000 });
+  await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText(`2 workers for /tmp/dask-hpc-${process.getuid!()}/`, { timeout: 120000 });
 });
 
 test('dragging a cluster card into a notebook inserts its client code', async () => {

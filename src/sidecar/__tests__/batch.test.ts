@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NetworkInterfaceInfo } from 'node:os';
+import { tmpdir, type NetworkInterfaceInfo } from 'node:os';
 import { InputError } from '../errors';
 import { nodeLauncher, parsePbsNodefile } from '../batch/node-launcher';
 import { chooseInterface } from '../batch/interfaces';
@@ -77,10 +77,42 @@ describe('contract: Gadi PBS job script (PBS Pro cannot run here)', () => {
     expect(spec.plan.n_workers * spec.plan.memory_limit_bytes + spec.plan.reserve_bytes).toBeLessThanOrEqual(190 * GiB);
     expect(worker).toContain("--interface 'ib0'");
     expect(worker).toContain('--lifetime 6600s --lifetime-stagger 150s'); // 2 h minus 10 min
-    expect(script).toContain('local_dir="${PBS_JOBFS:-${TMPDIR:-/tmp}}/dask-hpc/1a2b3c4d-era5-job-0"');
+    expect(script).toContain(`local_root="\${PBS_JOBFS:-\${TMPDIR:-/tmp}}/dask-hpc-${process.getuid!()}"`);
+    expect(script).toContain('local_dir="$local_root/1a2b3c4d-era5-job-0"');
     expect(script).toMatch(/module load python3\/3.11.7\nsource \/g\/data\/ab12\/venv\/bin\/activate/);
     expect(script).toContain("export DASK_DISTRIBUTED__WORKER__MEMORY__SPILL='0.85'");
     expect(script).toContain("export OMP_NUM_THREADS='1'");
+  });
+});
+
+describe("a worker job's local directory on a node whose /tmp is shared", () => {
+  /** The script's lines up to the worker, run by bash with TMPDIR as given: its exit status and stderr. */
+  function runUpToTheWorker(tmpdir: string) {
+    const spec = parseWorkerJobs({ system: 'slurm', cores: 2, memory_gb: 4 }, {});
+    const lines = renderJobScript(spec, context).split('\n');
+    const head = lines.slice(lines.findIndex(line => line.startsWith('local_root=')), lines.findIndex(line => line.startsWith('trap ')));
+    return spawnSync('bash', ['-c', head.join('\n')], { env: { PATH: process.env.PATH, TMPDIR: tmpdir }, encoding: 'utf8' });
+  }
+
+  test('the root and the directory are made 0700', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'shared-tmp-'));
+    const result = runUpToTheWorker(tmp);
+    expect(result.status).toBe(0);
+    const root = join(tmp, `dask-hpc-${process.getuid!()}`);
+    expect(statSync(root).mode & 0o777).toBe(0o700);
+    expect(statSync(join(root, '1a2b3c4d-era5-job-0')).mode & 0o777).toBe(0o700);
+  });
+
+  test('a root others can write to, or a link, is refused before any worker starts', () => {
+    for (const prepare of [(root: string) => { mkdirSync(root); chmodSync(root, 0o777); }, (root: string) => symlinkSync(tmpdir(), root)]) {
+      const tmp = mkdtempSync(join(tmpdir(), 'shared-tmp-'));
+      const root = join(tmp, `dask-hpc-${process.getuid!()}`);
+      prepare(root);
+      const result = runUpToTheWorker(tmp);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`dask-hpc: ${root} is not yours alone`);
+      expect(readdirSync(root)).not.toContain('1a2b3c4d-era5-job-0');
+    }
   });
 });
 
@@ -123,7 +155,7 @@ describe('Slurm job script (run for real in tests/test_slurm.py)', () => {
       `#SBATCH --output=${context.logFile}`
     ]);
     expect(script).toContain('--nworkers 4 --nthreads 2');
-    expect(script).toContain('${SLURM_TMPDIR:-${TMPDIR:-/tmp}}/dask-hpc/');
+    expect(script).toContain(`\${SLURM_TMPDIR:-\${TMPDIR:-/tmp}}/dask-hpc-${process.getuid!()}"`);
     expect(script).toContain('--lifetime 1620s'); // 30 min minus 3 min
     bashAccepts(script);
   });

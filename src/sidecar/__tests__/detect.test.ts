@@ -166,6 +166,14 @@ describe('garbage values are named, never silently used', () => {
     expect(resources.warnings.join('\n')).toMatch(/PBS_JOBFS="jobfs" is not an absolute path/);
   });
 
+  test("SLURM_MEM_PER_NODE=0 (Slurm's --mem=0, all of the node) is a warning, not 0 B", () => {
+    const root = makeNodeRoot({ cpusAllowed: '0-3', memTotalBytes: 16 * GiB });
+    const resources = detectResources({ env: { SLURM_JOB_ID: '5', SLURM_MEM_PER_NODE: '0' }, root });
+    expect(resources.memory_bytes).toBe(16 * GiB);
+    expect(resources.sources.memory).toBe('MemTotal (/proc/meminfo)');
+    expect(resources.warnings).toEqual([`SLURM_MEM_PER_NODE="0" is Slurm's --mem=0 (all of the node's memory); ignored it and used the node's own figure.`]);
+  });
+
   test('SLURM_MEM_PER_NODE=big', () => {
     const root = makeNodeRoot({ cpusAllowed: '0-3', memTotalBytes: 16 * GiB });
     const resources = detectResources({ env: { SLURM_JOB_ID: '5', SLURM_MEM_PER_NODE: 'big' }, root });

@@ -112,9 +112,9 @@ describe('thresholds and directories', () => {
     expect(() => planCluster(node(2, 8), { workload: 'cpu', thresholds: { pause: 0.5 } })).toThrow(/spill=0.85 is above pause=0.5/);
   });
   test('spill goes under the job filesystem, or /tmp with a warning inside a job that has none', () => {
-    expect(planCluster(node(2, 8), { workload: 'cpu' }).local_directory).toBe('/jobfs/1.gadi-pbs/dask-hpc');
+    expect(planCluster(node(2, 8), { workload: 'cpu' }).local_directory).toBe(`/jobfs/1.gadi-pbs/dask-hpc-${process.getuid!()}`);
     const plan = planCluster(node(2, 8, { jobfs: null }), { workload: 'cpu' });
-    expect(plan.local_directory).toBe('/tmp/dask-hpc');
+    expect(plan.local_directory).toBe(`/tmp/dask-hpc-${process.getuid!()}`);
     expect(plan.warnings.join('\n')).toMatch(/spill goes to \/tmp/);
   });
 });

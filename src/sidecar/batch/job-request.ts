@@ -8,6 +8,7 @@ import { checkPrologue } from './prologue';
 type Body = Record<string, unknown>;
 
 const JOB_FIELDS = ['system', 'dialect', 'cores', 'memory_gb', 'walltime', 'queue', 'account', 'jobfs_gb', 'storage', 'prologue', 'interface', 'jobs'];
+const MIN_JOBFS_GB = 0.001;
 const PLAN_FIELDS_FOR_JOBS = ['workload', 'max_workers', 'reserve_mem_gb', 'thresholds'];
 
 /** Where each system puts a job's node-local disk; the job's shell expands it, on its own node. */
@@ -97,6 +98,10 @@ export function parseWorkerJobs(value: unknown, planFields: Body): WorkerJobSpec
     throw new InputError('worker_jobs.storage', "worker_jobs.storage is Gadi's -l storage; this is not a Gadi job");
   }
   const jobfsGb = positive(body, 'jobfs_gb', false, 65536);
+  if (jobfsGb !== null && jobfsGb < MIN_JOBFS_GB) {
+    // Below a MiB the request would vanish from the directive (whole MiB), silently.
+    throw new InputError('worker_jobs.jobfs_gb', `worker_jobs.jobfs_gb must be at least ${MIN_JOBFS_GB} (about 1 MiB), not ${JSON.stringify(jobfsGb)}`);
+  }
   if (jobfsGb !== null && dialect === 'pbspro') {
     throw new InputError('worker_jobs.jobfs_gb', 'standard PBS Pro has no jobfs resource; leave worker_jobs.jobfs_gb out');
   }

@@ -85,7 +85,6 @@ function directives(spec: WorkerJobSpec, context: JobContext): string[] {
  */
 export function renderJobScript(spec: WorkerJobSpec, context: JobContext): string {
   const { plan } = spec;
-  const localDirectory = `${plan.local_directory}/${context.clusterId}-${context.workerName}`;
   const margin = retireMarginSeconds(spec.walltime);
   const environment = Object.entries(clusterEnvironment(plan, '\0')).map(([name, value]) =>
     value === '\0' ? `export ${name}="$local_dir"` : `export ${name}=${shellQuote(value)}`
@@ -112,8 +111,15 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     `# dask-hpc worker job of cluster ${context.clusterId}: ${plan.n_workers} worker(s) × ${plan.threads_per_worker} thread(s), ${mib(plan.memory_limit_bytes)} MiB each`,
     ...(spec.prologue.length ? ['# prologue', ...spec.prologue] : []),
     '',
-    `local_dir="${localDirectory}"`,
-    'mkdir -p "$local_dir"',
+    // The root is this user's on a disk others may share (/tmp): made 0700, used only if no one else owns or can write it.
+    `local_root="${plan.local_directory}"`,
+    '(umask 077 && mkdir -p "$local_root")',
+    'if [ -L "$local_root" ] || [ ! -O "$local_root" ] || [ -n "$(find "$local_root" -maxdepth 0 -perm /022)" ]; then',
+    '  echo "dask-hpc: $local_root is not yours alone (another user owns it or can write to it); remove it, or set TMPDIR to a directory of your own" >&2',
+    '  exit 1',
+    'fi',
+    `local_dir="$local_root/${context.clusterId}-${context.workerName}"`,
+    '(umask 077 && mkdir -p "$local_dir")',
     `trap 'rm -rf "$local_dir"' EXIT`,
     ...environment,
     worker.join(' '),
