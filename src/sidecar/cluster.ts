@@ -618,9 +618,11 @@ export class Cluster {
   }
 
   private scaleTo(nWorkers: number): Promise<void> {
-    // One scaling at a time, in the order asked.
-    this.scaling = this.scaling.then(() => this.resize(nWorkers));
-    return this.scaling;
+    // One scaling at a time, in the order asked. A failed one was answered to its own caller:
+    // the next is tried afresh, not answered with that failure again.
+    const resized = this.scaling.catch(() => undefined).then(() => this.resize(nWorkers));
+    this.scaling = resized;
+    return resized;
   }
 
   private async resize(target: number): Promise<void> {
@@ -631,8 +633,7 @@ export class Cluster {
     this.changed();
     try {
       if (target > current) {
-        const growing = this.isLocal ? this.startLocalUnit(target - current) : this.addUnits(target - current);
-        await this.withTimeout(growing, 'new workers');
+        await this.grow(target - current);
       } else if (this.isLocal) {
         await this.retireLocalWorkers(current - target);
       } else {
@@ -643,6 +644,26 @@ export class Cluster {
         this.state.status = 'running';
         this.changed();
       }
+    }
+  }
+
+  /**
+   * Adds workers; if they are not all in within the timeout, those of this step that are still
+   * starting are ended, so the size counts only workers there are and the next scale starts afresh.
+   */
+  private async grow(count: number): Promise<void> {
+    const before = new Set(this.units.keys());
+    const growing = this.isLocal ? this.startLocalUnit(count) : this.addUnits(count);
+    try {
+      await this.withTimeout(growing, 'new workers');
+    } catch (error) {
+      growing.catch(() => undefined); // its end is this error's
+      const started = [...this.units.values()].filter(unit => !before.has(unit.info.name) && unit.info.status === 'starting');
+      for (const unit of started) unit.info.status = 'retiring'; // ended on purpose: no replacement
+      await Promise.all(started.map(unit => unit.process.terminate()));
+      for (const unit of started) this.units.delete(unit.info.name);
+      // Not an internal error: workers did not start, and what this step began is ended.
+      throw new ClusterStartError((error as Error).message);
     }
   }
 
