@@ -156,6 +156,38 @@ def test_a_full_job_filesystem_is_refused_before_anything_starts(dask_hpc):
         subprocess.run(["umount", str(full)], check=True)
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="mounting a small tmpfs as the state directory needs root")
+def test_a_full_state_disk_registers_nothing_says_so_and_recovers_once_there_is_room(dask_hpc):
+    state = dask_hpc.state_dir
+    state.mkdir(mode=0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(state)], check=True)
+    process = None
+    try:
+        socket_path = str(state / "sidecar.sock")
+        process = subprocess.Popen(
+            ["node", str(CLI), "serve", "--socket", socket_path, "--python", dask_hpc.python, "--exit-with-stdin"],
+            env=dask_hpc.env, stdin=subprocess.PIPE,
+        )
+        wait_for(lambda: os.path.exists(socket_path), 30, "the sidecar's socket")
+        filler = state / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k", "count=1000"], capture_output=True)
+        request = {"workload": "cpu", "max_workers": 1, "name": "roomy"}
+        with pytest.raises(DaskHpcError, match=f"no space left in {state}"):
+            call(socket_path, "POST", "/api/clusters", request)
+        assert call(socket_path, "GET", "/api/clusters") == []
+        assert sorted(p.name for p in state.iterdir()) == ["filler", "sidecar.sock"], "no record, no temp file"
+        filler.unlink()
+        cluster = call(socket_path, "POST", "/api/clusters?wait=ready", request)
+        assert cluster["status"] == "running" and cluster["name"] == "roomy"
+        assert [c["name"] for c in call(socket_path, "GET", "/api/clusters")] == ["roomy"]
+        call(socket_path, "DELETE", f"/api/clusters/{cluster['id']}")
+    finally:
+        if process:
+            process.stdin.close()
+            process.wait(timeout=30)
+        subprocess.run(["umount", str(state)], check=True)
+
+
 def test_a_workload_bigger_than_memory_spills_to_the_job_filesystem_and_loses_nothing(dask_hpc):
     """1.6 GB of random numbers persisted on one worker with a 1 GiB limit: the excess goes to
     disk under the job filesystem, no worker is killed, and every result is still there."""

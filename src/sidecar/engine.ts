@@ -16,7 +16,7 @@ import { Cluster, type ClusterSpec, type RunnerSpec, type WorkerJobsSpec } from 
 import { commandOnPath } from './command-path';
 import { dashboardLinks } from './dashboard-links';
 import { detectResources, type Environment } from './detect';
-import { InputError, NotFoundError } from './errors';
+import { ClusterStartError, InputError, NotFoundError } from './errors';
 import { localDirectoryRoot, planCluster } from './plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
 import { forgetDeadCluster, processAlive, StateStore } from './state';
@@ -194,8 +194,14 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     const id = randomBytes(4).toString('hex');
     const jobs = request.workerJobs && this.workerJobsSpec(id, request.workerJobs.spec, request.workerJobs.initialJobs, request.workerJobs.listenHost);
     const cluster = new Cluster(this.clusterSpec(id, request.name ?? `dask-${id}`, request.plan, jobs, request.runner ?? null), state => this.record(state));
+    // Registered only once its record is written: a cluster other processes cannot see must not start.
+    try {
+      this.options.store.save(cluster.state);
+    } catch (error) {
+      throw new ClusterStartError(`the cluster was not started: ${(error as Error).message}`);
+    }
     this.clusters.set(id, cluster);
-    this.record(cluster.state);
+    this.emit('event', { type: 'cluster', cluster: { ...cluster.state } });
     const ready = cluster.start().then(
       () => {
         void writeCertificatesAhead(this.certificatesAhead()); // for the next cluster
@@ -213,7 +219,12 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     if (state.status === 'stopped' || (state.status === 'failed' && !this.clusters.has(state.id))) {
       return;
     }
-    this.options.store.save(state);
+    try {
+      this.options.store.save(state);
+    } catch (error) {
+      // The cluster runs on and its subscribers still hear of it; the next change is written again.
+      process.stderr.write(`dask-hpc: cluster ${state.id}'s record was not updated: ${(error as Error).message}\n`);
+    }
     this.emit('event', { type: 'cluster', cluster: { ...state } });
   }
 
