@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { AdaptiveRange, ClusterMetrics, ClusterSecurity, ClusterState, ClusterWorker, Plan } from '../common/protocol';
 import { takeOrWriteCertificates } from './certificates-ahead';
 import { clusterSecurityFiles, tlsEnvironment, tlsFlags } from './cluster-tls';
-import { connect as connectSocket, type Socket } from 'node:net';
 import { AdoptedProcess, type OwnedProcess } from './adopted-process';
 import { DaskProcess, describeExit } from './dask-process';
 import { clusterEnvironment } from './cluster-environment';
@@ -91,8 +90,7 @@ const RETIRE_TIMEOUT_MS = 10000;
 export class Cluster {
   readonly state: ClusterState;
   private scheduler: OwnedProcess | null = null;
-  /** An adopted cluster's hold on its scheduler (lifeline.py): closes when the scheduler ends. */
-  private lifeline: Socket | null = null;
+  /** The scheduler's lifeline socket (lifeline.py): our questions to it, and an adopted cluster's hold on it. */
   private api: SchedulerApi | null = null;
   private readonly units = new Map<string, WorkerUnit>();
   /** Workers the scheduler has registered at least once: a name registering again is a restart. */
@@ -163,14 +161,21 @@ export class Cluster {
   /**
    * Takes over a running cluster whose owner died (the sidecar after SIGKILL): holds its
    * scheduler's lifeline socket so it stays up, and manages its workers by pid and through
-   * the scheduler's API. Rejects if the scheduler is gone or does not answer.
+   * that socket. Rejects if the scheduler is gone or does not answer.
    */
   static async adopt(spec: ClusterSpec, record: ClusterState, onChange: (state: ClusterState) => void): Promise<Cluster> {
     const cluster = new Cluster(spec, onChange);
     Object.assign(cluster.state, record, { owner_pid: process.pid, control_socket: spec.controlSocket, status: 'running' });
     cluster.scheduler = new AdoptedProcess(record.scheduler_pid);
-    cluster.api = new SchedulerApi(record.dashboard_address as string);
-    const addresses = await cluster.api.workers();
+    const api = await SchedulerApi.connect(spec.lifelineSocket);
+    cluster.api = api;
+    let addresses: { name: string; address: string }[];
+    try {
+      addresses = await api.workers();
+    } catch (error) {
+      api.close();
+      throw error;
+    }
     for (const worker of record.workers) {
       if (worker.status === 'exited') continue;
       const local = !worker.job_id && !worker.host;
@@ -186,21 +191,9 @@ export class Cluster {
       const index = Number(/-(\d+)$/.exec(name)?.[1] ?? -1);
       cluster.nextWorkerIndex = Math.max(cluster.nextWorkerIndex, index + 1);
     }
-    await cluster.holdLifeline();
+    void api.closed.then(() => cluster.onSchedulerExit('its lifeline closed'));
     cluster.changed();
     return cluster;
-  }
-
-  private holdLifeline(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const socket = connectSocket(this.spec.lifelineSocket);
-      socket.once('connect', () => {
-        this.lifeline = socket;
-        socket.on('close', () => this.onSchedulerExit('its lifeline closed'));
-        resolve();
-      });
-      socket.once('error', reject);
-    });
   }
 
   private get env(): Record<string, string> {
@@ -305,12 +298,28 @@ export class Cluster {
       const httpAddress = `http://127.0.0.1:${new URL(dashboardMatch[1]).port}`;
       this.state.dashboard_address = httpAddress;
       Object.assign(this.state, this.spec.dashboardLinks(httpAddress));
-      this.api = new SchedulerApi(httpAddress);
+      this.api = await this.withTimeout(this.connectToScheduler(scheduler), 'the scheduler');
     } catch (error) {
       throw new Error(`the scheduler did not start: ${(error as Error).message}\n${scheduler.tail()}`);
     }
     void scheduler.exited.then(exit => this.onSchedulerExit(describeExit(exit)));
     this.changed();
+  }
+
+  /**
+   * The lifeline socket is bound as the scheduler loads its preloads, just after it prints its
+   * addresses: tried again until it is there (milliseconds), or the scheduler has exited.
+   */
+  private async connectToScheduler(scheduler: DaskProcess): Promise<SchedulerApi> {
+    for (;;) {
+      try {
+        return await SchedulerApi.connect(this.spec.lifelineSocket);
+      } catch (error) {
+        const { code } = error as NodeJS.ErrnoException;
+        if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || scheduler.hasExited) throw error;
+      }
+      await new Promise(resolve => setTimeout(resolve, 20));
+    }
   }
 
   private unitOf(workerName: string): WorkerUnit | undefined {
@@ -767,7 +776,7 @@ export class Cluster {
     await Promise.all(units.map(unit => unit.process.terminate()));
     await this.scheduler?.terminate();
     this.jobs?.stop();
-    this.lifeline?.destroy();
+    this.api?.close();
     if (this.spec.workerJobs) removeTree(this.spec.workerJobs.jobDirectory);
     this.units.clear();
     removeTree(this.state.local_directory);
