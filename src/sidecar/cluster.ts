@@ -14,7 +14,7 @@ import { clusterEnvironment } from './cluster-environment';
 import { ClusterStartError } from './errors';
 import { SchedulerApi } from './scheduler-api';
 import { formatBytes } from '../common/format';
-import { removeTree } from './state';
+import { processAlive, removeTree } from './state';
 import { belongsTo, isActive, listedWorkers, localUnitName, memberNames, type WorkerUnit } from './worker-units';
 
 export interface ClusterSpec {
@@ -196,6 +196,22 @@ export class Cluster {
     return cluster;
   }
 
+  /**
+   * A cluster of an earlier owner that cannot be adopted: it died before the cluster was ready,
+   * or the cluster's processes are gone. What is left of it is ended; it shows as failed, with
+   * the reason, until it is deleted.
+   */
+  static async failOrphan(spec: ClusterSpec, record: ClusterState, reason: string, onChange: (state: ClusterState) => void): Promise<Cluster> {
+    const cluster = new Cluster(spec, onChange);
+    Object.assign(cluster.state, record, { owner_pid: process.pid, control_socket: spec.controlSocket, status: 'failed', error: reason, workers: [] });
+    // Its workers first, while their scheduler may still answer (see teardown).
+    const workerPids = new Set(record.workers.map(worker => worker.pid).filter(processAlive));
+    await Promise.all([...workerPids].map(pid => new AdoptedProcess(pid).terminate()));
+    if (processAlive(record.scheduler_pid)) await new AdoptedProcess(record.scheduler_pid).terminate();
+    await cluster.teardown();
+    return cluster;
+  }
+
   private get env(): Record<string, string> {
     return {
       ...clusterEnvironment(this.spec.plan, this.state.local_directory),
@@ -283,6 +299,7 @@ export class Cluster {
     });
     this.scheduler = scheduler;
     this.state.scheduler_pid = scheduler.pid;
+    this.changed(); // recorded at once: a restarted owner ends what a killed one left starting
     this.followWorkers(scheduler);
     await certificates;
     scheduler.send('go'); // its TLS files are there (lifeline.py waits for this)

@@ -243,6 +243,11 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     const adopted: string[] = [];
     for (const record of this.options.store.list()) {
       if (processAlive(record.owner_pid) && record.owner_pid !== process.pid) continue;
+      const reason = record.control_socket === this.options.controlSocket && !this.clusters.has(record.id) && orphanFailure(record);
+      if (reason) {
+        await this.failOrphan(record, reason);
+        continue;
+      }
       if (!processAlive(record.scheduler_pid)) {
         forgetDeadCluster(this.options.store, record, this.options.controlSocket);
         continue;
@@ -261,6 +266,15 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       }
     }
     return adopted;
+  }
+
+  /** An orphan of ours that cannot run on: listed as failed, with the reason, for its subscribers and until it is deleted. */
+  private async failOrphan(record: ClusterState, reason: string): Promise<void> {
+    const jobs = record.worker_jobs ? this.workerJobsSpec(record.id, record.worker_jobs, 0, '') : null;
+    const spec = this.clusterSpec(record.id, record.name, record.plan, jobs, null);
+    const cluster = await Cluster.failOrphan(spec, record, reason, state => this.record(state));
+    this.clusters.set(record.id, cluster);
+    this.record(cluster.state);
   }
 
   list(): ClusterState[] {
@@ -333,3 +347,14 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   }
 }
 
+/**
+ * Why a cluster an earlier owner of ours left cannot be adopted, or null if it can: it was
+ * still starting when that owner died, or its scheduler is gone (one being stopped just goes).
+ */
+function orphanFailure(record: ClusterState): string | null {
+  const owner = `its owner, the dask-hpc sidecar (pid ${record.owner_pid}), ended`;
+  if (record.status === 'starting') return `${owner} before the cluster was ready; what had started of it was stopped`;
+  if (record.status === 'failed') return record.error ?? `${owner} after the cluster had failed`;
+  if (record.status === 'stopping' || processAlive(record.scheduler_pid)) return null;
+  return `${owner}, and the cluster's scheduler (pid ${record.scheduler_pid}) was gone when its successor looked`;
+}
