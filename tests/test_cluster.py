@@ -110,6 +110,48 @@ def test_scale_up_and_down_and_adapt(dask_hpc):
     assert dask_hpc("down", "--all").returncode == 0
 
 
+def test_the_dashboard_port_serves_nothing_that_changes_the_cluster_and_the_owner_still_manages_it(dask_hpc):
+    """Any user of the node can reach the dashboard's loopback port: it must not retire workers.
+    The owner asks its scheduler over the lifeline socket instead: metrics while a computation
+    runs (its tasks have tuple keys), and scaling down and up again."""
+    import threading
+
+    import dask.array as da
+    import requests
+
+    from jupyterlab_dask_hpc.unix_http import call
+
+    cluster = dask_hpc.up("--workload", "cpu", "--max-workers", "2")
+    dashboard = cluster["dashboard_address"]
+    with client_of(cluster) as client:
+        addresses = list(client.scheduler_info()["workers"])
+        for _ in range(3):
+            answer = requests.post(f"{dashboard}/api/v1/retire_workers", json={"workers": addresses}, timeout=10)
+            assert answer.status_code in (404, 405), "no route takes it (405: before the dashboard is attached)"
+        assert requests.get(f"{dashboard}/api/v1/get_workers", timeout=10).status_code == 404
+        assert requests.get(f"{dashboard}/health", timeout=10).text == "ok"  # Dask's read-only routes stay
+        assert sorted(client.scheduler_info()["workers"]) == sorted(addresses)
+
+        metrics_path = f"/api/clusters/{cluster['id']}/metrics"
+        x = da.random.RandomState(0).random_sample((4000, 4000), chunks=500)
+        total = client.compute((x @ x.T).sum())
+        seen = []
+        while not total.done() or not seen:
+            seen.append(call(cluster["control_socket"], "GET", metrics_path))
+            time.sleep(0.2)
+        assert total.result() > 0
+        assert all(m["n_workers"] == 2 and m["memory_limit_bytes"] == 2 * cluster["plan"]["memory_limit_bytes"] for m in seen)
+        assert max(m["memory_bytes"] for m in seen) > 0
+
+        scaled = dask_hpc("scale", cluster["id"], "1")
+        assert scaled.returncode == 0, scaled.stderr
+        assert len(client.scheduler_info()["workers"]) == 1
+        scaled = dask_hpc("scale", cluster["id"], "2")
+        assert scaled.returncode == 0, scaled.stderr
+        client.wait_for_workers(2, timeout=30)
+    assert dask_hpc("down", "--all").returncode == 0
+
+
 def test_run_connects_client_with_no_arguments_and_returns_the_status(dask_hpc):
     script = (
         "import sys\n"

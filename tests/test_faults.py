@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from conftest import CLI, client_of, process_tree, wait_for, wait_until_gone
-from jupyterlab_dask_hpc.unix_http import call
+from jupyterlab_dask_hpc.unix_http import DaskHpcError, call
 
 
 
@@ -79,12 +79,14 @@ def test_a_killed_nanny_is_replaced_so_the_cluster_keeps_its_size(dask_hpc):
 
 
 @pytest.fixture
-def sidecar(dask_hpc):
-    """`dask-hpc serve`, as the server extension runs it: the failed cluster stays visible there."""
+def sidecar(dask_hpc, request):
+    """`dask-hpc serve`, as the server extension runs it: the failed cluster stays visible there.
+    A test's `sidecar_flags` mark adds flags (e.g. a shorter --timeout)."""
     dask_hpc.state_dir.mkdir(mode=0o700, exist_ok=True)
     socket_path = str(dask_hpc.state_dir / "sidecar.sock")
+    marker = request.node.get_closest_marker("sidecar_flags")
     process = subprocess.Popen(
-        ["node", str(CLI), "serve", "--socket", socket_path, "--python", dask_hpc.python, "--exit-with-stdin"],
+        ["node", str(CLI), "serve", "--socket", socket_path, "--python", dask_hpc.python, "--exit-with-stdin", *(marker.args if marker else ())],
         env=dask_hpc.env, stdin=subprocess.PIPE,
     )
     wait_for(lambda: os.path.exists(socket_path), 30, "the sidecar's socket")
@@ -102,6 +104,31 @@ def test_a_killed_scheduler_fails_the_cluster_with_the_reason_and_leaves_nothing
     assert wait_until_gone(tree, 30) == [], "its workers exit"
     assert not Path(cluster["local_directory"]).exists()
     assert not Path(cluster["security"]["tls_key"]).parent.exists()
+
+
+@pytest.mark.sidecar_flags("--timeout", "15")
+def test_a_failed_scale_is_reported_once_and_the_next_scale_is_tried_afresh(dask_hpc, sidecar):
+    """New workers that cannot find their scheduler (its scheduler file gone) time out: that
+    PATCH fails, its stuck workers are ended, the cluster runs on, and once the file is back
+    the next PATCH really scales."""
+    cluster = call(sidecar, "POST", "/api/clusters?wait=ready", {"workload": "cpu", "max_workers": 1})
+    path = f"/api/clusters/{cluster['id']}"
+    scheduler_file = Path(cluster["scheduler_file"])
+    hidden = scheduler_file.with_name("hidden.json")
+    scheduler_file.rename(hidden)
+    with pytest.raises(DaskHpcError, match="new workers not ready after 15 s"):
+        call(sidecar, "PATCH", path, {"n_workers": 2})
+    after_failure = call(sidecar, "GET", path)
+    assert after_failure["status"] == "running"
+    assert [w["status"] for w in after_failure["workers"] if w["status"] != "exited"] == ["running"]
+    hidden.rename(scheduler_file)
+    scaled = call(sidecar, "PATCH", path, {"n_workers": 2})
+    assert scaled["status"] == "running"
+    assert [w["status"] for w in scaled["workers"] if w["status"] != "exited"] == ["running", "running"]
+    with client_of(cluster) as client:
+        client.wait_for_workers(2, timeout=30)
+        assert len(client.scheduler_info()["workers"]) == 2
+    call(sidecar, "DELETE", path)
 
 
 def test_a_job_filesystem_that_is_not_a_directory_is_a_clear_error_and_nothing_starts(dask_hpc):
@@ -127,6 +154,38 @@ def test_a_full_job_filesystem_is_refused_before_anything_starts(dask_hpc):
         assert list((full / f"dask-hpc-{os.getuid()}").iterdir()) == []
     finally:
         subprocess.run(["umount", str(full)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None, reason="mounting a small tmpfs as the state directory needs root")
+def test_a_full_state_disk_registers_nothing_says_so_and_recovers_once_there_is_room(dask_hpc):
+    state = dask_hpc.state_dir
+    state.mkdir(mode=0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(state)], check=True)
+    process = None
+    try:
+        socket_path = str(state / "sidecar.sock")
+        process = subprocess.Popen(
+            ["node", str(CLI), "serve", "--socket", socket_path, "--python", dask_hpc.python, "--exit-with-stdin"],
+            env=dask_hpc.env, stdin=subprocess.PIPE,
+        )
+        wait_for(lambda: os.path.exists(socket_path), 30, "the sidecar's socket")
+        filler = state / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k", "count=1000"], capture_output=True)
+        request = {"workload": "cpu", "max_workers": 1, "name": "roomy"}
+        with pytest.raises(DaskHpcError, match=f"no space left in {state}"):
+            call(socket_path, "POST", "/api/clusters", request)
+        assert call(socket_path, "GET", "/api/clusters") == []
+        assert sorted(p.name for p in state.iterdir()) == ["filler", "sidecar.sock"], "no record, no temp file"
+        filler.unlink()
+        cluster = call(socket_path, "POST", "/api/clusters?wait=ready", request)
+        assert cluster["status"] == "running" and cluster["name"] == "roomy"
+        assert [c["name"] for c in call(socket_path, "GET", "/api/clusters")] == ["roomy"]
+        call(socket_path, "DELETE", f"/api/clusters/{cluster['id']}")
+    finally:
+        if process:
+            process.stdin.close()
+            process.wait(timeout=30)
+        subprocess.run(["umount", str(state)], check=True)
 
 
 def test_a_workload_bigger_than_memory_spills_to_the_job_filesystem_and_loses_nothing(dask_hpc):

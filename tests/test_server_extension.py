@@ -189,6 +189,38 @@ async def test_a_killed_sidecar_is_restarted_and_adopts_its_clusters(jp_fetch):
     assert wait_until_gone(tree, 10) == []
 
 
+@pytest.mark.timeout(120)
+async def test_a_cluster_whose_sidecar_is_killed_while_it_starts_ends_as_failed_with_the_reason(jp_fetch, jp_ws_fetch):
+    created = await api(jp_fetch, "POST", "clusters", json.dumps({"workload": "cpu", "max_workers": 1}))
+    assert created["status"] == "starting"
+    old_sidecar = sidecar_process()
+    old_sidecar.send_signal(signal.SIGKILL)
+    started = [psutil.Process(pid) for pid in {created["scheduler_pid"], *(w["pid"] for w in created["workers"])} if psutil.pid_exists(pid)]
+
+    deadline = time.monotonic() + 60
+    clusters = []
+    while time.monotonic() < deadline:
+        try:
+            clusters = await api(jp_fetch, "GET", "clusters")
+            if clusters and clusters[0]["status"] != "starting":
+                break
+        except HTTPClientError:
+            pass  # the new sidecar is not there yet
+        await asyncio.sleep(0.5)
+    assert [c["id"] for c in clusters] == [created["id"]], "the cluster must not vanish"
+    assert clusters[0]["status"] == "failed"
+    assert "ended before the cluster was ready" in clusters[0]["error"]
+    # A subscriber (the sidebar reconnects after the restart) is told so.
+    socket = await jp_ws_fetch("dask-hpc", "api", "events")
+    event = json.loads(await asyncio.wait_for(socket.read_message(), 30))
+    assert event["type"] == "cluster" and event["cluster"]["id"] == created["id"] and event["cluster"]["status"] == "failed"
+    socket.close()
+    assert wait_until_gone(started, 20) == [], "what it had started is ended"
+    assert not os.path.exists(created["local_directory"])
+    await api(jp_fetch, "DELETE", f"clusters/{created['id']}")
+    assert await api(jp_fetch, "GET", "clusters") == []
+
+
 async def test_setup_dask_client_inside_jupyter_goes_through_the_sidecar(jp_fetch):
     from jupyterlab_dask_hpc import setup_dask_client
 

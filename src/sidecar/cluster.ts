@@ -8,7 +8,6 @@ import { dirname, join } from 'node:path';
 import type { AdaptiveRange, ClusterMetrics, ClusterSecurity, ClusterState, ClusterWorker, Plan } from '../common/protocol';
 import { takeOrWriteCertificates } from './certificates-ahead';
 import { clusterSecurityFiles, tlsEnvironment, tlsFlags } from './cluster-tls';
-import { connect as connectSocket, type Socket } from 'node:net';
 import { AdoptedProcess, type OwnedProcess } from './adopted-process';
 import { DaskProcess, describeExit } from './dask-process';
 import { clusterEnvironment } from './cluster-environment';
@@ -16,7 +15,7 @@ import { ClusterStartError } from './errors';
 import { checkPrivateRoot } from './private-directory';
 import { SchedulerApi } from './scheduler-api';
 import { formatBytes } from '../common/format';
-import { removeTree } from './state';
+import { processAlive, removeTree } from './state';
 import { belongsTo, isActive, listedWorkers, localUnitName, memberNames, type WorkerUnit } from './worker-units';
 
 export interface ClusterSpec {
@@ -92,8 +91,7 @@ const RETIRE_TIMEOUT_MS = 10000;
 export class Cluster {
   readonly state: ClusterState;
   private scheduler: OwnedProcess | null = null;
-  /** An adopted cluster's hold on its scheduler (lifeline.py): closes when the scheduler ends. */
-  private lifeline: Socket | null = null;
+  /** The scheduler's lifeline socket (lifeline.py): our questions to it, and an adopted cluster's hold on it. */
   private api: SchedulerApi | null = null;
   private readonly units = new Map<string, WorkerUnit>();
   /** Workers the scheduler has registered at least once: a name registering again is a restart. */
@@ -164,14 +162,21 @@ export class Cluster {
   /**
    * Takes over a running cluster whose owner died (the sidecar after SIGKILL): holds its
    * scheduler's lifeline socket so it stays up, and manages its workers by pid and through
-   * the scheduler's API. Rejects if the scheduler is gone or does not answer.
+   * that socket. Rejects if the scheduler is gone or does not answer.
    */
   static async adopt(spec: ClusterSpec, record: ClusterState, onChange: (state: ClusterState) => void): Promise<Cluster> {
     const cluster = new Cluster(spec, onChange);
     Object.assign(cluster.state, record, { owner_pid: process.pid, control_socket: spec.controlSocket, status: 'running' });
     cluster.scheduler = new AdoptedProcess(record.scheduler_pid);
-    cluster.api = new SchedulerApi(record.dashboard_address as string);
-    const addresses = await cluster.api.workers();
+    const api = await SchedulerApi.connect(spec.lifelineSocket);
+    cluster.api = api;
+    let addresses: { name: string; address: string }[];
+    try {
+      addresses = await api.workers();
+    } catch (error) {
+      api.close();
+      throw error;
+    }
     for (const worker of record.workers) {
       if (worker.status === 'exited') continue;
       const local = !worker.job_id && !worker.host;
@@ -187,21 +192,25 @@ export class Cluster {
       const index = Number(/-(\d+)$/.exec(name)?.[1] ?? -1);
       cluster.nextWorkerIndex = Math.max(cluster.nextWorkerIndex, index + 1);
     }
-    await cluster.holdLifeline();
+    void api.closed.then(() => cluster.onSchedulerExit('its lifeline closed'));
     cluster.changed();
     return cluster;
   }
 
-  private holdLifeline(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const socket = connectSocket(this.spec.lifelineSocket);
-      socket.once('connect', () => {
-        this.lifeline = socket;
-        socket.on('close', () => this.onSchedulerExit('its lifeline closed'));
-        resolve();
-      });
-      socket.once('error', reject);
-    });
+  /**
+   * A cluster of an earlier owner that cannot be adopted: it died before the cluster was ready,
+   * or the cluster's processes are gone. What is left of it is ended; it shows as failed, with
+   * the reason, until it is deleted.
+   */
+  static async failOrphan(spec: ClusterSpec, record: ClusterState, reason: string, onChange: (state: ClusterState) => void): Promise<Cluster> {
+    const cluster = new Cluster(spec, onChange);
+    Object.assign(cluster.state, record, { owner_pid: process.pid, control_socket: spec.controlSocket, status: 'failed', error: reason, workers: [] });
+    // Its workers first, while their scheduler may still answer (see teardown).
+    const workerPids = new Set(record.workers.map(worker => worker.pid).filter(processAlive));
+    await Promise.all([...workerPids].map(pid => new AdoptedProcess(pid).terminate()));
+    if (processAlive(record.scheduler_pid)) await new AdoptedProcess(record.scheduler_pid).terminate();
+    await cluster.teardown();
+    return cluster;
   }
 
   private get env(): Record<string, string> {
@@ -292,6 +301,7 @@ export class Cluster {
     });
     this.scheduler = scheduler;
     this.state.scheduler_pid = scheduler.pid;
+    this.changed(); // recorded at once: a restarted owner ends what a killed one left starting
     this.followWorkers(scheduler);
     await certificates;
     scheduler.send('go'); // its TLS files are there (lifeline.py waits for this)
@@ -307,12 +317,28 @@ export class Cluster {
       const httpAddress = `http://127.0.0.1:${new URL(dashboardMatch[1]).port}`;
       this.state.dashboard_address = httpAddress;
       Object.assign(this.state, this.spec.dashboardLinks(httpAddress));
-      this.api = new SchedulerApi(httpAddress);
+      this.api = await this.withTimeout(this.connectToScheduler(scheduler), 'the scheduler');
     } catch (error) {
       throw new Error(`the scheduler did not start: ${(error as Error).message}\n${scheduler.tail()}`);
     }
     void scheduler.exited.then(exit => this.onSchedulerExit(describeExit(exit)));
     this.changed();
+  }
+
+  /**
+   * The lifeline socket is bound as the scheduler loads its preloads, just after it prints its
+   * addresses: tried again until it is there (milliseconds), or the scheduler has exited.
+   */
+  private async connectToScheduler(scheduler: DaskProcess): Promise<SchedulerApi> {
+    for (;;) {
+      try {
+        return await SchedulerApi.connect(this.spec.lifelineSocket);
+      } catch (error) {
+        const { code } = error as NodeJS.ErrnoException;
+        if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || scheduler.hasExited) throw error;
+      }
+      await new Promise(resolve => setTimeout(resolve, 20));
+    }
   }
 
   private unitOf(workerName: string): WorkerUnit | undefined {
@@ -620,9 +646,11 @@ export class Cluster {
   }
 
   private scaleTo(nWorkers: number): Promise<void> {
-    // One scaling at a time, in the order asked.
-    this.scaling = this.scaling.then(() => this.resize(nWorkers));
-    return this.scaling;
+    // One scaling at a time, in the order asked. A failed one was answered to its own caller:
+    // the next is tried afresh, not answered with that failure again.
+    const resized = this.scaling.catch(() => undefined).then(() => this.resize(nWorkers));
+    this.scaling = resized;
+    return resized;
   }
 
   private async resize(target: number): Promise<void> {
@@ -633,8 +661,7 @@ export class Cluster {
     this.changed();
     try {
       if (target > current) {
-        const growing = this.isLocal ? this.startLocalUnit(target - current) : this.addUnits(target - current);
-        await this.withTimeout(growing, 'new workers');
+        await this.grow(target - current);
       } else if (this.isLocal) {
         await this.retireLocalWorkers(current - target);
       } else {
@@ -645,6 +672,26 @@ export class Cluster {
         this.state.status = 'running';
         this.changed();
       }
+    }
+  }
+
+  /**
+   * Adds workers; if they are not all in within the timeout, those of this step that are still
+   * starting are ended, so the size counts only workers there are and the next scale starts afresh.
+   */
+  private async grow(count: number): Promise<void> {
+    const before = new Set(this.units.keys());
+    const growing = this.isLocal ? this.startLocalUnit(count) : this.addUnits(count);
+    try {
+      await this.withTimeout(growing, 'new workers');
+    } catch (error) {
+      growing.catch(() => undefined); // its end is this error's
+      const started = [...this.units.values()].filter(unit => !before.has(unit.info.name) && unit.info.status === 'starting');
+      for (const unit of started) unit.info.status = 'retiring'; // ended on purpose: no replacement
+      await Promise.all(started.map(unit => unit.process.terminate()));
+      for (const unit of started) this.units.delete(unit.info.name);
+      // Not an internal error: workers did not start, and what this step began is ended.
+      throw new ClusterStartError((error as Error).message);
     }
   }
 
@@ -748,7 +795,7 @@ export class Cluster {
     await Promise.all(units.map(unit => unit.process.terminate()));
     await this.scheduler?.terminate();
     this.jobs?.stop();
-    this.lifeline?.destroy();
+    this.api?.close();
     if (this.spec.workerJobs) removeTree(this.spec.workerJobs.jobDirectory);
     this.units.clear();
     removeTree(this.state.local_directory);

@@ -16,7 +16,7 @@ import { Cluster, type ClusterSpec, type RunnerSpec, type WorkerJobsSpec } from 
 import { commandOnPath } from './command-path';
 import { dashboardLinks } from './dashboard-links';
 import { detectResources, type Environment } from './detect';
-import { InputError, NotFoundError } from './errors';
+import { ClusterStartError, InputError, NotFoundError } from './errors';
 import { localDirectoryRoot, planCluster } from './plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
 import { checkPrivateRoot } from './private-directory';
@@ -202,8 +202,14 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     const id = randomBytes(4).toString('hex');
     const jobs = request.workerJobs && this.workerJobsSpec(id, request.workerJobs.spec, request.workerJobs.initialJobs, request.workerJobs.listenHost);
     const cluster = new Cluster(this.clusterSpec(id, request.name ?? `dask-${id}`, request.plan, jobs, request.runner ?? null), state => this.record(state));
+    // Registered only once its record is written: a cluster other processes cannot see must not start.
+    try {
+      this.options.store.save(cluster.state);
+    } catch (error) {
+      throw new ClusterStartError(`the cluster was not started: ${(error as Error).message}`);
+    }
     this.clusters.set(id, cluster);
-    this.record(cluster.state);
+    this.emit('event', { type: 'cluster', cluster: { ...cluster.state } });
     const ready = cluster.start().then(
       () => {
         void writeCertificatesAhead(this.certificatesAhead()); // for the next cluster
@@ -221,7 +227,12 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     if (state.status === 'stopped' || (state.status === 'failed' && !this.clusters.has(state.id))) {
       return;
     }
-    this.options.store.save(state);
+    try {
+      this.options.store.save(state);
+    } catch (error) {
+      // The cluster runs on and its subscribers still hear of it; the next change is written again.
+      process.stderr.write(`dask-hpc: cluster ${state.id}'s record was not updated: ${(error as Error).message}\n`);
+    }
     this.emit('event', { type: 'cluster', cluster: { ...state } });
   }
 
@@ -240,6 +251,11 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     const adopted: string[] = [];
     for (const record of this.options.store.list()) {
       if (processAlive(record.owner_pid) && record.owner_pid !== process.pid) continue;
+      const reason = record.control_socket === this.options.controlSocket && !this.clusters.has(record.id) && orphanFailure(record);
+      if (reason) {
+        await this.failOrphan(record, reason);
+        continue;
+      }
       if (!processAlive(record.scheduler_pid)) {
         forgetDeadCluster(this.options.store, record, this.options.controlSocket);
         continue;
@@ -258,6 +274,15 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       }
     }
     return adopted;
+  }
+
+  /** An orphan of ours that cannot run on: listed as failed, with the reason, for its subscribers and until it is deleted. */
+  private async failOrphan(record: ClusterState, reason: string): Promise<void> {
+    const jobs = record.worker_jobs ? this.workerJobsSpec(record.id, record.worker_jobs, 0, '') : null;
+    const spec = this.clusterSpec(record.id, record.name, record.plan, jobs, null);
+    const cluster = await Cluster.failOrphan(spec, record, reason, state => this.record(state));
+    this.clusters.set(record.id, cluster);
+    this.record(cluster.state);
   }
 
   list(): ClusterState[] {
@@ -330,3 +355,14 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   }
 }
 
+/**
+ * Why a cluster an earlier owner of ours left cannot be adopted, or null if it can: it was
+ * still starting when that owner died, or its scheduler is gone (one being stopped just goes).
+ */
+function orphanFailure(record: ClusterState): string | null {
+  const owner = `its owner, the dask-hpc sidecar (pid ${record.owner_pid}), ended`;
+  if (record.status === 'starting') return `${owner} before the cluster was ready; what had started of it was stopped`;
+  if (record.status === 'failed') return record.error ?? `${owner} after the cluster had failed`;
+  if (record.status === 'stopping' || processAlive(record.scheduler_pid)) return null;
+  return `${owner}, and the cluster's scheduler (pid ${record.scheduler_pid}) was gone when its successor looked`;
+}

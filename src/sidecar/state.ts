@@ -37,11 +37,18 @@ export class StateStore {
     return join(this.dir, `${checkClusterId(id)}${suffix}`);
   }
 
+  /** Writes the record whole or not at all; a full disk says so, and leaves no temp file. */
   save(cluster: ClusterState): void {
     const path = this.pathFor(cluster.id, '.json');
     const temporary = `${path}.${process.pid}.tmp`;
-    writeFileSync(temporary, JSON.stringify(cluster, null, 2), { mode: 0o600 });
-    renameSync(temporary, path); // atomic: readers never see half a record
+    try {
+      writeFileSync(temporary, JSON.stringify(cluster, null, 2), { mode: 0o600 });
+      renameSync(temporary, path); // atomic: readers never see half a record
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      const { code, message } = error as NodeJS.ErrnoException;
+      throw new Error(code === 'ENOSPC' || code === 'EDQUOT' ? `no space left in ${this.dir} (${code}): free some and try again` : `cannot write ${path}: ${message}`);
+    }
   }
 
   load(id: string): ClusterState | null {

@@ -6,9 +6,16 @@ adopts the cluster by connecting to the unix socket named in DASK_HPC_LIFELINE_S
 keeping that connection open. When no owner is left for DASK_HPC_ADOPTION_GRACE seconds, the
 scheduler closes, which closes its workers and their nannies: no orphans, even after SIGKILL.
 Worker jobs still waiting in the batch system's queue are cancelled too (DASK_HPC_WORKER_JOBS).
+
+The same connection is how the owner asks its scheduler things (workers, metrics, adaptive
+target, retiring workers: scheduler_queries.py): one JSON line {"id": N, "op": ...} per
+request, one line {"id": N, "result": ...} or {"id": N, "error": "..."} per answer, in the order
+they complete. The socket is the user's alone (0600 in a 0700 directory), unlike an HTTP route
+on the dashboard's port, which every user of the node can reach.
 """
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import logging
@@ -17,6 +24,8 @@ import socket
 import subprocess
 import sys
 import threading
+
+import scheduler_queries  # beside this file: dask puts its directory on sys.path while it loads us
 
 logger = logging.getLogger("dask_hpc.lifeline")
 
@@ -62,28 +71,63 @@ class Lifeline:
         hard_exit.start()
         self.scheduler.loop.add_callback(self.scheduler.close, reason="dask-hpc owner gone")
 
-    def serve_adoptions(self, path: str) -> None:
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if os.path.exists(path):
-            os.unlink(path)
-        old_umask = os.umask(0o177)  # the socket: owner only
-        try:
-            server.bind(path)
-        finally:
-            os.umask(old_umask)
-        server.listen(8)
+    def serve_owners(self, server: socket.socket) -> None:
         while True:
             connection, _ = server.accept()
             thread = threading.Thread(
-                target=self.hold, args=(lambda c=connection: _read_until_eof(c),), daemon=True
+                target=self.hold, args=(lambda c=connection: self.answer_until_eof(c),), daemon=True
             )
             thread.start()
 
+    def answer_until_eof(self, connection: socket.socket) -> None:
+        """Answers the owner's requests, each on the scheduler's loop, until it closes."""
+        sending = threading.Lock()
 
-def _read_until_eof(connection: socket.socket) -> None:
-    with connection:
-        while connection.recv(4096):
-            pass
+        def send(message: dict) -> None:
+            data = (json.dumps(message) + "\n").encode()
+            with sending:
+                try:
+                    connection.sendall(data)
+                except OSError:
+                    pass  # the owner is gone: hold() counts it out at EOF
+
+        with connection, connection.makefile("rb") as lines:
+            for line in lines:
+                if line.strip():
+                    self.answer(line, send)
+
+    def answer(self, line: bytes, send) -> None:
+        try:
+            request = json.loads(line)
+            request_id = request["id"]
+        except (ValueError, KeyError, TypeError):
+            send({"id": None, "error": f"not a request: {line[:200]!r}"})
+            return
+        asked = asyncio.run_coroutine_threadsafe(
+            scheduler_queries.answer(self.scheduler, request), self.scheduler.loop.asyncio_loop
+        )
+
+        def done(future) -> None:
+            try:
+                send({"id": request_id, "result": future.result()})
+            except Exception as error:  # the owner reports it; the scheduler goes on
+                send({"id": request_id, "error": f"{type(error).__name__}: {error}"})
+
+        asked.add_done_callback(done)
+
+
+def listen_for_owners(path: str) -> socket.socket:
+    """The owner-only unix socket, bound before the scheduler says it is up: the owner connects then."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.exists(path):
+        os.unlink(path)
+    old_umask = os.umask(0o177)  # the socket: owner only
+    try:
+        server.bind(path)
+    finally:
+        os.umask(old_umask)
+    server.listen(8)
+    return server
 
 
 def cancel_worker_jobs(described: str | None) -> None:
@@ -139,5 +183,6 @@ def dask_setup(scheduler) -> None:
     lifeline = Lifeline(scheduler, float(os.environ.get("DASK_HPC_ADOPTION_GRACE", "10")))
     socket_path = os.environ.get("DASK_HPC_LIFELINE_SOCKET")
     if socket_path:
-        threading.Thread(target=lifeline.serve_adoptions, args=(socket_path,), daemon=True).start()
+        server = listen_for_owners(socket_path)
+        threading.Thread(target=lifeline.serve_owners, args=(server,), daemon=True).start()
     threading.Thread(target=lifeline.hold, args=(_read_stdin_until_eof,), daemon=True).start()
