@@ -116,7 +116,8 @@ test('a dashboard tab of a running cluster comes back after a reload, under the 
   await page.evaluate(() => (window as any).jupyterapp.restored);
   await expect(dashboardTab()).toHaveText('Dask Status · tabs-a');
   const baseUrl = await page.evaluate(() => (window as any).jupyterapp.serviceManager.serverSettings.baseUrl as string);
-  await expect(dashboard().locator('iframe')).toHaveAttribute('src', `${baseUrl}proxy/${dashboardPort}/status`);
+  // The frame's address as the browser resolves it: the cluster's port through Jupyter's proxy, under this page's base URL.
+  await expect.poll(() => dashboard().locator('iframe').evaluate(frame => (frame as HTMLIFrameElement).src)).toBe(new URL(`proxy/${dashboardPort}/status`, new URL(baseUrl, page.url())).href);
   await expect(page.frameLocator('.jp-DaskHpc-dashboard iframe').first().locator('body')).toContainText('Workers', { timeout: 60000 });
 });
 
@@ -143,11 +144,11 @@ test('when the cluster stops, its tab says so and keeps no frame; after a reload
 
   await openLab();
   await expect(dashboardTab()).toBeVisible();
-  await expect(dashboard()).toContainText('This cluster has stopped');
-  await expect(dashboard().locator('iframe')).toHaveCount(0);
-  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Dask CPU' })).toHaveCount(0);
   await page.waitForTimeout(5000); // time for a frame, had one been made, to load and run its script
   expect(foreign.requests, 'requests to the freed port after the reload').toEqual([]);
   expect(await page.evaluate(() => (window as any).__foreignDashboard ?? null)).toBeNull();
   expect((await page.request.get(`/api/contents/${MARKER}`)).status()).toBe(404);
+  await expect(dashboard()).toContainText('This cluster has stopped');
+  await expect(dashboard().locator('iframe')).toHaveCount(0);
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Dask CPU' })).toHaveCount(0);
 });
