@@ -11,17 +11,61 @@ export const DASHBOARD_PLOTS: [string, string][] = [
   ['individual-memory-by-key', 'Memory by key']
 ];
 
-/** What a dashboard tab shows; kept by the layout restorer so tabs come back after a reload. */
+/**
+ * What a dashboard tab is bound to, and all the layout restorer keeps: a cluster and a plot,
+ * never a URL. A port outlives its cluster (another user may listen on it next), and the base
+ * URL changes from session to session (ARE), so the URL is derived anew from the live cluster.
+ */
 export interface DashboardTab {
-  url: string;
-  label: string;
+  clusterId: string;
+  plot: string;
 }
 
-/** The URL of one of a cluster's dashboard pages, through Jupyter's proxy (dashboard_url is a server path). */
-export function dashboardTab(cluster: ClusterState, plot: string): DashboardTab {
-  // A path on Jupyter's own origin under the sidecar ({base_url}proxy/PORT/status), so the frame is same-origin.
-  const url = (cluster.dashboard_url ?? '').replace(/status$/, plot);
-  const plotLabel = DASHBOARD_PLOTS.find(([p]) => p === plot)?.[1] ?? plot;
-  return { url, label: `Dask ${plotLabel} · ${cluster.name}` };
+/** The statuses after which a cluster's dashboard port is no longer its own. */
+const GONE: ReadonlySet<ClusterState['status']> = new Set(['stopping', 'stopped', 'failed']);
+
+export function clusterGone(cluster: ClusterState): boolean {
+  return GONE.has(cluster.status);
 }
 
+/**
+ * The tab the `dask-hpc:open-dashboard` command's arguments name. A URL is refused: a tab
+ * follows a cluster, and only the cluster says where its dashboard is.
+ */
+export function dashboardTabFromArgs(args: Record<string, unknown>, latestClusterId: () => string): DashboardTab {
+  if (args.url !== undefined) {
+    throw new Error('dask-hpc:open-dashboard takes a cluster id ("id") and a plot ("plot"), not a URL: a dashboard tab follows its cluster.');
+  }
+  if (args.id !== undefined && (typeof args.id !== 'string' || args.id === '')) {
+    throw new Error(`dask-hpc:open-dashboard: "id" is a cluster id, not ${JSON.stringify(args.id)}.`);
+  }
+  const plot = args.plot ?? 'status';
+  if (typeof plot !== 'string' || !DASHBOARD_PLOTS.some(([p]) => p === plot)) {
+    const known = DASHBOARD_PLOTS.map(([p]) => p).join(', ');
+    throw new Error(`dask-hpc:open-dashboard: "plot" is one of ${known}, not ${JSON.stringify(plot)}.`);
+  }
+  return { clusterId: (args.id as string | undefined) ?? latestClusterId(), plot };
+}
+
+export function dashboardLabel(tab: DashboardTab, clusterName: string | null): string {
+  const plotLabel = DASHBOARD_PLOTS.find(([p]) => p === tab.plot)?.[1] ?? tab.plot;
+  return `Dask ${plotLabel} · ${clusterName ?? tab.clusterId}`;
+}
+
+/**
+ * Where the tab's frame loads the plot from: Jupyter's authenticated proxy for the
+ * cluster's loopback dashboard port, under the page's own base URL. Null when the cluster
+ * has no dashboard of its own now (starting, or gone). dashboard_url is not used: it carries
+ * the base URL of whichever process started the cluster (or no proxy at all, for the CLI).
+ */
+export function dashboardFrameUrl(cluster: ClusterState, plot: string, baseUrl: string): string | null {
+  if (clusterGone(cluster) || !cluster.dashboard_address) return null;
+  let address: URL;
+  try {
+    address = new URL(cluster.dashboard_address);
+  } catch {
+    return null;
+  }
+  if (!/^\d+$/.test(address.port)) return null;
+  return `${baseUrl.replace(/\/*$/, '/')}proxy/${address.port}/${encodeURIComponent(plot)}`;
+}

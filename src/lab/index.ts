@@ -1,5 +1,5 @@
 import { ILabShell, ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Clipboard, ICommandPalette, MainAreaWidget, IFrame, Notification, showDialog, Dialog, WidgetTracker } from '@jupyterlab/apputils';
+import { Clipboard, ICommandPalette, Notification, showDialog, Dialog } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { MimeData } from '@lumino/coreutils';
@@ -9,8 +9,8 @@ import type { ClusterState, Workload } from '../common/protocol';
 import { requestAPI } from './api';
 import type { CardActions } from './components/ClusterCard';
 import type { LaunchDefaults } from './components/LaunchForm';
-import { createDashboardWidget } from './dashboard';
-import { dashboardTab, type DashboardTab } from './dashboard-url';
+import { DashboardTabs } from './dashboard-tabs';
+import { dashboardTabFromArgs } from './dashboard-url';
 import { insertCodeCellBelow } from './notebook-cells';
 import { DaskHpcSidebar } from './sidebar';
 import { autoConnectCode, clientSnippet, DEFAULT_SNIPPET_TEMPLATE } from './snippet';
@@ -84,25 +84,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const patch = async (id: string, body: unknown) =>
       store.update(await requestAPI<ClusterState>(`clusters/${id}`, { method: 'PATCH', body: JSON.stringify(body) }));
 
-    const tracker = new WidgetTracker<MainAreaWidget<IFrame>>({ namespace: 'dask-hpc-dashboard' });
-    const tabs = new WeakMap<MainAreaWidget<IFrame>, DashboardTab>();
-    const openTab = (tab: DashboardTab) => {
-      const existing = tracker.find(widget => tabs.get(widget)?.url === tab.url);
-      if (existing) {
-        labShell.activateById(existing.id);
-        return existing;
-      }
-      const widget = createDashboardWidget(tab);
-      tabs.set(widget, tab);
-      void tracker.add(widget);
-      labShell.add(widget, 'main');
-      return widget;
-    };
-
+    const dashboards = new DashboardTabs(store, labShell);
     app.commands.addCommand(CommandIds.openDashboard, {
       label: 'Dask HPC: Open Dashboard',
-      caption: "Open a cluster's Dask dashboard (or one of its plots) in a tab",
-      execute: args => openTab(args.url ? { url: String(args.url), label: String(args.label ?? 'Dask dashboard') } : dashboardTab(clusterFor(args.id), String(args.plot ?? 'status')))
+      caption: "Open a cluster's Dask dashboard (or one of its plots) in a tab: args id (a cluster id) and plot",
+      execute: args => dashboards.open(dashboardTabFromArgs(args, () => clusterFor(undefined).id))
     });
     app.commands.addCommand(CommandIds.insertSnippet, {
       label: 'Dask HPC: Insert Client Code',
@@ -190,11 +176,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
     if (restorer) {
       restorer.add(sidebar, sidebar.id);
-      void restorer.restore(tracker, {
-        command: CommandIds.openDashboard,
-        args: widget => ({ url: widget.content.url, label: widget.title.label }),
-        name: widget => widget.content.url
-      });
+      dashboards.restoreWith(restorer, CommandIds.openDashboard);
     }
   }
 };

@@ -14,12 +14,24 @@ export class ClusterStore {
   connected = false;
   private readonly clusters = new Map<string, ClusterState>();
   private readonly changedSignal = new Signal<this, void>(this);
+  private readonly eventSignal = new Signal<this, ClusterEvent>(this);
+  private readonly connectionSignal = new Signal<this, boolean>(this);
   private socket: WebSocket | null = null;
   private reconnects = 0;
   private disposed = false;
 
   get changed(): ISignal<this, void> {
     return this.changedSignal;
+  }
+
+  /** Each change of one cluster, as it comes (the snapshot after a reconnect included). */
+  get clusterEvent(): ISignal<this, ClusterEvent> {
+    return this.eventSignal;
+  }
+
+  /** The events socket opened (true) or closed (false): what happened in between was not seen. */
+  get connectionChanged(): ISignal<this, boolean> {
+    return this.connectionSignal;
   }
 
   get list(): ClusterState[] {
@@ -49,6 +61,7 @@ export class ClusterStore {
   update(cluster: ClusterState): void {
     if (cluster.status === 'stopped') this.clusters.delete(cluster.id);
     else this.clusters.set(cluster.id, cluster);
+    this.eventSignal.emit({ type: 'cluster', cluster });
     this.changedSignal.emit();
   }
 
@@ -61,11 +74,13 @@ export class ClusterStore {
       this.reconnects = 0;
       this.clusters.clear(); // the server sends every cluster again on connect
       this.changedSignal.emit();
+      this.connectionSignal.emit(true);
     };
     socket.onmessage = message => this.apply(JSON.parse(message.data) as ClusterEvent);
     socket.onclose = () => {
       this.connected = false;
       this.changedSignal.emit();
+      this.connectionSignal.emit(false);
       const delay = RECONNECT_DELAYS_MS[Math.min(this.reconnects++, RECONNECT_DELAYS_MS.length - 1)];
       setTimeout(() => this.connect(), delay);
     };
@@ -75,6 +90,7 @@ export class ClusterStore {
     if (event.type === 'cluster') this.update(event.cluster);
     else {
       this.clusters.delete(event.id);
+      this.eventSignal.emit(event);
       this.changedSignal.emit();
     }
   }

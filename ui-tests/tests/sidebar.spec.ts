@@ -197,6 +197,8 @@ test('after a reload the dashboard tabs come back, and with autoConnect new kern
   await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
   await page.evaluate(() => (window as any).jupyterapp.restored);
   await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Dask Task stream · ui-test' })).toBeVisible();
+  // The tabs keep only the cluster and the plot: the restored one loads the plot of the live cluster.
+  await expect(page.locator('.jp-DaskHpc-dashboard iframe[src$="/individual-task-stream"]')).toHaveCount(1);
   await expect(card().locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2');
   await command('notebook:create-new', { kernelName: 'python3' });
   await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle', undefined, { timeout: 120000 });

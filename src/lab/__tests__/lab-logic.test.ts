@@ -1,25 +1,54 @@
 import type { ClusterState } from '../../common/protocol';
-import { dashboardTab } from '../dashboard-url';
+import { dashboardFrameUrl, dashboardLabel, dashboardTabFromArgs } from '../dashboard-url';
 import { clientSnippet } from '../snippet';
 import { initialWorkerJobFields, jobCounts, workerJobsBody } from '../worker-jobs';
 
 const cluster = {
   id: 'abcd1234',
   name: 'era5',
+  status: 'running',
   dashboard_url: '/user/me/proxy/41234/status',
+  dashboard_address: 'http://127.0.0.1:41234',
   local_directory: '/jobfs/1.gadi-pbs/dask-hpc/abcd1234'
 } as ClusterState;
 
 test('the client snippet connects to the cluster and names its local directory', () => {
   const code = clientSnippet(cluster);
-  expect(code).toContain('client = connect("abcd1234")');
+  expect(code).toContain('client = connect("abcd1234")  # cluster "era5"');
   expect(code).toContain('dask_local_dir = "/jobfs/1.gadi-pbs/dask-hpc/abcd1234"');
-  expect(clientSnippet(cluster, 'Client("{id}") # {name}')).toBe('Client("abcd1234") # era5');
+  // Templates that quote the placeholders themselves (the form of earlier versions) still give one literal.
+  expect(clientSnippet(cluster, 'Client("{id}") # {name}')).toBe('Client("abcd1234") # "era5"');
+  expect(clientSnippet(cluster, "Client('{id}')")).toBe('Client("abcd1234")');
 });
 
-test('dashboard plots are pages beside the status page, through the proxy', () => {
-  expect(dashboardTab(cluster, 'status')).toEqual({ url: '/user/me/proxy/41234/status', label: 'Dask Status · era5' });
-  expect(dashboardTab(cluster, 'individual-task-stream').url).toBe('/user/me/proxy/41234/individual-task-stream');
+describe('dashboard tabs are bound to a cluster and a plot, never a URL', () => {
+  test('the frame loads the plot through the proxy under the base URL of this page, not the one baked into dashboard_url', () => {
+    // On ARE the prefix changes every session: a cluster started in another one still opens under this one.
+    expect(dashboardFrameUrl(cluster, 'status', '/node/gadi-cpu-2/999/')).toBe('/node/gadi-cpu-2/999/proxy/41234/status');
+    expect(dashboardFrameUrl(cluster, 'individual-task-stream', '/user/me')).toBe('/user/me/proxy/41234/individual-task-stream');
+    // A cluster started by the CLI has a direct dashboard_url: the frame still goes through the proxy.
+    expect(dashboardFrameUrl({ ...cluster, dashboard_url: 'http://127.0.0.1:41234/status' }, 'status', '/')).toBe('/proxy/41234/status');
+  });
+
+  test('a cluster that has no dashboard of its own now gives no URL at all', () => {
+    for (const status of ['stopping', 'stopped', 'failed'] as const) expect(dashboardFrameUrl({ ...cluster, status }, 'status', '/')).toBeNull();
+    expect(dashboardFrameUrl({ ...cluster, status: 'starting', dashboard_address: null }, 'status', '/')).toBeNull();
+  });
+
+  test('the command takes a cluster id and a known plot; a URL, an odd id or an unknown plot is refused with the reason', () => {
+    const latest = () => 'latest01';
+    expect(dashboardTabFromArgs({ id: 'abcd1234', plot: 'individual-cpu' }, latest)).toEqual({ clusterId: 'abcd1234', plot: 'individual-cpu' });
+    expect(dashboardTabFromArgs({}, latest)).toEqual({ clusterId: 'latest01', plot: 'status' });
+    expect(() => dashboardTabFromArgs({ url: '/proxy/41234/status' }, latest)).toThrow('not a URL');
+    expect(() => dashboardTabFromArgs({ id: 'abcd1234', url: 'http://127.0.0.1:41234/status' }, latest)).toThrow('not a URL');
+    expect(() => dashboardTabFromArgs({ id: 42 }, latest)).toThrow('"id" is a cluster id, not 42');
+    expect(() => dashboardTabFromArgs({ id: 'abcd1234', plot: '../../files/x' }, latest)).toThrow('"plot" is one of status,');
+  });
+
+  test('a tab is labelled by its plot and its cluster (the id while the name is not known)', () => {
+    expect(dashboardLabel({ clusterId: 'abcd1234', plot: 'individual-task-stream' }, 'era5')).toBe('Dask Task stream · era5');
+    expect(dashboardLabel({ clusterId: 'abcd1234', plot: 'status' }, null)).toBe('Dask Status · abcd1234');
+  });
 });
 
 describe('workers on other nodes', () => {
