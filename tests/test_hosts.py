@@ -175,6 +175,17 @@ def test_another_node_sharing_the_home_directory_leaves_a_nodes_cluster_alone(da
     on_a = a.dask_hpc("ls", "--json")
     assert [(c["id"], c["host"]) for c in json.loads(on_a.stdout)] == [(cluster["id"], "host-a")]
 
+    # A sidecar starting on B (a Jupyter server there) neither adopts nor sweeps A's cluster.
+    sidecar = subprocess.Popen(
+        ["nsenter", "--target", str(b.init.pid), "--pid", "--mount", "--uts", "--", shutil.which("node"), str(CLI),
+         "serve", "--socket", "/tmp/dask-hpc-0-runtime/sidecar-8888.sock", "--python", dask_hpc.python, "--exit-with-stdin"],
+        env=b.env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert "dask-hpc: serving on /tmp/dask-hpc-0-runtime/sidecar-8888.sock; adopted 0 running cluster(s)" in sidecar.stderr.readline()
+    sidecar.stdin.close()  # it stops its clusters (none) and leaves
+    assert sidecar.wait(timeout=30) == 0
+    a_is_untouched()
+
     # B's processes that happen to have the numbers of A's scheduler and workers are not A's.
     numbers = {cluster["scheduler_pid"], *(w["pid"] for w in cluster["workers"])}
     namesakes = b.spawn_with_pids(sorted(numbers))
