@@ -24,27 +24,32 @@ export const MAX_RUNTIME_DIR_BYTES = SOCKET_PATH_LIMIT - 1 - LONGEST_SOCKET_NAME
  *    must be ours, a real directory (not a link) and closed to group and others.
  */
 export function runtimeDir(env: Environment): string {
-  if (env.DASK_HPC_RUNTIME_DIR) return privateDirectory(env.DASK_HPC_RUNTIME_DIR, 'DASK_HPC_RUNTIME_DIR', true);
+  if (env.DASK_HPC_RUNTIME_DIR) return privateDirectory(env.DASK_HPC_RUNTIME_DIR, true);
   const xdg = env.XDG_RUNTIME_DIR;
   if (xdg && xdg.startsWith('/') && isPrivate(xdg) && Buffer.byteLength(join(xdg, 'dask-hpc')) <= MAX_RUNTIME_DIR_BYTES) {
     try {
-      return privateDirectory(join(xdg, 'dask-hpc'), 'XDG_RUNTIME_DIR', false);
+      return privateDirectory(join(xdg, 'dask-hpc'), false);
     } catch {
       // something else is in the way there: /tmp serves as well
     }
   }
-  return privateDirectory(`/tmp/dask-hpc-${process.getuid?.() ?? 0}-runtime`, 'DASK_HPC_RUNTIME_DIR', false);
+  return privateDirectory(`/tmp/dask-hpc-${process.getuid?.() ?? 0}-runtime`, false);
 }
 
-/** Makes (0700) or checks a directory only this user can enter; an unsafe one is an error naming it. */
-function privateDirectory(path: string, variable: string, makeParents: boolean): string {
-  const fix = `remove it, or set ${variable} to a directory of your own on this node's local disk`;
+/**
+ * Makes (0700) or checks a directory only this user can enter; an unsafe one is an error naming
+ * it. `chosen`: the user named it ($DASK_HPC_RUNTIME_DIR), so its parents are made too.
+ */
+function privateDirectory(path: string, chosen: boolean): string {
+  const variable = 'DASK_HPC_RUNTIME_DIR';
+  const instead = `set ${variable} to a directory of your own (mode 0700) on this node's local disk`;
+  const fix = chosen ? instead : `remove it if it is yours, or ${instead}`;
   if (!path.startsWith('/')) throw new InputError(variable, `${variable}=${JSON.stringify(path)} is not an absolute path`);
   if (Buffer.byteLength(path) > MAX_RUNTIME_DIR_BYTES) {
     throw new InputError(variable, `${path} is too long for unix socket paths (${Buffer.byteLength(path)} bytes; at most ${MAX_RUNTIME_DIR_BYTES}): set ${variable} to a shorter path`);
   }
   try {
-    mkdirSync(path, { mode: 0o700, recursive: makeParents });
+    mkdirSync(path, { mode: 0o700, recursive: chosen });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
       throw new InputError(variable, `cannot make the runtime directory ${path}: ${(error as Error).message}`);
