@@ -10,7 +10,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Unicode
 
 from .handlers import SidecarRelayHandler
-from .paths import SIDECAR_SCRIPT, find_node, state_dir
+from .paths import SIDECAR_SCRIPT, engine_paths, find_node
 from .sidecar import Sidecar
 
 
@@ -46,11 +46,10 @@ class DaskHpcApp(ExtensionApp):
     )
 
     def initialize_settings(self):
-        state = state_dir()
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(state, 0o700)
+        # The socket goes in this node's runtime directory, never in the state directory that
+        # other nodes may share: the engine says which (and makes it, or says why it cannot).
         port = self.serverapp.port
-        socket_path = str(state / f"sidecar-{port}.sock")
+        socket_path = os.path.join(engine_paths(self.node)["runtime_dir"], f"sidecar-{port}.sock")
         base_url = self.serverapp.base_url
         command = [
             find_node(self.node),

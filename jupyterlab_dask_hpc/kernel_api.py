@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from .paths import SIDECAR_SCRIPT, find_node, node_start_environment, state_dir
+from .paths import SIDECAR_SCRIPT, find_node, node_start_environment, recorded_here, state_dir, this_host
 from .unix_http import DaskHpcError, call
 
 
@@ -28,19 +28,27 @@ def _alive(pid) -> bool:
         return False
 
 
-def running_clusters() -> list[dict]:
-    """This user's running clusters, from the dask-hpc state directory, oldest first."""
-    clusters = []
+def _records() -> list[dict]:
     directory = state_dir()
     if not directory.is_dir():
-        return clusters
+        return []
+    records = []
     for record in directory.glob("*.json"):
         try:
-            cluster = json.loads(record.read_text())
+            records.append(json.loads(record.read_text()))
         except (OSError, ValueError):
             continue
-        if cluster.get("status") == "running" and _alive(cluster.get("scheduler_pid")):
-            clusters.append(cluster)
+    return records
+
+
+def running_clusters() -> list[dict]:
+    """This user's running clusters on this node, from the dask-hpc state directory, oldest first.
+    Other nodes' records (the directory may be in a shared $HOME) are not judged: their pids are theirs."""
+    here = this_host()
+    clusters = [
+        cluster for cluster in _records()
+        if recorded_here(cluster, here) and cluster.get("status") == "running" and _alive(cluster.get("scheduler_pid"))
+    ]
     return sorted(clusters, key=lambda c: c.get("created_at", ""))
 
 
@@ -48,6 +56,14 @@ def _find(name_or_id: str | None) -> dict:
     clusters = running_clusters()
     if name_or_id is not None:
         clusters = [c for c in clusters if name_or_id in (c["id"], c["name"])]
+    if not clusters and name_or_id is not None:
+        here = this_host()["host"]
+        for other in _records():
+            if name_or_id in (other.get("id"), other.get("name")) and other.get("host") != here:
+                raise LookupError(
+                    f"cluster {other.get('id')} runs on host {other.get('host') or '(unknown)'}, not on {here}: "
+                    "connect from a kernel on that node"
+                )
     if not clusters:
         wanted = f" named {name_or_id!r}" if name_or_id else ""
         raise LookupError(

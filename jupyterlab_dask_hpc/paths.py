@@ -1,9 +1,11 @@
-"""Where dask-hpc keeps things: the same rules as the sidecar's src/sidecar/state.ts."""
+"""Where dask-hpc keeps things: the same rules as the sidecar's src/sidecar/state.ts and host.ts."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -21,6 +23,38 @@ def state_dir() -> Path:
         return Path(os.environ["DASK_HPC_STATE_DIR"])
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "dask-hpc"
+
+
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+
+
+def this_host() -> dict[str, str]:
+    """This node and this boot of it, as the engine records them in every cluster (host.ts):
+    the state directory may be shared by many nodes, and a pid means something only on its own."""
+    try:
+        with open(BOOT_ID_FILE) as file:
+            boot_id = file.read().strip()
+    except OSError:
+        boot_id = ""
+    return {"host": socket.gethostname(), "boot_id": boot_id}
+
+
+def recorded_here(record: dict, here: dict[str, str] | None = None) -> bool:
+    """Whether a cluster record was written on this node since its last boot (host.ts whereabouts)."""
+    here = here or this_host()
+    return record.get("host") == here["host"] and record.get("boot_id") == here["boot_id"]
+
+
+def engine_paths(node: str = "") -> dict[str, str]:
+    """The state directory, this node's runtime directory (sockets), host and boot id, from the
+    engine itself (`dask-hpc paths --json`): one definition of the rules, in src/sidecar/runtime-dir.ts."""
+    result = subprocess.run(
+        [find_node(node), str(SIDECAR_SCRIPT), "paths", "--json"],
+        capture_output=True, text=True, env=node_start_environment(), timeout=60,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.strip() or f"dask-hpc paths exited with status {result.returncode}")
+    return json.loads(result.stdout)
 
 
 def node_start_environment(env: dict[str, str] | None = None) -> dict[str, str]:

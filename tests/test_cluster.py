@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -206,7 +207,11 @@ def test_state_directory_and_sockets_are_private(dask_hpc):
     record = dask_hpc.state_dir / f"{cluster['id']}.json"
     assert os.stat(record).st_mode & 0o777 == 0o600
     assert os.stat(cluster["control_socket"]).st_mode & 0o777 == 0o600
-    assert os.stat(dask_hpc.state_dir / f"{cluster['id']}.lifeline.sock").st_mode & 0o777 == 0o600
+    # Sockets are in this node's runtime directory (0700), not in the state directory other nodes may share.
+    runtime = Path(json.loads(dask_hpc("paths", "--json").stdout)["runtime_dir"])
+    assert os.stat(runtime).st_mode & 0o777 == 0o700 and Path(cluster["control_socket"]).parent == runtime
+    assert os.stat(runtime / f"{cluster['id']}.lifeline.sock").st_mode & 0o777 == 0o600
+    assert not list(dask_hpc.state_dir.glob("*.sock"))
     assert os.stat(cluster["local_directory"]).st_mode & 0o777 == 0o700
     assert dask_hpc("down", "--all").returncode == 0
 

@@ -166,6 +166,9 @@ export interface ClusterState {
   plan: Plan;
   adaptive: AdaptiveRange | null;
   python: string;
+  /** The node the cluster runs on (its hostname) and that node's boot: pids mean something only there. */
+  host: string;
+  boot_id: string;
   owner_pid: number;
   scheduler_pid: number | null;
   /** The owner's control socket: other dask-hpc processes stop and scale the cluster through it. */

@@ -16,6 +16,9 @@ import { parsePlanRequest } from './plan-request';
 import { describeFileError } from './private-directory';
 import { checkPython } from './python-check';
 import { defaultStateDir, forgetDeadCluster, processAlive, StateStore } from './state';
+import { findClusterHere, liveClustersHere, recordsByHost } from './host-records';
+import { describeHost, thisHost } from './host';
+import { runtimeDir } from './runtime-dir';
 import { upDetached } from './detach';
 import { restoreDeferredVariables } from './node-start-env';
 import { describeTopology, formatBytes } from '../common/format';
@@ -25,7 +28,8 @@ const USAGE = `usage: dask-hpc <command> [options]
   plan [plan options] [--json]            workers, threads and memory for this node
   up [plan options] [--name N] [--python PY] [--detach] [--timeout S]
                                           start a cluster, print it as JSON, own it until stopped
-  ls [--json]                             the clusters of this user
+  ls [--json] [--all-hosts]               this user's clusters on this node (--all-hosts: and, read
+                                          only, those other nodes sharing the state directory run)
   down ID|NAME... | --all                 stop clusters (retire, terminate, kill)
   scale ID|NAME N                         a fixed number of workers
   adapt ID|NAME --minimum A --maximum B   let the scheduler choose within A..B
@@ -34,6 +38,7 @@ const USAGE = `usage: dask-hpc <command> [options]
   job-script --system pbs|slurm [job options] [plan options]
                                           print one worker job's script, submit nothing
   serve --socket PATH [--python PY]       the sidecar: the HTTP API on a unix socket
+  paths [--json]                          the state directory, this node's socket directory, host and boot
 plan options: --workload cpu|io|mixed  --max-workers N  --reserve-mem-gb X  --max-mem-gb Y
               --memory-target F --memory-spill F --memory-pause F --memory-terminate F  --root DIR
 job options (up, run, job-script: workers as batch jobs on other nodes, the scheduler here):
@@ -59,7 +64,7 @@ class UsageError extends Error {}
 
 const env = process.env;
 restoreDeferredVariables(env);
-const store = () => new StateStore(defaultStateDir(env));
+const store = () => new StateStore(defaultStateDir(env), runtimeDir(env));
 
 function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(args: string[], options: T) {
   // "--reserve-mem-gb -1" is a value, not an option: keep it for the value's own check to refuse.
@@ -158,10 +163,10 @@ function describeResourcesForHumans(values: FlagValues): void {
 
 async function up(args: string[]): Promise<number> {
   const { values } = parse(args, { ...OWNER_FLAGS, detach: { type: 'boolean' } });
-  if (values.detach) return upDetached(args.filter(arg => arg !== '--detach'), fileURLToPath(import.meta.url), store().dir);
+  if (values.detach) return upDetached(args.filter(arg => arg !== '--detach'), fileURLToPath(import.meta.url), store().runtimeDir);
   const state = store();
-  // The id is not known before the cluster exists, so the owner's socket is named by its pid.
-  const owner = new Owner(state, ownerOptions(values, `${state.dir}/owner-${process.pid}.sock`));
+  // The id is not known before the cluster exists, so the owner's socket is named by its pid (on this node: its runtime directory).
+  const owner = new Owner(state, ownerOptions(values, `${state.runtimeDir}/owner-${process.pid}.sock`));
   const request = clusterRequest(owner, values);
   checkPython(owner.engine.options.python, env);
   await owner.listen();
@@ -182,32 +187,20 @@ async function up(args: string[]): Promise<number> {
   return 0;
 }
 
-/** The state records of clusters still alive; a record whose owner and scheduler are both gone is cleared away. */
-function liveClusters(state: StateStore): ClusterState[] {
-  return state.list().filter(cluster => {
-    if (processAlive(cluster.owner_pid) || processAlive(cluster.scheduler_pid)) return true;
-    forgetDeadCluster(state, cluster);
-    return false;
-  });
-}
-
-function findCluster(state: StateStore, idOrName: string): ClusterState {
-  const cluster = liveClusters(state).find(c => c.id === idOrName || c.name === idOrName);
-  if (!cluster) throw new NotFoundError(`no cluster ${JSON.stringify(idOrName)}; dask-hpc ls lists them`);
-  return cluster;
-}
-
 function ls(args: string[]): number {
-  const { values } = parse(args, { json: { type: 'boolean' } });
-  const clusters = liveClusters(store());
+  const { values } = parse(args, { json: { type: 'boolean' }, 'all-hosts': { type: 'boolean' } });
+  const { here, elsewhere } = recordsByHost(store());
+  const clusters = values['all-hosts'] ? [...here, ...elsewhere.map(c => ({ ...c, host: c.host ?? null }))] : here;
   if (values.json) {
     printJson(clusters);
     return 0;
   }
-  for (const c of clusters) {
+  for (const c of here) {
     const running = c.workers.filter(w => w.status === 'running').length;
     process.stdout.write(`${c.id}  ${c.name}  ${c.status}  workers ${running}/${c.workers.length}  ${c.scheduler_address}  ${c.dashboard_url}\n`);
   }
+  // Another node's record says what it was when written: its processes cannot be checked from here.
+  if (values['all-hosts']) for (const c of elsewhere) process.stdout.write(`${c.id}  ${c.name}  ${c.status}  on ${describeHost(c)}\n`);
   return 0;
 }
 
@@ -244,7 +237,7 @@ async function down(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { all: { type: 'boolean' } });
   const state = store();
   if (!values.all && positionals.length === 0) throw new UsageError('down needs cluster ids or names, or --all');
-  const clusters = values.all ? liveClusters(state) : positionals.map(idOrName => findCluster(state, idOrName));
+  const clusters = values.all ? liveClustersHere(state) : positionals.map(idOrName => findClusterHere(state, idOrName, 'down'));
   await Promise.all(
     clusters.map(async cluster => {
       if ((await askOwner(cluster, 'DELETE')) === null) await stopOrphan(state, cluster);
@@ -258,7 +251,7 @@ async function scale(args: string[]): Promise<number> {
   const { positionals } = parse(args, {});
   if (positionals.length !== 2) throw new UsageError('scale takes a cluster id or name and a number of workers');
   const workers = numberFlag({ workers: positionals[1] }, 'workers');
-  const cluster = findCluster(store(), positionals[0]);
+  const cluster = findClusterHere(store(), positionals[0], 'scale');
   const result = await askOwner(cluster, 'PATCH', { n_workers: workers });
   if (!result) throw new Error(`the process that owns ${cluster.id} is gone; it cannot be scaled`);
   printJson(result);
@@ -268,7 +261,7 @@ async function scale(args: string[]): Promise<number> {
 async function adapt(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { minimum: { type: 'string' }, maximum: { type: 'string' } });
   if (positionals.length !== 1 || values.maximum === undefined) throw new UsageError('adapt takes a cluster id or name, --minimum A and --maximum B');
-  const cluster = findCluster(store(), positionals[0]);
+  const cluster = findClusterHere(store(), positionals[0], 'adapt');
   const range = { minimum: numberFlag(values, 'minimum') ?? 0, maximum: numberFlag(values, 'maximum') };
   const result = await askOwner(cluster, 'PATCH', { adaptive: range });
   if (!result) throw new Error(`the process that owns ${cluster.id} is gone; it cannot adapt`);
@@ -339,6 +332,16 @@ function checkSocketPath(socket: string): void {
   }
 }
 
+/** The directories and this node as the engine sees them: jupyterlab_dask_hpc asks here rather than repeat the rules. */
+function paths(args: string[]): number {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  const state = store();
+  const description = { state_dir: state.dir, runtime_dir: state.runtimeDir, ...thisHost() };
+  if (values.json) printJson(description);
+  else for (const [key, value] of Object.entries(description)) process.stdout.write(`${key.padEnd(12)}${value}\n`);
+  return 0;
+}
+
 async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' }, 'base-url': { type: 'string' }, 'exit-with-stdin': { type: 'boolean' } });
   if (!values.socket) throw new UsageError('serve needs --socket PATH');
@@ -388,6 +391,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(args);
       case 'job-script':
         return jobScript(args);
+      case 'paths':
+        return paths(args);
       case undefined:
       case '-h':
       case '--help':
@@ -395,7 +400,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are detect, plan, up, ls, down, scale, adapt, run, job-script, serve`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are detect, plan, up, ls, down, scale, adapt, run, job-script, serve, paths`);
     }
   } catch (error) {
     if (error instanceof UsageError || error instanceof InputError) {

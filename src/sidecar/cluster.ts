@@ -16,6 +16,7 @@ import { checkPrivateRoot } from './private-directory';
 import { SchedulerApi } from './scheduler-api';
 import { formatBytes } from '../common/format';
 import { processAlive, removeTree } from './state';
+import { thisHost } from './host';
 import { belongsTo, isActive, listedWorkers, localUnitName, memberNames, type WorkerUnit } from './worker-units';
 
 export interface ClusterSpec {
@@ -127,6 +128,7 @@ export class Cluster {
       plan: spec.plan,
       adaptive: null,
       python: spec.python,
+      ...thisHost(),
       owner_pid: process.pid,
       scheduler_pid: null,
       control_socket: spec.controlSocket,

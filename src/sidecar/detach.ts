@@ -9,8 +9,9 @@ import { nodeStartEnvironment } from './node-start-env';
  * makes Node compile its own modules instead of using their built-in code cache, 20 ms of
  * the owner's start, which the cluster waits for; --no-opt saved 3.7 MB resident (measured).
  */
-export async function upDetached(args: string[], engineScript: string, stateDir: string): Promise<number> {
-  const logPath = `${stateDir}/owner-${process.pid}.log`;
+export async function upDetached(args: string[], engineScript: string, runtimeDir: string): Promise<number> {
+  // In this node's runtime directory: a pid names this process on this node only.
+  const logPath = `${runtimeDir}/owner-${process.pid}.log`;
   const child = spawn(process.execPath, [engineScript, 'up', ...args], {
     detached: true,
     env: nodeStartEnvironment(process.env),

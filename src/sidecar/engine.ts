@@ -21,6 +21,7 @@ import { localDirectoryRoot, planCluster } from './plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
 import { checkPrivateRoot } from './private-directory';
 import { forgetDeadCluster, processAlive, StateStore } from './state';
+import { thisHost, whereabouts } from './host';
 
 export interface EngineOptions {
   env: Environment;
@@ -182,7 +183,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       python: this.options.python,
       lifelinePreload: preloadPath('lifeline'),
       dashboardPreload: preloadPath('deferred_dashboard'),
-      lifelineSocket: this.options.store.pathFor(id, '.lifeline.sock'),
+      lifelineSocket: this.options.store.socketFor(id, '.lifeline.sock'),
       adoptionGraceSeconds: this.options.adoptionGraceSeconds,
       controlSocket: this.options.controlSocket,
       readyTimeoutMs: this.options.readyTimeoutMs,
@@ -243,13 +244,21 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   }
 
   /**
-   * Adopts the clusters an earlier owner with this control socket left running (the sidecar
-   * restarted after a crash), and clears away records whose processes are all gone.
+   * Adopts the clusters an earlier owner with this control socket left running on this node
+   * (the sidecar restarted after a crash), and clears away this node's records whose processes
+   * are all gone, and those of its earlier boots. Other nodes' records are theirs.
    * Returns the ids adopted.
    */
   async adoptOrphans(): Promise<string[]> {
     const adopted: string[] = [];
+    const here = thisHost();
     for (const record of this.options.store.list()) {
+      const where = whereabouts(record, here);
+      if (where === 'elsewhere') continue;
+      if (where === 'earlier-boot') {
+        forgetDeadCluster(this.options.store, record, this.options.controlSocket);
+        continue;
+      }
       if (processAlive(record.owner_pid) && record.owner_pid !== process.pid) continue;
       const reason = record.control_socket === this.options.controlSocket && !this.clusters.has(record.id) && orphanFailure(record);
       if (reason) {

@@ -6,14 +6,22 @@
  */
 import { fileURLToPath } from 'node:url';
 import { upDetached } from './detach';
-import { defaultStateDir, StateStore } from './state';
+import { InputError } from './errors';
+import { runtimeDir } from './runtime-dir';
 
 const ENGINE = new URL('./dask-hpc-engine.mjs', import.meta.url);
 const args = process.argv.slice(2);
 
 if (args[0] === 'up' && args.includes('--detach')) {
-  const state = new StateStore(defaultStateDir(process.env));
-  process.exitCode = await upDetached(args.slice(1).filter(arg => arg !== '--detach'), fileURLToPath(ENGINE), state.dir);
+  let directory: string | null = null;
+  try {
+    directory = runtimeDir(process.env); // the owner's log waits there: this node's, as the owner is
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    process.stderr.write(`dask-hpc: ${error.message}\n`);
+    process.exitCode = 2;
+  }
+  if (directory) process.exitCode = await upDetached(args.slice(1).filter(arg => arg !== '--detach'), fileURLToPath(ENGINE), directory);
 } else {
   await import(ENGINE.href);
 }

@@ -5,6 +5,7 @@ import type { ClusterState } from '../common/protocol';
 import { InputError } from './errors';
 import type { Environment } from './detect';
 import { openOwnDirectory } from './private-directory';
+import { thisHost, whereabouts } from './host';
 
 /** Cluster ids are ours: short lowercase hex, so an id can never name a path outside the state directory. */
 export const CLUSTER_ID_PATTERN = /^[a-f0-9]{8,32}$/;
@@ -25,16 +26,26 @@ export function defaultStateDir(env: Environment): string {
 
 /**
  * The per-user record of running clusters (a 0700 directory of 0600 JSON files), so another
- * dask-hpc process can list and stop them and a restarted sidecar can adopt them.
+ * dask-hpc process can list and stop them and a restarted sidecar can adopt them. The
+ * directory may be shared by many nodes (host.ts); the sockets are in `runtimeDir`, this node's own.
  */
 export class StateStore {
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    /** This node's directory for sockets (runtime-dir.ts). */
+    readonly runtimeDir: string
+  ) {
     openOwnDirectory(dir, 'set DASK_HPC_STATE_DIR to a directory of your own');
   }
 
-  /** A file of this cluster's in the state directory, e.g. its control socket. */
+  /** A file of this cluster's in the state directory, e.g. its TLS directory. */
   pathFor(id: string, suffix: string): string {
     return join(this.dir, `${checkClusterId(id)}${suffix}`);
+  }
+
+  /** A socket of this cluster's, on this node: its scheduler's lifeline. */
+  socketFor(id: string, suffix: string): string {
+    return join(this.runtimeDir, `${checkClusterId(id)}${suffix}`);
   }
 
   /** Writes the record whole or not at all; a full disk says so, and leaves no temp file. */
@@ -70,9 +81,8 @@ export class StateStore {
   }
 
   remove(id: string): void {
-    for (const suffix of ['.json', '.control.sock', '.lifeline.sock', '.tls']) {
-      removeTree(this.pathFor(id, suffix));
-    }
+    for (const suffix of ['.json', '.tls']) removeTree(this.pathFor(id, suffix));
+    rmSync(this.socketFor(id, '.lifeline.sock'), { force: true });
   }
 }
 
@@ -109,10 +119,16 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/** Clears away what a cluster whose processes are all gone left: its directory, its owner's socket, its record. */
+/**
+ * Clears away what a cluster of this node whose processes are all gone left: its directory,
+ * its owner's socket, its record. A record of another node is never touched. One of an
+ * earlier boot names processes and sockets of that boot: its socket path may be in use again.
+ */
 export function forgetDeadCluster(store: StateStore, cluster: ClusterState, socketInUse: string | null = null): void {
+  const where = whereabouts(cluster, thisHost());
+  if (where === 'elsewhere') return;
   removeTree(cluster.local_directory);
   const socket = cluster.control_socket;
-  if (socket && socket !== socketInUse && !processAlive(cluster.owner_pid)) rmSync(socket, { force: true });
+  if (where === 'here' && socket && socket !== socketInUse && !processAlive(cluster.owner_pid)) rmSync(socket, { force: true });
   store.remove(cluster.id);
 }

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+/**
+ * Which node, and which boot of it, a record was written on. The state directory is usually in
+ * $HOME, which every node of an HPC site shares: a process number means something only on its
+ * own node, and only until that node reboots.
+ */
+export interface HostIdentity {
+  host: string;
+  boot_id: string;
+}
+
+const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
+
+/** This node: its hostname and the kernel's id of this boot ('' where the kernel has none). */
+export function thisHost(): HostIdentity {
+  let bootId = '';
+  try {
+    bootId = readFileSync(BOOT_ID_FILE, 'utf8').trim();
+  } catch {
+    // not Linux, or no /proc: the hostname alone tells nodes apart
+  }
+  return { host: hostname(), boot_id: bootId };
+}
+
+/** When this node booted (ms since the epoch, /proc/stat's btime); null where unknown. */
+export function bootTime(): number | null {
+  try {
+    const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    return btime ? Number(btime[1]) * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where a record was written, seen from `here`:
+ * - 'here': this node since its last boot; its processes may be judged and signalled;
+ * - 'earlier-boot': this node before a reboot; everything it names is gone, so it is swept;
+ * - 'elsewhere': another node (or one unknown, from a dask-hpc that did not record it); read only.
+ * A record of another boot written after this boot began is not ours at all: another machine
+ * with the same hostname (containers, a misconfigured site), so it is left alone.
+ */
+export type Whereabouts = 'here' | 'earlier-boot' | 'elsewhere';
+
+type Record = Partial<HostIdentity> & { created_at?: string };
+
+export function whereabouts(record: Record, here: HostIdentity = thisHost(), bootedAt: number | null = bootTime()): Whereabouts {
+  if (typeof record.host !== 'string' || record.host !== here.host) return 'elsewhere';
+  if (record.boot_id === here.boot_id) return 'here';
+  const createdAt = Date.parse(record.created_at ?? '');
+  return bootedAt !== null && createdAt < bootedAt ? 'earlier-boot' : 'elsewhere';
+}
+
+/** How a record of another node is named to the user. */
+export function describeHost(record: Partial<HostIdentity>): string {
+  if (typeof record.host !== 'string') return 'an unknown host (recorded by an older dask-hpc)';
+  if (record.host === thisHost().host) return `host ${record.host} of another boot (${record.boot_id}: another machine of the same name)`;
+  return `host ${record.host}`;
+}
