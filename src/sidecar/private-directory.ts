@@ -44,7 +44,7 @@ export function describeFileError(path: string, error: unknown): string {
  * `mkdir -p` that stops: Node's recursive mkdir loops for ever under /proc (a directory that
  * refuses new entries with ENOENT). Each missing directory is made once, the last with `mode`.
  */
-function makeDirectories(path: string, mode: number): void {
+export function makeDirectories(path: string, mode: number): void {
   const missing: string[] = [];
   let current = path;
   while (lstatOrNull(current) === null) {
@@ -117,13 +117,24 @@ export function checkPrivateRoot(root: string, create: boolean): void {
     throw refuse(codeOf(error) === 'ENOTDIR' ? `${dirname(root)} is not a directory` : describeFileError(codeOf(error) === 'ENOENT' ? dirname(root) : root, error));
   }
   if (stats === null) return;
-  if (stats.isSymbolicLink()) throw refuse(`it is a symbolic link (to ${readlinkSync(root)})`);
+  judgePrivateDirectory(root, stats, refuse);
+}
+
+/**
+ * Judges a directory of ours in a place other users share (/tmp), by its lstat: a link, a file,
+ * another user's directory or one others can write to is refused (they may have planted files
+ * in it); one that others can only read is tightened to 0700.
+ */
+export function judgePrivateDirectory(path: string, stats: Stats, refuse: (what: string) => Error): void {
+  if (stats.isSymbolicLink()) throw refuse(`it is a symbolic link (to ${readlinkSync(path)})`);
   if (!stats.isDirectory()) throw refuse('it is not a directory');
   if (stats.uid !== myUid()) throw refuse(`it belongs to uid ${stats.uid}, not to you (uid ${myUid()})`);
-  if ((stats.mode & 0o022) !== 0) {
-    throw refuse(`other users can write to it (mode ${(stats.mode & 0o7777).toString(8).padStart(4, '0')}), so its contents cannot be trusted`);
-  }
-  if ((stats.mode & 0o077) !== 0) chmodSync(root, 0o700); // ours and only readable by others: nothing was planted
+  if ((stats.mode & 0o022) !== 0) throw refuse(`other users can write to it (mode ${modeOf(stats)}), so its contents cannot be trusted`);
+  if ((stats.mode & 0o077) !== 0) chmodSync(path, 0o700); // ours and only readable by others: nothing was planted
+}
+
+function modeOf(stats: Stats): string {
+  return (stats.mode & 0o7777).toString(8).padStart(4, '0');
 }
 
 /** The name of the per-user root under a temporary directory: `dask-hpc-<uid>`. */

@@ -1,7 +1,8 @@
-import { chmodSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Environment } from './detect';
 import { InputError } from './errors';
+import { judgePrivateDirectory, makeDirectories } from './private-directory';
 
 /**
  * The longest socket name made in the runtime directory: "<8-hex id>.lifeline.sock",
@@ -49,22 +50,15 @@ function privateDirectory(path: string, chosen: boolean): string {
     throw new InputError(variable, `${path} is too long for unix socket paths (${Buffer.byteLength(path)} bytes; at most ${MAX_RUNTIME_DIR_BYTES}): set ${variable} to a shorter path`);
   }
   try {
-    mkdirSync(path, { mode: 0o700, recursive: chosen });
+    // Node's recursive mkdir never returns under /proc: makeDirectories stops.
+    if (chosen) makeDirectories(path, 0o700);
+    else mkdirSync(path, { mode: 0o700 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
       throw new InputError(variable, `cannot make the runtime directory ${path}: ${(error as Error).message}`);
     }
   }
-  const stats = lstatSync(path);
-  if (!stats.isDirectory()) throw new InputError(variable, `the runtime directory ${path} is not a directory (a link or a file): ${fix}`);
-  if (stats.uid !== process.getuid?.()) {
-    throw new InputError(variable, `the runtime directory ${path} belongs to uid ${stats.uid}, not to you (uid ${process.getuid?.()}): ${fix}`);
-  }
-  // Writable by others: they may have put a socket or a link of theirs in it already.
-  if ((stats.mode & 0o022) !== 0) {
-    throw new InputError(variable, `the runtime directory ${path} is writable by other users (mode ${modeOf(stats)}): ${fix}`);
-  }
-  if ((stats.mode & 0o077) !== 0) chmodSync(path, 0o700); // readable by others only: ours to close
+  judgePrivateDirectory(path, lstatSync(path), what => new InputError(variable, `cannot use the runtime directory ${path}: ${what}; ${fix}`));
   return path;
 }
 
@@ -75,8 +69,4 @@ function isPrivate(path: string): boolean {
   } catch {
     return false; // set, but not on this node (inherited from a login node): not usable here
   }
-}
-
-function modeOf(stats: Stats): string {
-  return (stats.mode & 0o7777).toString(8).padStart(4, '0');
 }
