@@ -4,10 +4,13 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import quote
 
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server_proxy.handlers import NamedLocalProxyHandler
 from tornado import web
 
 SIDECAR_READY_TIMEOUT_SECONDS = 30
+# The sidecar's limit too (src/sidecar/request-body.ts); refused here before it is relayed.
+MAX_BODY_BYTES = 64 * 1024
 
 
 class SidecarRelayHandler(NamedLocalProxyHandler):
@@ -22,6 +25,20 @@ class SidecarRelayHandler(NamedLocalProxyHandler):
     @property
     def unix_socket(self):
         return self.sidecar.socket_path
+
+    # jupyter-server-proxy leaves XSRF to the proxied app, and the sidecar has no cookies to
+    # check: Jupyter checks here as for its own APIs. A cookie-authenticated POST, PATCH, PUT
+    # or DELETE needs the X-XSRFToken header (403 without it, 404 from another origin); a
+    # token-authenticated one does not. The WebSocket's Origin is checked by check_origin.
+    check_xsrf_cookie = JupyterHandler.check_xsrf_cookie
+
+    # Refusals made here are JSON with a message, as the sidecar's and Jupyter's own APIs'.
+    write_error = APIHandler.write_error
+
+    async def prepare(self, *args, **kwargs):
+        await super().prepare(*args, **kwargs)  # authentication and XSRF first
+        if len(self.request.body) > MAX_BODY_BYTES:
+            raise web.HTTPError(413, f"the request body is over the limit of {MAX_BODY_BYTES} bytes (64 KiB)")
 
     def get_login_url(self):
         # An API answers 403, as Jupyter's own APIs do, rather than redirecting to a login page.

@@ -107,6 +107,20 @@ def jupyter_server(node: "DaskHpc", token: str, **env):
         server.wait(timeout=60)
 
 
+def logged_in(root: str, token: str):
+    """A browser's session after Jupyter's login form at `root` (http://127.0.0.1:<port>): the
+    login cookie, and the XSRF token that JupyterLab sends back as X-XSRFToken."""
+    import requests
+
+    session = requests.Session()
+    session.get(f"{root}/login", timeout=30).raise_for_status()
+    xsrf = session.cookies["_xsrf"]
+    login = session.post(f"{root}/login", data={"password": token, "_xsrf": xsrf}, allow_redirects=False, timeout=30)
+    assert login.status_code == 302, login.text
+    assert any(cookie.name.startswith("username-") for cookie in session.cookies)
+    return session, xsrf
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

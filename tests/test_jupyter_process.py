@@ -25,7 +25,7 @@ def request(base: str, method: str, path: str, body: dict | None = None, timeout
         f"{base}/{path}",
         method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"token {TOKEN}"},
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=timeout) as response:
         return json.loads(response.read())

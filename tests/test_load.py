@@ -17,7 +17,7 @@ from tornado.websocket import websocket_connect
 from conftest import DaskHpc, jupyter_server, processes_mentioning, wait_until_gone
 
 TOKEN = "load-token"
-HEADERS = {"Authorization": f"token {TOKEN}"}
+HEADERS = {"Authorization": f"token {TOKEN}", "Content-Type": "application/json"}
 CLUSTERS = 6
 SUBSCRIBERS = 50
 SAME_NAME_CREATES = 4

@@ -15,7 +15,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from conftest import REPO, DaskHpc, jupyter_server, processes_mentioning, wait_until_gone
+from conftest import REPO, DaskHpc, jupyter_server, logged_in, processes_mentioning, wait_until_gone
 
 TOKEN = "fuzz-token"
 
@@ -73,3 +73,42 @@ def test_without_a_token_every_route_is_403(api):
         path = op.path.replace("{id}", "abcdef12")
         response = requests.request(op.method.upper(), f"{api}{path}", json={} if op.method in ("post", "patch") else None, timeout=30)
         assert response.status_code == 403, (op.method, path, response.status_code)
+
+
+# What a body must be (docs/openapi.yaml's description): each route with a body documents
+# these refusals and answers them, with a message.
+BODY_ROUTES = [
+    (method.upper(), path.replace("{id}", "abcdef12"), operation["responses"])
+    for path, item in SCHEMA.raw_schema["paths"].items()
+    for method, operation in item.items()
+    if isinstance(operation, dict) and "requestBody" in operation
+]
+BAD_BODIES = [
+    ("not declared JSON", "text/plain", b'{"workload": "cpu"}', 415),
+    ("a form", "application/x-www-form-urlencoded", b"workload=cpu", 415),
+    ("over 64 KiB", "application/json", b'{"workload": "cpu"}'.ljust(64 * 1024 + 1), 413),
+    ("nested 20,000 deep", "application/json", b"[" * 20_000 + b"]" * 20_000, 400),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "responses"), BODY_ROUTES, ids=[f"{m} {p}" for m, p, _ in BODY_ROUTES])
+@pytest.mark.parametrize(("what", "content_type", "body", "status"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_a_bad_body_is_refused_as_described(api, method, path, responses, what, content_type, body, status):
+    assert str(status) in responses, f"{method} {path} does not document {status}"
+    response = requests.request(method, f"{api}{path}", data=body, headers={**HEADERS, "Content-Type": content_type}, timeout=30)
+    assert response.status_code == status, (what, response.text)
+    assert response.json()["message"]
+    assert requests.get(f"{api}/clusters", headers=HEADERS, timeout=30).json() == []
+
+
+@pytest.mark.parametrize(("method", "path", "responses"), BODY_ROUTES, ids=[f"{m} {p}" for m, p, _ in BODY_ROUTES])
+def test_the_login_cookie_needs_the_xsrf_header_as_described(api, method, path, responses):
+    session, xsrf = logged_in(api[: -len("/dask-hpc/api")], TOKEN)
+    json_body = {"Content-Type": "application/json"}
+    assert "403" in responses
+    forged = session.request(method, f"{api}{path}", data="{}", headers=json_body, timeout=30)
+    assert forged.status_code == 403, forged.text
+    sent = session.request(method, f"{api}{path}", data="{}", headers={**json_body, "X-XSRFToken": xsrf}, timeout=30)
+    assert sent.status_code != 403 and str(sent.status_code) in responses, sent.text
+    if method == "POST" and path == "/clusters" and sent.status_code == 201:
+        requests.delete(f"{api}/clusters/{sent.json()['id']}", headers=HEADERS, timeout=120).raise_for_status()

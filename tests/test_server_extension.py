@@ -56,8 +56,11 @@ def jp_server_config(dask_hpc, monkeypatch):
     }
 
 
+JSON = {"Content-Type": "application/json"}  # the API takes no other body (tornado's client would say a form)
+
+
 async def api(jp_fetch, method, path, body=None, **kwargs):
-    response = await jp_fetch("dask-hpc", "api", *path.split("/"), method=method, body=body, **kwargs)
+    response = await jp_fetch("dask-hpc", "api", *path.split("/"), method=method, body=body, headers=dict(JSON), **kwargs)
     return json.loads(response.body)
 
 
@@ -100,7 +103,7 @@ async def test_resources_and_plan_are_the_engines(jp_fetch, dask_hpc):
 )
 async def test_bad_input_is_400_naming_the_field_and_creates_nothing(jp_fetch, dask_hpc, body, field):
     with pytest.raises(HTTPClientError) as refused:
-        await jp_fetch("dask-hpc", "api", "clusters", method="POST", body=body)
+        await jp_fetch("dask-hpc", "api", "clusters", method="POST", body=body, headers=dict(JSON))
     assert refused.value.code == 400
     answer = json.loads(refused.value.response.body)
     assert answer["field"] == field and field in answer["message"] or field == "body"

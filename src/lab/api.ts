@@ -17,9 +17,13 @@ export class ApiError extends Error {
 export async function requestAPI<T>(path: string, init: RequestInit = {}): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'dask-hpc', 'api', path);
+  // fetch labels a string body text/plain, which the API refuses (a cross-site form can send
+  // text/plain): every body here is JSON and says so.
+  const headers = new Headers(init.headers);
+  if (init.body !== undefined && init.body !== null) headers.set('Content-Type', 'application/json');
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(url, { ...init, headers }, settings);
   } catch (error) {
     throw new ServerConnection.NetworkError(error as TypeError);
   }

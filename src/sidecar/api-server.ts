@@ -3,34 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { WebSocketServer } from 'ws';
 import type { Engine } from './engine';
 import { ClusterStartError, InputError, NotFoundError } from './errors';
-
-const MAX_BODY_BYTES = 64 * 1024;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string
-  ) {
-    super(message);
-  }
-}
-
-async function readJson(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `the request body is over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InputError('body', 'the request body is not valid JSON');
-  }
-}
+import { checkBodyHeaders, HttpError, readJson } from './request-body';
 
 /** The status and body that tell the client what went wrong. */
 function errorAnswer(error: Error): [number, unknown] {
@@ -42,7 +15,8 @@ function errorAnswer(error: Error): [number, unknown] {
 }
 
 /**
- * Answers once the request's body has all been read (a GET or an unknown route with one):
+ * Answers once the request's body has all been read (a GET or an unknown route with one, a
+ * body refused before it was read):
  * answering before the client has sent it all breaks its pipe, and the relay turns that
  * into a 500. The usual request is complete already and is answered at once: an owner that
  * exits right after its last answer must have written it.
@@ -64,6 +38,7 @@ async function route(engine: Engine, request: IncomingMessage): Promise<[number,
   const url = new URL(request.url ?? '/', 'http://sidecar');
   const path = url.pathname.replace(/\/+$/, '');
   const method = request.method ?? 'GET';
+  checkBodyHeaders(request);
   if (path === '/api/resources' && method === 'GET') return [200, engine.resources()];
   if (path === '/api/plan' && method === 'POST') return [200, engine.plan(await readJson(request))];
   if (path === '/api/job-script' && method === 'POST') return [200, engine.jobScript(await readJson(request))];
