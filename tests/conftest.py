@@ -41,6 +41,8 @@ class DaskHpc:
             PBS_VMEM="6gb",
             PBS_JOBFS=str(self.jobfs),
             DASK_HPC_STATE_DIR=str(self.state_dir),
+            # This test's own sockets: orphan checks find its sidecar and owners by this path.
+            DASK_HPC_RUNTIME_DIR=str(tmp_path / "run"),
         )
         self.python = sys.executable  # the test's Python has distributed: one Python everywhere
 

@@ -55,7 +55,7 @@ class SimulatedNode:
 
     def __init__(self, hostname: str, shared: Path, env: dict[str, str]):
         self.hostname = hostname
-        self.env = {k: v for k, v in env.items() if k != "XDG_RUNTIME_DIR"}
+        self.env = {k: v for k, v in env.items() if k not in ("XDG_RUNTIME_DIR", "DASK_HPC_RUNTIME_DIR")}
         self.unshare = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount", "--uts", "--mount-proc",
              sys.executable, "-c", NODE_INIT, hostname, str(shared)],

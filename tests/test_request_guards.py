@@ -8,6 +8,7 @@ import asyncio
 import http.client
 import json
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import psutil
@@ -32,7 +33,7 @@ class Server:
         self.api = base  # http://127.0.0.1:<port>/dask-hpc/api
         self.root = base[: -len("/dask-hpc/api")]
         self.port = urlparse(base).port
-        self.socket = str(node.state_dir / f"sidecar-{self.port}.sock")
+        self.socket = str(Path(node.env["DASK_HPC_RUNTIME_DIR"]) / f"sidecar-{self.port}.sock")
         self.process = process
 
     def clusters(self) -> list:

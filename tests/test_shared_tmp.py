@@ -64,7 +64,7 @@ class Node:
         """`dask-hpc ARGS` as user `uid`, with no job filesystem: TMPDIR is the shared directory."""
         home = self.home(uid)
         env = {**batch_free_environ(), "HOME": str(home), "USER": f"user{uid}", "TMPDIR": str(self.tmp),
-               "DASK_HPC_STATE_DIR": str(home / "state")}
+               "DASK_HPC_STATE_DIR": str(home / "state"), "DASK_HPC_RUNTIME_DIR": str(home / "run")}
         env.pop("XDG_RUNTIME_DIR", None)
         return subprocess.run(
             ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "node", str(CLI), *args],
