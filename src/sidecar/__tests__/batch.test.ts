@@ -75,7 +75,8 @@ describe('contract: Gadi PBS job script (PBS Pro cannot run here)', () => {
     expect(worker).toContain(`--nworkers ${spec.plan.n_workers} --nthreads 1 --memory-limit ${spec.plan.memory_limit_bytes}`);
     expect(spec.plan.n_workers).toBe(48);
     expect(spec.plan.n_workers * spec.plan.memory_limit_bytes + spec.plan.reserve_bytes).toBeLessThanOrEqual(190 * GiB);
-    expect(worker).toContain("--interface 'ib0'");
+    expect(worker).toContain('"${worker_interface[@]}"');
+    expect(script).toContain("if [ -e /sys/class/net/'ib0' ]; then worker_interface=(--interface 'ib0'); fi");
     expect(worker).toContain('--lifetime 6600s --lifetime-stagger 150s'); // 2 h minus 10 min
     expect(script).toContain(`local_root="\${PBS_JOBFS:-\${TMPDIR:-/tmp}}/dask-hpc-${process.getuid!()}"`);
     expect(script).toContain('local_dir="$local_root/1a2b3c4d-era5-job-0"');

@@ -78,6 +78,17 @@ function directives(spec: WorkerJobSpec, context: JobContext): string[] {
 }
 
 /**
+ * The interface is a preference (Gadi's ib0), used on the hosts that have it: the scheduler's
+ * own may not exist where the job lands (pbsbr0, eth1, …), and dask worker exits at once on an
+ * unknown one. Elsewhere the worker connects to the scheduler's address by the route that reaches it.
+ */
+function interfacePreference(name: string | null): string[] {
+  if (!name) return ['worker_interface=()'];
+  const quoted = shellQuote(name);
+  return [`worker_interface=()`, `if [ -e /sys/class/net/${quoted} ]; then worker_interface=(--interface ${quoted}); fi`];
+}
+
+/**
  * The job script of one worker job: directives, the user's prologue, then `dask worker`
  * with the job's plan, its local directory on the job's own node-local disk (removed at the
  * end), and a lifetime that retires the workers before the walltime. Every value comes from
@@ -97,7 +108,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     '--memory-limit', String(plan.memory_limit_bytes),
     '--local-directory', '"$local_dir"',
     ...tlsFlags(context.security).map((flag, i) => (i % 2 ? shellQuote(flag) : flag)),
-    ...(spec.interface ? ['--interface', shellQuote(spec.interface)] : []),
+    '"${worker_interface[@]}"',
     '--nanny',
     '--no-dashboard', // nobody reaches a worker's own dashboard; it costs each worker an import of Bokeh
     '--death-timeout', '60',
@@ -121,6 +132,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     `local_dir="$local_root/${context.clusterId}-${context.workerName}"`,
     '(umask 077 && mkdir -p "$local_dir")',
     `trap 'rm -rf "$local_dir"' EXIT`,
+    ...interfacePreference(spec.interface),
     ...environment,
     worker.join(' '),
     ''
