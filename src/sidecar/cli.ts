@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ClusterState } from '../common/protocol';
 import { callApi } from './api-client';
+import { commandPath } from './command-path';
 import { batchCommands } from './batch/batch-commands';
 import { asFlagError, jobBodyFromFlags, JOB_FLAGS, numberFlag, PLAN_FLAGS, planBodyFromFlags, type FlagValues } from './cli-options';
 import { tlsEnvironment } from './cluster-tls';
@@ -124,10 +125,15 @@ function ownerOptions(values: FlagValues, controlSocket: string | null) {
   };
 }
 
+/**
+ * The Python as an absolute path, found on PATH here: it is handed to other hosts (pbsdsh,
+ * srun, job scripts), whose own PATH would find another one (/bin/python3 without distributed).
+ * One that is not found is left as typed, for checkPython to refuse with the reason.
+ */
 function pythonOption(python: string | undefined): string {
-  if (python === undefined) return 'python3';
+  if (python === undefined) return commandPath('python3', env) ?? 'python3';
   if (python.trim() === '') throw new InputError('--python', '--python takes a Python executable, not an empty string');
-  return python.includes('/') ? resolve(python) : python;
+  return python.includes('/') ? resolve(python) : commandPath(python, env) ?? python;
 }
 
 /** The cluster request body the flags describe: the plan's fields, a name, worker jobs. */
@@ -198,6 +204,8 @@ function ls(args: string[]): number {
   for (const c of here) {
     const running = c.workers.filter(w => w.status === 'running').length;
     process.stdout.write(`${c.id}  ${c.name}  ${c.status}  workers ${running}/${c.workers.length}  ${c.scheduler_address}  ${c.dashboard_url}\n`);
+    // A running cluster can have an error too (a worker job that died): the card shows it, and so does ls.
+    if (c.error) process.stdout.write(c.error.split('\n').map(line => `    ${line}\n`).join(''));
   }
   // Another node's record says what it was when written: its processes cannot be checked from here.
   if (values['all-hosts']) for (const c of elsewhere) process.stdout.write(`${c.id}  ${c.name}  ${c.status}  on ${describeHost(c)}\n`);
