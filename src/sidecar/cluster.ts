@@ -106,6 +106,8 @@ export class Cluster {
   private scaling: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | null = null;
   private readonly jobs: JobTracker | null;
+  /** Runner units waiting for their workers, told by the scheduler's log (see superviseUnit). */
+  private readonly registrationWaiters = new Map<WorkerUnit, () => void>();
 
   constructor(
     readonly spec: ClusterSpec,
@@ -363,8 +365,10 @@ export class Cluster {
         unit.addresses.add(address);
         const member = unit.members?.get(name);
         if (member && this.registeredNames.has(name)) member.restarts++;
+        else if (!unit.members && this.registeredNames.has(name)) unit.info.restarts++;
         this.registeredNames.add(name);
       }
+      this.registrationWaiters.get(unit)?.();
       if (this.jobs) this.updateJobWorker(unit);
       else this.changed();
     });
@@ -378,14 +382,29 @@ export class Cluster {
     this.changed();
   }
 
-  /** What the batch system says of a job: queued, running, or gone (walltime, cancelled, failed). */
+  /**
+   * What the batch system says of a job: queued, running, or gone. A job whose workers ran and
+   * left (walltime, --lifetime) is replaced, so the cluster keeps its size; one that ended
+   * before its workers joined is an error with its log's tail: another like it would end the same way.
+   */
   private onJobState(job: WorkerJob): void {
     const unit = [...this.units.values()].find(u => u.process === job);
     if (!unit) return;
     if (job.state === 'finished' && unit.info.status !== 'retiring' && !this.stopping) {
+      const ranWorkers = unit.info.status === 'running';
       unit.info.status = 'exited';
-      if (unit.addresses.size === 0) {
+      if (!ranWorkers) {
         this.state.error = `worker job ${unit.info.name} (${job.jobId}) ended before its workers joined:\n${job.tail()}`;
+      } else if (this.replacements < MAX_REPLACEMENTS) {
+        this.replacements++;
+        this.units.delete(unit.info.name);
+        this.changed();
+        this.submitJob().catch(error => {
+          if (this.stopping) return;
+          this.state.error = `worker job ${unit.info.name} (${job.jobId}) ended; its replacement was not submitted: ${(error as Error).message}`;
+          this.changed();
+        });
+        return;
       }
     }
     this.updateJobWorker(unit);
@@ -546,27 +565,32 @@ export class Cluster {
   }
 
   /**
-   * Watches a unit's process: counts its workers' "Registered to" lines (a runner node's count
-   * shows on its card; more than it runs are nanny restarts), replaces it if it dies while the
-   * cluster runs, and resolves once its `count` workers have registered.
+   * Watches a unit's process: resolves once its `count` workers have registered (local ones by
+   * their "Registered to" lines, a runner node's by the scheduler's word), and replaces it if it
+   * dies while the cluster runs.
    */
   private async superviseUnit(unit: WorkerUnit, process: DaskProcess, count: number): Promise<void> {
     const { info } = unit;
     this.units.set(info.name, unit);
     this.changed();
-    const restartsBefore = info.restarts;
     let registrations = 0;
     let allRegistered: () => void = () => undefined;
     const registered = new Promise<void>(resolve => (allRegistered = resolve));
-    process.onLine(line => {
-      if (!WORKER_REGISTERED_LINE.test(line)) return;
-      registrations++;
-      if (registrations === count) allRegistered();
-      if (unit.members) return; // a local worker's restarts are counted by name (followWorkers)
-      info.registered = Math.min(registrations, count);
-      if (registrations > count) info.restarts = restartsBefore + registrations - count;
-      this.changed();
-    });
+    if (unit.members) {
+      // Local workers print to us; their restarts are counted by name (followWorkers).
+      process.onLine(line => {
+        if (WORKER_REGISTERED_LINE.test(line) && ++registrations === count) allRegistered();
+      });
+    } else {
+      // A node's workers: the scheduler says who registered. A launcher's output is no witness
+      // (a real pbsdsh relays none of its tasks' output: it goes to the job's output file).
+      this.registrationWaiters.set(unit, () => {
+        info.registered = Math.min(unit.addresses.size, count);
+        if (unit.addresses.size >= count) allRegistered();
+      });
+      void registered.then(() => this.registrationWaiters.delete(unit));
+      void process.exited.then(() => this.registrationWaiters.delete(unit));
+    }
     void process.exited.then(exit => this.onUnitExit(unit, `worker ${info.name} exited (${describeExit(exit)}):\n${process.tail()}`));
     try {
       await Promise.race([
