@@ -57,19 +57,31 @@ const slurm: BatchCommands = {
   }
 };
 
+/** `qstat -f -F json -x ID…`: the states PBS printed; -x includes finished jobs. */
+async function qstatJson(jobIds: string[]): Promise<Map<string, JobState>> {
+  const result = await run('qstat', ['-f', '-F', 'json', '-x', ...jobIds]);
+  // An id PBS has forgotten is reported on stderr, the rest still as JSON; a server that cannot
+  // be reached prints JSON without "Jobs": that says nothing about our jobs.
+  if (result.exitCode !== 0 && !result.stdout.includes('"Jobs"')) requireSuccess('qstat', result);
+  return parseQstatJson(result.stdout);
+}
+
 const pbs: BatchCommands = {
   async submit(scriptPath, cwd) {
-    const result = await run('qsub', [scriptPath], cwd);
+    // -f: no background qsub daemon, which would outlive us holding our environment.
+    const result = await run('qsub', ['-f', scriptPath], cwd);
     requireSuccess('qsub', result);
     return result.stdout.trim();
   },
   async states(jobIds) {
     if (!jobIds.length) return new Map();
-    // -x includes finished jobs; an id PBS has forgotten is reported on stderr, the rest still as JSON.
-    const result = await run('qstat', ['-f', '-F', 'json', '-x', ...jobIds]);
-    // A server that cannot be reached prints JSON without "Jobs": that says nothing about our jobs.
-    if (result.exitCode !== 0 && !result.stdout.includes('"Jobs"')) requireSuccess('qstat', result);
-    const known = parseQstatJson(result.stdout);
+    const known = await qstatJson(jobIds);
+    // OpenPBS 23.06 prints only the first of several ids with -F json (openpbs/openpbs#2672):
+    // an id missing from a joint answer is asked about alone before it counts as finished.
+    const missing = jobIds.length > 1 ? jobIds.filter(id => !known.has(id)) : [];
+    for (const answer of await Promise.all(missing.map(id => qstatJson([id])))) {
+      for (const [id, state] of answer) known.set(id, state);
+    }
     return new Map(jobIds.map(id => [id, known.get(id) ?? 'finished']));
   },
   async cancel(jobIds) {
