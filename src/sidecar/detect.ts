@@ -97,7 +97,7 @@ function clamp(
   return limit;
 }
 
-function detectCores(reading: Reading, system: BatchSystem): Figure {
+function detectCores(reading: Reading, system: BatchSystem, nodes: number): Figure {
   const { files } = reading;
   const status = files.read('/proc/self/status') ?? '';
   const cpuListMatch = /^Cpus_allowed_list:\s*(\S+)/m.exec(status);
@@ -115,7 +115,7 @@ function detectCores(reading: Reading, system: BatchSystem): Figure {
       reading.variable('SLURM_CPUS_ON_NODE', parseCount, 'a whole number of CPUs') ??
       reading.variable('SLURM_JOB_CPUS_PER_NODE', firstNodeCpus, 'a CPU count like 16 or 16(x2)');
   }
-  batch ??= reading.firstVariable(['PBS_NCPUS', 'NCPUS'], parseCount, 'a whole number of CPUs');
+  batch ??= perNode(reading.firstVariable(['PBS_NCPUS', 'NCPUS'], parseCount, 'a whole number of CPUs'), nodes, Math.floor);
 
   const processorCount = (files.read('/proc/cpuinfo') ?? '').match(/^processor\s*:/gm)?.length ?? 0;
   const fallback: Figure = cpuSet ?? { value: Math.max(1, processorCount), source: '/proc/cpuinfo' };
@@ -129,7 +129,7 @@ function detectCores(reading: Reading, system: BatchSystem): Figure {
 /** Slurm's --mem=0 asks for all of a node's memory; some versions then export the 0 as it is. */
 const SLURM_ALL_MEMORY = "is Slurm's --mem=0 (all of the node's memory)";
 
-function detectMemory(reading: Reading, system: BatchSystem, cores: number): Figure {
+function detectMemory(reading: Reading, system: BatchSystem, cores: number, nodes: number): Figure {
   const { files } = reading;
   const memTotalMatch = /^MemTotal:\s*(\d+)\s*kB/m.exec(files.read('/proc/meminfo') ?? '');
   const memTotal: Figure | null = memTotalMatch
@@ -149,7 +149,7 @@ function detectMemory(reading: Reading, system: BatchSystem, cores: number): Fig
       batch = perCpu && { value: perCpu.value * cores, source: `SLURM_MEM_PER_CPU × ${cores} CPUs` };
     }
   }
-  batch ??= reading.firstVariable(['PBS_VMEM', 'PBS_MEM'], parsePbsSize, 'a PBS size like 190gb or 201326592000', 'is no memory at all');
+  batch ??= perNode(reading.firstVariable(['PBS_VMEM', 'PBS_MEM'], parsePbsSize, 'a PBS size like 190gb or 201326592000', 'is no memory at all'), nodes, Math.floor);
 
   let memory = batch ?? cgroup ?? memTotal;
   if (!memory) {
@@ -187,6 +187,15 @@ function freeBytes(path: string | null): number | null {
   }
 }
 
+/**
+ * PBS's figures are the whole job's (PBS_NCPUS, PBS_VMEM: select=3:ncpus=2:mem=2gb gives 6 and
+ * 6gb): a node has its share, which is what a plan for this node (or each runner node) needs.
+ */
+function perNode(figure: Figure | null, nodes: number, round: (n: number) => number): Figure | null {
+  if (!figure || nodes <= 1) return figure;
+  return { value: Math.max(1, round(figure.value / nodes)), source: `${figure.source} ÷ ${nodes} nodes (PBS_NODEFILE)` };
+}
+
 function countNodes(reading: Reading, system: BatchSystem): number {
   const nodeFile = reading.env.PBS_NODEFILE;
   if (system === 'pbs' && nodeFile) {
@@ -206,8 +215,9 @@ function countNodes(reading: Reading, system: BatchSystem): number {
 export function detectResources(options: DetectOptions): Resources {
   const reading = new Reading(options.env, new NodeFiles(options.root ?? '/'));
   const { system, jobId } = batchSystemOf(options.env);
-  const cores = detectCores(reading, system);
-  const memory = detectMemory(reading, system, cores.value);
+  const nodes = countNodes(reading, system);
+  const cores = detectCores(reading, system, nodes);
+  const memory = detectMemory(reading, system, cores.value, nodes);
   const jobfs = detectJobfs(reading);
   const gpus = reading.firstVariable(['PBS_NGPUS', 'SLURM_GPUS_ON_NODE'], text => (/^\d+$/.test(text.trim()) ? Number(text) : null), 'a whole number of GPUs');
   return {
@@ -219,7 +229,7 @@ export function detectResources(options: DetectOptions): Resources {
     jobfs: jobfs.path,
     jobfs_free_bytes: freeBytes(jobfs.path),
     gpus: gpus?.value ?? 0,
-    node_count: countNodes(reading, system),
+    node_count: nodes,
     sources: { cores: cores.source, memory: memory.source, jobfs: jobfs.source },
     inputs: reading.inputs,
     warnings: reading.warnings

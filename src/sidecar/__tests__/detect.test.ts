@@ -70,6 +70,19 @@ describe('PBS on Gadi', () => {
     const env = { PBS_JOBID: '8.gadi-pbs', PBS_NCPUS: '48', PBS_NODEFILE: '/var/spool/pbs/aux/8.gadi-pbs' };
     expect(detectResources({ env, root }).node_count).toBe(3);
   });
+
+  test("a 3-node job's PBS_NCPUS and PBS_VMEM are the whole job's: each node plans with its share", () => {
+    const root = makeNodeRoot({
+      cpusAllowed: '0-47',
+      memTotalBytes: GB_GADI,
+      files: { '/var/spool/pbs/aux/8.gadi-pbs': 'n1\nn2\nn3\n' }
+    });
+    const env = { PBS_JOBID: '8.gadi-pbs', PBS_NCPUS: '144', PBS_VMEM: '570gb', PBS_NODEFILE: '/var/spool/pbs/aux/8.gadi-pbs' };
+    const resources = detectResources({ env, root });
+    expect(resources).toMatchObject({ cores: 48, memory_bytes: 190 * GiB, node_count: 3 });
+    expect(resources.sources.memory).toBe('PBS_VMEM ÷ 3 nodes (PBS_NODEFILE)');
+    expect(resources.warnings).toEqual([]);
+  });
 });
 
 describe('Slurm', () => {
