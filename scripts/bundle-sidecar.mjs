@@ -22,7 +22,7 @@ const common = {
 rmSync(`lib/${engineChunks}`, { recursive: true, force: true });
 await build({
   ...common,
-  entryPoints: { 'dask-hpc-engine': 'src/sidecar/cli.ts' },
+  entryPoints: { 'dask-hpc-engine': 'src/sidecar/engine-main.ts' },
   outdir: 'lib',
   splitting: true,
   chunkNames: `${engineChunks}/[name]-[hash]`,
@@ -36,7 +36,7 @@ await build({
 // The command's first lines are sh and JavaScript at once (to node, a string and a comment).
 // Run as a command, sh starts node without NODE_EXTRA_CA_CERTS, which Node would parse before
 // any of our code runs (36 ms here), under the name the engine restores it from for the
-// processes it starts (src/sidecar/node-start-env.ts). The arguments pass through "$@" untouched.
+// processes it starts (src/sidecar/startup/node-start-env.ts). The arguments pass through "$@" untouched.
 const LAUNCHER_HEAD = [
   '#!/bin/sh',
   '":" //; [ -n "${NODE_EXTRA_CA_CERTS+x}" ] && export DASK_HPC_DEFERRED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS" && unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"'
@@ -44,7 +44,7 @@ const LAUNCHER_HEAD = [
 // The command: a launcher that loads the engine, or starts a detached owner before loading it.
 await build({
   ...common,
-  entryPoints: ['src/sidecar/launcher.ts'],
+  entryPoints: ['src/sidecar/main.ts'],
   outfile,
   external: ['./dask-hpc-engine.mjs'],
   banner: { js: LAUNCHER_HEAD }

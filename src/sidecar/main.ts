@@ -1,0 +1,27 @@
+/**
+ * The `dask-hpc` command as installed (lib/dask-hpc.mjs): a few lines beside the engine
+ * (lib/dask-hpc-engine.mjs). `up --detach` starts its owner at once, without loading the
+ * engine here first, which the owner loads anyway: a cluster sooner by that load (bench/).
+ * Every other command loads the engine, which runs it.
+ */
+import { fileURLToPath } from 'node:url';
+import { upDetached } from './startup/detach';
+import { InputError } from './errors';
+import { runtimeDir } from './state/runtime-dir';
+
+const ENGINE = new URL('./dask-hpc-engine.mjs', import.meta.url);
+const args = process.argv.slice(2);
+
+if (args[0] === 'up' && args.includes('--detach')) {
+  let directory: string | null = null;
+  try {
+    directory = runtimeDir(process.env); // the owner's log waits there: this node's, as the owner is
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    process.stderr.write(`dask-hpc: ${error.message}\n`);
+    process.exitCode = 2;
+  }
+  if (directory) process.exitCode = await upDetached(args.slice(1).filter(arg => arg !== '--detach'), fileURLToPath(ENGINE), directory);
+} else {
+  await import(ENGINE.href);
+}
