@@ -1,5 +1,5 @@
 import type { ClusterWorker } from '../../common/protocol';
-import type { OwnedProcess } from '../process/adopted-process';
+import type { OwnedProcess } from '../process/owned-process';
 
 /**
  * A process (or batch job) of a cluster that runs Dask workers: a local

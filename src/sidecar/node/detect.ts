@@ -3,7 +3,8 @@ import { hostname as osHostname } from 'node:os';
 import type { BatchSystem, Resources } from '../../common/protocol';
 import { cgroupCpuQuota, cgroupMemoryLimit } from './cgroup';
 import { NodeFiles } from './node-files';
-import { countCpuList, formatBytes, parseCount, parsePbsSize, parseSlurmMemory } from './units';
+import { formatBytes } from '../../common/format';
+import { countCpuList, parseCount, parsePbsSize, parseSlurmMemory } from './units';
 
 export type Environment = Record<string, string | undefined>;
 

@@ -2,7 +2,8 @@ import { DEFAULT_THRESHOLDS, type Plan, type PlanRequest, type Resources, type W
 import { InputError } from '../errors';
 import { checkThresholdOrder } from '../requests/plan-request';
 import { privateRootName } from '../state/private-directory';
-import { formatBytes, GiB, MiB } from './units';
+import { formatBytes } from '../../common/format';
+import { GiB, MiB } from './units';
 
 /** Below this a worker process cannot do useful work: the plan refuses rather than pretends. */
 export const MIN_WORKER_MEMORY_BYTES = 512 * MiB;

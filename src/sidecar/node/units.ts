@@ -64,4 +64,3 @@ export function countCpuList(text: string): number | null {
   return count > 0 ? count : null;
 }
 
-export { formatBytes } from '../../common/format';

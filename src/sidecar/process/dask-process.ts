@@ -2,8 +2,11 @@ import { execa, type ResultPromise } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { describeExit, type Exit, type StartedProcess } from './owned-process';
 
 const TAIL_LINES = 30;
+/** How long SIGTERM has before SIGKILL. */
+const KILL_GRACE_MS = 5000;
 
 export interface DaskProcessOptions {
   /** The Python whose `distributed` runs the process: one Python for client and workers (seed 002). */
@@ -16,23 +19,17 @@ export interface DaskProcessOptions {
   env: Record<string, string>;
   /** Where stdout and stderr are kept, for the user and for error messages. */
   logFile: string;
-  /** How long SIGTERM has before SIGKILL. */
-  killGraceMs?: number;
   /** A command that runs the process on another node of the allocation (srun …, pbsdsh … --). */
   launcher?: string[];
 }
 
-export interface Exit {
-  code: number | null;
-  signal: string | null;
-}
 
 /**
  * One `dask scheduler` or `dask worker` process: started with execa (no shell), its output
  * kept in a log file and a tail for errors, each line offered to `onLine` watchers, which is
  * how readiness is seen without polling.
  */
-export class DaskProcess {
+export class DaskProcess implements StartedProcess {
   readonly subprocess: ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe'; buffer: false; reject: false }>;
   readonly exited: Promise<Exit>;
   private readonly tailLines: string[] = [];
@@ -43,8 +40,7 @@ export class DaskProcess {
   constructor(readonly options: DaskProcessOptions) {
     this.log = createWriteStream(options.logFile, { flags: 'a', mode: 0o600 });
     // The log is a copy for the user; the tail in memory is what errors show. A cluster
-    // stopped while starting removes the directory under an opening log: that must not
-    // bring the sidecar down (found by tests/test_openapi.py).
+    // stopped while starting removes the directory under an opening log: not worth a crash.
     this.log.on('error', () => undefined);
     const command = [...(options.launcher ?? []), options.python, '-m', `distributed.cli.dask_${options.kind}`, ...options.args];
     this.subprocess = execa(command[0], command.slice(1), {
@@ -57,7 +53,7 @@ export class DaskProcess {
       buffer: false,
       reject: false,
       cleanup: true,
-      forceKillAfterDelay: options.killGraceMs ?? 5000
+      forceKillAfterDelay: KILL_GRACE_MS
     });
     // A process that died early has no reader for our start signal: that is its exit's to report.
     this.subprocess.stdin.on('error', () => undefined);
@@ -134,8 +130,4 @@ export class DaskProcess {
     this.log.end();
     return exit;
   }
-}
-
-export function describeExit(exit: Exit): string {
-  return exit.signal ? `killed by ${exit.signal}` : `exit status ${exit.code}`;
 }

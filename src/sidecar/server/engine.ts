@@ -12,6 +12,7 @@ import { initialJobs, parseWorkerJobs } from '../requests/job-request';
 import { renderJobScript } from '../batch/job-script';
 import { AHEAD_DIRECTORY, writeCertificatesAhead } from '../startup/certificates-ahead';
 import { clusterSecurityFiles } from '../tls/cluster-tls';
+import { adoptCluster, failOrphan as failOrphanCluster } from '../cluster/adopt';
 import { Cluster, type ClusterSpec, type RunnerSpec, type WorkerJobsSpec } from '../cluster/cluster';
 import { commandOnPath } from '../node/command-path';
 import { dashboardLinks } from './dashboard-links';
@@ -274,7 +275,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
         const jobs = record.worker_jobs ? this.workerJobsSpec(record.id, record.worker_jobs, 0, '') : null;
         // The same job, so the same nodes: read again for the launcher's node indexes.
         const runner = record.runner ? { system: record.runner.system, nodes: allocationNodes(record.runner.system, this.options.env), listenHost: '' } : null;
-        const cluster = await Cluster.adopt(this.clusterSpec(record.id, record.name, record.plan, jobs, runner), record, state => this.record(state));
+        const cluster = await adoptCluster(this.clusterSpec(record.id, record.name, record.plan, jobs, runner), record, state => this.record(state));
         this.clusters.set(record.id, cluster);
         this.record(cluster.state);
         adopted.push(record.id);
@@ -289,7 +290,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   private async failOrphan(record: ClusterState, reason: string): Promise<void> {
     const jobs = record.worker_jobs ? this.workerJobsSpec(record.id, record.worker_jobs, 0, '') : null;
     const spec = this.clusterSpec(record.id, record.name, record.plan, jobs, null);
-    const cluster = await Cluster.failOrphan(spec, record, reason, state => this.record(state));
+    const cluster = await failOrphanCluster(spec, record, reason, state => this.record(state));
     this.clusters.set(record.id, cluster);
     this.record(cluster.state);
   }
