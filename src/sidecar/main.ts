@@ -1,8 +1,7 @@
 /**
- * The `dask-hpc` command as installed (lib/dask-hpc.mjs): a few lines beside the engine
- * (lib/dask-hpc-engine.mjs). `up --detach` starts its owner at once, without loading the
- * engine here first, which the owner loads anyway: a cluster sooner by that load (bench/).
- * Every other command loads the engine, which runs it.
+ * The `dask-hpc` command (lib/dask-hpc.mjs), a few lines beside the engine (lib/dask-hpc-engine.mjs,
+ * entry engine-main.ts). `up --detach` starts its owner without loading the engine here first,
+ * which the owner loads anyway (startup/README.md); every other command loads the engine, which runs it.
  */
 import { fileURLToPath } from 'node:url';
 import { upDetached } from './startup/detach';

@@ -1,4 +1,7 @@
 import { InputError } from '../errors';
+import { numberFlag, type FlagValues } from '../requests/flag-checks';
+
+export type { FlagValues } from '../requests/flag-checks';
 
 /** Flags shared by plan, up and run: they become a plan request (the same fields as POST plan). */
 export const PLAN_FLAGS = {
@@ -13,19 +16,6 @@ export const PLAN_FLAGS = {
   root: { type: 'string' },
   json: { type: 'boolean' }
 } as const;
-
-export type FlagValues = Record<string, string | boolean | string[] | undefined>;
-
-/** A flag's number, or an InputError naming the flag: "--max-workers takes a number, not 'many'". */
-export function numberFlag(values: FlagValues, flag: string): number | undefined {
-  const text = values[flag];
-  if (text === undefined) return undefined;
-  const value = typeof text === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text) ? Number(text) : NaN;
-  if (!Number.isFinite(value)) {
-    throw new InputError(`--${flag}`, `--${flag} takes a number, not ${JSON.stringify(text)}`);
-  }
-  return value;
-}
 
 /** The plan request body that the flags describe; its checks are the API's (parsePlanRequest). */
 export function planBodyFromFlags(values: FlagValues): Record<string, unknown> {
@@ -111,3 +101,14 @@ export function asJobFlagError(error: InputError): InputError {
   message = message.replace(/worker_jobs\.([a-z_]+)/g, (_, name: string) => '--' + name.replace(/_/g, '-'));
   return new InputError(flag, message);
 }
+
+/** The flags of the commands that own a cluster: up, run, job-script, serve. */
+export const OWNER_FLAGS = {
+  ...PLAN_FLAGS,
+  ...JOB_FLAGS,
+  runner: { type: 'boolean' },
+  name: { type: 'string' },
+  python: { type: 'string' },
+  timeout: { type: 'string' },
+  'adoption-grace': { type: 'string' }
+} as const;

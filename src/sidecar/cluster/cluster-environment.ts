@@ -19,8 +19,7 @@ export function clusterEnvironment(plan: Plan, localDirectory: string): Record<s
     DASK_DISTRIBUTED__DASHBOARD__LINK: 'http://{host}:{port}/status',
     PYTHONUNBUFFERED: '1',
     // A `dask worker --nworkers N`'s nannies fork their workers instead of starting fresh
-    // Pythons that import distributed again (measured: ready in 0.6 of the time for 2 local
-    // workers; on a shared-filesystem venv, N imports matter more). A forked worker keeps the
+    // Pythons that import distributed again (startup/README.md). A forked worker keeps the
     // environment its process started with, so what Dask's nanny sets before a spawn is set here.
     DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD: 'fork',
     MALLOC_TRIM_THRESHOLD_: '65536'

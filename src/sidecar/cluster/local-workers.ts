@@ -89,7 +89,7 @@ export class LocalWorkers implements WorkerPlacement {
 
   /**
    * Starts `count` local workers as one `dask worker --nworkers count`: one Python start-up
-   * and one import of distributed for all of them (bench/). Each worker keeps its own nanny
+   * and one import of distributed for all of them. Each worker keeps its own nanny
    * and process. Resolves once all of them have registered with the scheduler.
    */
   private async startUnit(count: number, restarts: number[] = []): Promise<void> {

@@ -1,28 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import type { ClusterEvent, ClusterState, Plan, Resources } from '../../common/protocol';
-import { preloadPath } from '../cluster/preloads';
-import type { WorkerJobSpec } from '../../common/protocol';
+import type { ClusterEvent, ClusterState, Plan, Resources, WorkerJobSpec } from '../../common/protocol';
 import { allocationNodes } from '../batch/allocation';
-import { LAUNCH_COMMAND } from '../batch/node-launcher';
 import { batchCommands } from '../batch/batch-commands';
-import { chooseInterface } from '../batch/interfaces';
-import { initialJobs, parseWorkerJobs } from '../requests/job-request';
 import { renderJobScript } from '../batch/job-script';
-import { AHEAD_DIRECTORY, writeCertificatesAhead } from '../startup/certificates-ahead';
-import { clusterSecurityFiles } from '../tls/cluster-tls';
 import { adoptCluster, failOrphan as failOrphanCluster } from '../cluster/adopt';
 import { Cluster, type ClusterSpec, type RunnerSpec, type WorkerJobsSpec } from '../cluster/cluster';
-import { commandOnPath } from '../node/command-path';
-import { dashboardLinks } from './dashboard-links';
+import { preloadPath } from '../cluster/preloads';
+import { ClusterStartError, NotFoundError } from '../errors';
 import { detectResources, type Environment } from '../node/detect';
-import { ClusterStartError, InputError, NotFoundError } from '../errors';
-import { localDirectoryRoot, planCluster } from '../node/plan';
-import { parsePlanRequest, rejectUnknownFields } from '../requests/plan-request';
-import { checkPrivateRoot } from '../state/private-directory';
-import { forgetDeadCluster, processAlive, StateStore } from '../state/state-store';
+import { localDirectoryRoot } from '../node/plan';
+import { checkClusterRequest, checkJobScriptRequest, checkPlanRequest, type ClusterRequest, type RequestContext } from '../requests/cluster-request';
+import { checkScaleRequest } from '../requests/scale-request';
+import { AHEAD_DIRECTORY, writeCertificatesAhead } from '../startup/certificates-ahead';
 import { thisHost, whereabouts } from '../state/host';
+import { forgetDeadCluster, processAlive, StateStore } from '../state/state-store';
+import { clusterSecurityFiles } from '../tls/cluster-tls';
+import { dashboardLinks } from './dashboard-links';
 
 export interface EngineOptions {
   env: Environment;
@@ -39,28 +34,10 @@ export interface EngineOptions {
   baseUrl?: string | null;
 }
 
-const CLUSTER_FIELDS = ['name', 'worker_jobs', 'runner'];
-const SUBMIT_COMMAND = { slurm: 'sbatch', pbs: 'qsub' } as const;
 /** How often the batch system is asked about a cluster's jobs. */
 const JOB_POLL_MS = 2000;
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
-/** A cluster's name, if one is given, is a short word: it names log files and batch jobs. */
-function checkName(name: unknown): void {
-  if (name !== undefined && name !== null && (typeof name !== 'string' || !NAME_PATTERN.test(name))) {
-    throw new InputError('name', `name must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit; not ${JSON.stringify(name)}`);
-  }
-}
-
-/** A cluster request: the plan's fields and a name. */
-export interface ClusterRequest {
-  name: string | null;
-  plan: Plan;
-  /** Workers as batch jobs: each job's shape, how many to submit, where the scheduler listens. */
-  workerJobs: { spec: WorkerJobSpec; initialJobs: number; listenHost: string } | null;
-  /** Runner mode: the plan's workers on every node of the current allocation. */
-  runner?: RunnerSpec | null;
-}
+export type { ClusterRequest } from '../requests/cluster-request';
 
 /**
  * The engine: detect, plan, and the clusters this process owns. The CLI and the sidecar's
@@ -78,55 +55,16 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   }
 
   plan(body: unknown): Plan {
-    return planCluster(this.resources(), parsePlanRequest(body, CLUSTER_FIELDS));
+    return checkPlanRequest(body, this.requestContext());
   }
 
   /** Checks a cluster request completely, so bad input creates nothing. */
   checkClusterRequest(body: unknown): ClusterRequest {
-    const plan = this.plan(body);
-    const name = (body as Record<string, unknown>).name;
-    checkName(name);
-    if (typeof name === 'string' && this.list().some(cluster => cluster.name === name)) {
-      throw new InputError('name', `a cluster named ${JSON.stringify(name)} is already running`);
-    }
-    const jobsBody = (body as Record<string, unknown>).worker_jobs;
-    const runner = this.checkRunner((body as Record<string, unknown>).runner);
-    if (runner && jobsBody !== undefined && jobsBody !== null) {
-      throw new InputError('runner', 'runner uses the nodes of this job; worker_jobs submits new jobs: choose one');
-    }
-    checkPrivateRoot(localDirectoryRoot(this.resources()), false); // the scheduler's directory is made there
-    if (jobsBody === undefined || jobsBody === null) return { name: (name as string | undefined) ?? null, plan, workerJobs: null, runner };
-    const checked = this.checkWorkerJobs(body as Record<string, unknown>);
-    const system = (checked.workerJobs as NonNullable<ClusterRequest['workerJobs']>).spec.system;
-    if (!commandOnPath(SUBMIT_COMMAND[system], this.options.env)) {
-      throw new InputError('worker_jobs.system', `${SUBMIT_COMMAND[system]} is not on PATH: this node cannot submit ${system === 'pbs' ? 'PBS' : 'Slurm'} jobs`);
-    }
-    return { name: (name as string | undefined) ?? null, ...checked };
+    return checkClusterRequest(body, this.requestContext());
   }
 
-  /**
-   * Runner mode (runner: true): this must be a PBS or Slurm job with its launcher on PATH; its
-   * nodes are read now, so a request that cannot run is refused before anything starts.
-   */
-  private checkRunner(value: unknown): RunnerSpec | null {
-    if (value === undefined || value === null || value === false) return null;
-    if (value !== true) throw new InputError('runner', `runner must be true or false, not ${JSON.stringify(value)}`);
-    const system = this.resources().batch_system;
-    if (system === 'none') {
-      throw new InputError('runner', 'runner uses the nodes of the current PBS or Slurm job, and this process is not in one');
-    }
-    if (!commandOnPath(LAUNCH_COMMAND[system], this.options.env)) {
-      throw new InputError('runner', `${LAUNCH_COMMAND[system]} is not on PATH: workers cannot be started on this job's nodes`);
-    }
-    return { system, nodes: allocationNodes(system, this.options.env), listenHost: chooseInterface(null).address };
-  }
-
-  /** The worker-jobs part of a request: the job's shape and plan, the scheduler's interface, a batch system to submit to. */
-  private checkWorkerJobs(body: Record<string, unknown>): Omit<ClusterRequest, 'name'> {
-    const spec = parseWorkerJobs(body.worker_jobs, body);
-    const jobs = initialJobs(body.worker_jobs as Record<string, unknown>);
-    const listen = chooseInterface(spec.interface);
-    return { plan: spec.plan, workerJobs: { spec: { ...spec, interface: spec.interface ?? listen.name }, initialJobs: jobs, listenHost: listen.address } };
+  private requestContext(): RequestContext {
+    return { env: this.options.env, resources: () => this.resources(), clusterNames: () => this.list().map(cluster => cluster.name) };
   }
 
   /**
@@ -134,18 +72,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
    * dask-jobqueue's job_script()). The scheduler's port is known only once it runs.
    */
   jobScript(body: unknown): { script: string; plan: Plan; listen_address: string } {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new InputError('body', 'the request must be a JSON object like {"worker_jobs": {"system": "slurm", "cores": 4, "memory_gb": 16}}');
-    }
-    const request = body as Record<string, unknown>;
-    if (request.worker_jobs === undefined || request.worker_jobs === null) {
-      throw new InputError('worker_jobs', 'worker_jobs is needed: {"system": "pbs"|"slurm", "cores": N, "memory_gb": X, …}');
-    }
-    rejectUnknownFields(request, ['workload', 'max_workers', 'reserve_mem_gb', 'thresholds', ...CLUSTER_FIELDS]);
-    const { plan, workerJobs } = this.checkWorkerJobs(request);
-    const { spec, listenHost } = workerJobs as NonNullable<ClusterRequest['workerJobs']>;
-    checkName(request.name);
-    const name = typeof request.name === 'string' ? request.name : 'dask-ID';
+    const { spec, plan, listenHost, name: given } = checkJobScriptRequest(body);
+    const name = given ?? 'dask-ID';
     const script = renderJobScript(spec, {
       clusterId: 'ID',
       jobName: 'dask-ID',
@@ -308,48 +236,14 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     return cluster;
   }
 
-  /** PATCH: {"n_workers": N} or {"adaptive": {"minimum": a, "maximum": b}} or {"adaptive": null}. */
+  /** PATCH: a fixed size, an adaptive range, or adaptive off (requests/scale-request.ts). */
   async scale(idOrName: string, body: unknown): Promise<ClusterState> {
     const cluster = this.get(idOrName);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new InputError('body', 'the request must be a JSON object like {"n_workers": 4}');
-    }
-    const request = body as Record<string, unknown>;
-    rejectUnknownFields(request, ['n_workers', 'adaptive']);
-    const count = (field: string, value: unknown) => {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 4096) {
-        throw new InputError(field, `${field} must be a whole number from 0 to 4096, not ${JSON.stringify(value)}`);
-      }
-      return value;
-    };
-    if ('n_workers' in request === 'adaptive' in request) {
-      throw new InputError('n_workers', 'give either n_workers or adaptive ({"minimum": a, "maximum": b}, or null to stop)');
-    }
-    // Worker-job clusters scale by whole jobs: enough jobs for the workers asked for.
-    const units = (field: string, workers: number) => {
-      const nodes = cluster.spec.runner?.nodes.length;
-      if (nodes !== undefined && cluster.unitsFor(workers) > nodes) {
-        throw new InputError(field, `${field}=${workers} needs ${cluster.unitsFor(workers)} nodes; this job has ${nodes} (${cluster.spec.plan.n_workers} workers each)`);
-      }
-      return cluster.unitsFor(workers);
-    };
-    if ('n_workers' in request) {
-      await cluster.scale(units('n_workers', count('n_workers', request.n_workers)));
-    } else if (request.adaptive === null) {
-      await cluster.scale(cluster.state.workers.length);
-    } else {
-      const range = request.adaptive as Record<string, unknown>;
-      if (typeof range !== 'object' || Array.isArray(range)) {
-        throw new InputError('adaptive', 'adaptive must be {"minimum": a, "maximum": b} or null');
-      }
-      rejectUnknownFields(range, ['minimum', 'maximum']);
-      const minimum = count('adaptive.minimum', range.minimum ?? 0);
-      const maximum = count('adaptive.maximum', range.maximum);
-      if (minimum > maximum) {
-        throw new InputError('adaptive.minimum', `adaptive.minimum=${minimum} is above adaptive.maximum=${maximum}`);
-      }
-      await cluster.adapt({ minimum: units('adaptive.minimum', minimum), maximum: units('adaptive.maximum', maximum) });
-    }
+    const { placement } = cluster;
+    const action = checkScaleRequest(body, { unitsFor: workers => cluster.unitsFor(workers), maxUnits: placement.maxUnits, workersPerUnit: placement.workersPerUnit });
+    if ('units' in action) await cluster.scale(action.units);
+    else if ('adaptive' in action) await cluster.adapt(action.adaptive);
+    else await cluster.scale(cluster.state.workers.length);
     return cluster.state;
   }
 

@@ -6,9 +6,8 @@ import { clusterSecurityFiles, writeClusterCertificates } from '../tls/cluster-t
 import { removeTree } from '../state/state-store';
 
 /**
- * A cluster's TLS files made ahead of it. Making them (the X.509 library's load, two keys, two
- * signatures) took 0.08-0.11 s of a 1 s start on the test machine, CPU taken from the
- * scheduler and workers starting beside it (bench/). So once a cluster runs, its owner makes
+ * A cluster's TLS files made ahead of it: making them (the X.509 library's load, two keys, two
+ * signatures) takes CPU from the scheduler and workers starting beside it. So once a cluster runs, its owner makes
  * the next cluster's set into this directory (0700, in the state directory), and the next
  * cluster, of any owner of this user, takes it whole with one rename: no set serves two
  * clusters, each cluster still has a CA of its own, and the CA's key is never written.

@@ -4,10 +4,8 @@ import { nodeStartEnvironment } from './node-start-env';
 
 /**
  * `up --detach`: the owner (`engineScript up ARGS`) runs on in its own session; this prints
- * its cluster once it is ready, or its error and exit status. The owner gets no V8 flags,
- * unlike the sidecar (jupyterlab_dask_hpc/app.py): any flag that changes code generation
- * makes Node compile its own modules instead of using their built-in code cache, 20 ms of
- * the owner's start, which the cluster waits for; --no-opt saved 3.7 MB resident (measured).
+ * its cluster once it is ready, or its error and exit status. The owner gets no V8 flags
+ * (README.md in this folder says why).
  */
 export async function upDetached(args: string[], engineScript: string, runtimeDir: string): Promise<number> {
   // In this node's runtime directory: a pid names this process on this node only.

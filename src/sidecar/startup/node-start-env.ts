@@ -1,10 +1,7 @@
 /**
- * Node reads the file named by NODE_EXTRA_CA_CERTS when it starts, before any code runs:
- * a site's bundle of some 140 certificates took 36 ms of a 60 ms start here (bench/). The
- * Node processes dask-hpc starts itself (a detached owner, the Jupyter sidecar) never verify
- * a public host (their only TLS peers carry a cluster's own CA), so they start without it
- * and put it back at once: the Dask processes and batch commands they start inherit the
- * user's environment unchanged. jupyterlab_dask_hpc/paths.py does the same for the sidecar.
+ * Our Node processes start without NODE_EXTRA_CA_CERTS (Node parses it before any code runs)
+ * and put it back at once, for the processes they start (README.md in this folder).
+ * jupyterlab_dask_hpc/paths.py does the same for the sidecar.
  */
 export const DEFERRED_CA_VARIABLE = 'DASK_HPC_DEFERRED_NODE_EXTRA_CA_CERTS';
 

@@ -1,26 +1,18 @@
 import type { Server } from 'node:http';
 import { serveApi } from './api-server';
 import type { ClusterState } from '../../common/protocol';
-import { Engine, type ClusterRequest } from './engine';
-import type { Environment } from '../node/detect';
+import { Engine, type ClusterRequest, type EngineOptions } from './engine';
 import { StateStore } from '../state/state-store';
 
-export interface OwnerOptions {
-  env: Environment;
-  root?: string;
-  python: string;
-  adoptionGraceSeconds: number;
-  readyTimeoutMs: number;
-  /** The control socket; null for a short-lived owner that no other process needs to reach. */
-  controlSocket: string | null;
-  baseUrl?: string | null;
-}
+/** An engine's options; the owner brings the state store. */
+export type OwnerOptions = Omit<EngineOptions, 'store'>;
 
 /**
- * A dask-hpc process that owns clusters: its engine, its state store and, when other
- * processes must reach it (`up`, `serve`), its API on a unix socket. Ending it stops them all.
+ * The role of a dask-hpc process that owns clusters (`serve`, `up`, `run`): its Engine (the
+ * clusters), its state store and, when other processes must reach it, the API on its control
+ * socket; it shuts all of them down on a signal. Ending it stops its clusters.
  */
-export class Owner {
+export class ClusterOwner {
   readonly engine: Engine;
   private server: Server | null = null;
 
