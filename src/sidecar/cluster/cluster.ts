@@ -9,15 +9,13 @@ import { thisHost } from '../state/host';
 import { removeTree } from '../state/state-store';
 import { clusterSecurityFiles, tlsEnvironment } from '../tls/cluster-tls';
 import { AdaptiveScaling } from './adaptive';
+import { choosePlacement } from './choose-placement';
 import { clusterEnvironment } from './cluster-environment';
 import type { ClusterDependencies, ClusterSpec, SchedulerConnection } from './cluster-spec';
 import { makeLocalDirectory } from './local-directory';
-import { LocalWorkers } from './local-workers';
 import type { PlacementContext, WorkerPlacement } from './placement';
-import { RunnerNodes } from './runner-nodes';
 import { awaitScheduler, followWorkers, startScheduler } from './scheduler';
 import { UnitSupervisor, type SupervisedCluster } from './supervision';
-import { WorkerJobs } from './worker-jobs';
 import type { WorkerUnit } from './worker-unit';
 
 export type { ClusterSpec, RunnerSpec, WorkerJobsSpec } from './cluster-spec';
@@ -27,13 +25,6 @@ export const daskDependencies: ClusterDependencies = {
   startProcess: options => new DaskProcess(options),
   connectScheduler: socket => SchedulerApi.connect(socket)
 };
-
-/** The placement a spec asks for: batch jobs, the current job's nodes, or this node. */
-function placementFor(spec: ClusterSpec, context: PlacementContext): WorkerPlacement {
-  if (spec.workerJobs) return new WorkerJobs(context, spec.workerJobs);
-  if (spec.runner) return new RunnerNodes(context, spec.runner);
-  return new LocalWorkers(context);
-}
 
 /**
  * One cluster's life: a `dask scheduler` and its workers, placed by a `WorkerPlacement`,
@@ -58,7 +49,7 @@ export class Cluster implements PlacementContext, SupervisedCluster {
     private readonly onChange: (state: ClusterState) => void,
     readonly dependencies: ClusterDependencies = daskDependencies
   ) {
-    this.placement = placementFor(spec, this);
+    this.placement = choosePlacement(spec, this);
     this.supervisor = new UnitSupervisor(this);
     const localDirectory = join(this.placement.localRoot, spec.id);
     this.security = clusterSecurityFiles(spec.securityDirectory);
