@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { upDetached } from './startup/detach';
-import { InputError } from './errors';
+import { errorLine, InputError } from './errors';
 import { runtimeDir } from './state/runtime-dir';
 
 const ENGINE = new URL('./dask-hpc-engine.mjs', import.meta.url);
@@ -17,7 +17,7 @@ if (args[0] === 'up' && args.includes('--detach')) {
     directory = runtimeDir(process.env); // the owner's log waits there: this node's, as the owner is
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
-    process.stderr.write(`dask-hpc: ${error.message}\n`);
+    process.stderr.write(errorLine(error.message));
     process.exitCode = 2;
   }
   if (directory) process.exitCode = await upDetached(args.slice(1).filter(arg => arg !== '--detach'), fileURLToPath(ENGINE), directory);

@@ -1,4 +1,4 @@
-import { ClusterStartError, InputError, NotFoundError } from '../errors';
+import { ClusterStartError, errorLine, InputError, NotFoundError } from '../errors';
 import { detectResources } from '../node/detect';
 import { planCluster } from '../node/plan';
 import { parsePlanRequest } from '../requests/plan-request';
@@ -67,16 +67,16 @@ export async function main(argv: string[], engineScript: string): Promise<number
     }
   } catch (error) {
     if (error instanceof UsageError || error instanceof InputError) {
-      process.stderr.write(`dask-hpc: ${error.message}\n`);
+      process.stderr.write(errorLine(error.message));
       return 2;
     }
     if (error instanceof NotFoundError || error instanceof ClusterStartError) {
-      process.stderr.write(`dask-hpc: ${error.message}\n`);
+      process.stderr.write(errorLine(error.message));
       return 1;
     }
     // Not the user's doing: one line and the way to more, unless asked for the whole trace.
     if (env.DASK_HPC_DEBUG) process.stderr.write(`dask-hpc: ${(error as Error).stack ?? error}\n`);
-    else process.stderr.write(`dask-hpc: ${(error as Error).message ?? error} (unexpected; DASK_HPC_DEBUG=1 shows where it happened)\n`);
+    else process.stderr.write(errorLine(`${(error as Error).message ?? error} (unexpected; DASK_HPC_DEBUG=1 shows where it happened)`));
     return 1;
   }
 }
