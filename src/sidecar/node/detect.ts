@@ -92,9 +92,11 @@ function clamp(
   if (!limit || limit.value >= figure.value) {
     return figure;
   }
-  if (warn) reading.warnings.push(
-    `${figure.source} says ${describe(figure.value)} but ${limit.source} allows ${describe(limit.value)}; using ${describe(limit.value)}.`
-  );
+  if (warn) {
+    reading.warnings.push(
+      `${figure.source} says ${describe(figure.value)} but ${limit.source} allows ${describe(limit.value)}; using ${describe(limit.value)}.`
+    );
+  }
   return limit;
 }
 

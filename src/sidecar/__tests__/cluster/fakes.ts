@@ -109,16 +109,15 @@ export class FakeDask implements ClusterDependencies {
   }
 
   async connectScheduler(): Promise<SchedulerConnection> {
-    const dask = this;
     const closed = new Promise<void>(resolve => (this.closeConnection = resolve));
     return {
       closed,
-      adaptiveTarget: async () => dask.adaptiveTarget,
-      metrics: async () => ({ n_workers: dask.registered.size }) as ClusterMetrics,
-      workers: async () => [...dask.registered].map(([name, address]) => ({ name, address })),
+      adaptiveTarget: async () => this.adaptiveTarget,
+      metrics: async () => ({ n_workers: this.registered.size }) as ClusterMetrics,
+      workers: async () => [...this.registered].map(([name, address]) => ({ name, address })),
       retireWorkers: async addresses => {
-        dask.retired.push(...addresses);
-        for (const [name, address] of dask.registered) if (addresses.includes(address)) dask.removeWorker(name);
+        this.retired.push(...addresses);
+        for (const [name, address] of this.registered) if (addresses.includes(address)) this.removeWorker(name);
       },
       close: () => this.closeConnection()
     };
