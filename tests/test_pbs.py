@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, REPO, client_of, processes_mentioning, wait_for, wait_until_gone
+from conftest import CLI, client_of, processes_mentioning, wait_for, wait_until_gone
 
 PBS_BIN = Path("/opt/pbs/bin")
 COMPUTE_HOSTS = {f"gadi-cpu-clx-000{i}" for i in (1, 2, 3)}
@@ -124,7 +124,8 @@ def test_gadi_worker_jobs_reach_the_scheduler_from_other_hosts_compute_scale_dow
         assert int(da.ones((2000, 2000), chunks=500).sum().compute()) == 4_000_000
 
         listed = wait_for(
-            lambda: [c for c in login.ls() if c["id"] == cid and all(w["job_state"] == "running" and w["registered"] == 1 for w in c["workers"])],
+            lambda: [c for c in login.ls()
+                     if c["id"] == cid and all(w["job_state"] == "running" and w["registered"] == 1 for w in c["workers"])],
             20, "every job reported running with its worker",
         )
         assert listed[0]["status"] == "running" and not listed[0].get("error")
@@ -175,9 +176,11 @@ def test_owner_sigkill_deletes_queued_and_running_jobs(login):
     # Four two-core jobs on three two-core hosts: one stays queued when the owner dies.
     cluster = login.up("--jobs", "4", *whole_host_jobs(), "--adoption-grace", "2")
     cid = cluster["id"]
-    states = wait_for(lambda: (s := our_jobs(cid)) and sorted(s.values()) == ["Q", "R", "R", "R"] and s, 60, "three jobs running, one queued")
+    states = wait_for(lambda: (s := our_jobs(cid)) and sorted(s.values()) == ["Q", "R", "R", "R"] and s, 60,
+                      "three jobs running, one queued")
     assert len(states) == 4
-    listed = wait_for(lambda: [c for c in login.ls() if c["id"] == cid and sorted(w["job_state"] for w in c["workers"]) == ["queued", "running", "running", "running"]],
+    card = ["queued", "running", "running", "running"]
+    listed = wait_for(lambda: [c for c in login.ls() if c["id"] == cid and sorted(w["job_state"] for w in c["workers"]) == card],
                       20, "the card showing queued and running jobs")
     assert listed
     os.kill(cluster["owner_pid"], signal.SIGKILL)
@@ -190,7 +193,8 @@ def test_worker_job_that_ends_while_the_cluster_runs_is_replaced_by_a_new_job(lo
     cluster = login.up("--name", "w", "--jobs", "1", *GADI_JOB)
     cid = cluster["id"]
     (first,) = {w["job_id"] for w in cluster["workers"]}
-    wait_for(lambda: [c for c in login.ls() if c["id"] == cid and c["workers"][0]["status"] == "running"], 60, "the first job's worker running")
+    wait_for(lambda: [c for c in login.ls() if c["id"] == cid and c["workers"][0]["status"] == "running"], 60,
+             "the first job's worker running")
     pbs("qdel", first)
     replaced = wait_for(
         lambda: [c for c in login.ls() if c["id"] == cid and any(w["job_id"] != first and w["status"] == "running" for w in c["workers"])],
@@ -234,8 +238,9 @@ def submit_and_wait(script: str, directory: Path, user: str | None, seconds: flo
     path.write_text(script)
     if user:
         shutil.chown(path, user, user)
-    result = subprocess.run(["su", user, "-c", f"cd {directory} && {PBS_BIN}/qsub -f {path}"] if user else [str(PBS_BIN / "qsub"), "-f", str(path)],
-                            capture_output=True, text=True, cwd=directory, timeout=60)
+    # -f: no background qsub daemon left behind
+    command = ["su", user, "-c", f"cd {directory} && {PBS_BIN}/qsub -f {path}"] if user else [str(PBS_BIN / "qsub"), "-f", str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=directory, timeout=60)
     assert result.returncode == 0, result.stderr
     job_id = result.stdout.strip()
     wait_for(lambda: qstat_jobs(history=True).get(job_id, {}).get("job_state") == "F", seconds, f"job {job_id} finishing")

@@ -1,8 +1,8 @@
 import type { ClusterSecurity, WorkerJobSpec } from '../../common/protocol';
-import { tlsFlags } from '../cluster-tls';
-import { clusterEnvironment } from '../cluster-environment';
-import { MiB } from '../units';
-import { walltimeSeconds } from './job-request';
+import { tlsFlags } from '../tls/cluster-tls';
+import { clusterEnvironment } from '../cluster/cluster-environment';
+import { MiB } from '../node/units';
+import { walltimeSeconds } from '../requests/job-request';
 
 /** What one submitted job needs besides its spec. */
 export interface JobContext {
