@@ -332,3 +332,68 @@ echo "EXIT $?"
         assert not wait_until_gone(processes_mentioning(result["cluster"]), 30)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_jupyterlab_as_are_runs_it_a_server_job_on_a_compute_host():
+    """ARE's way: the Jupyter server is a PBS script job on a compute host; the sidebar's API
+    there sees the job's cores, memory and jobfs, and a cluster it launches spills to that jobfs."""
+    import requests
+
+    directory = shared_directory("root")
+    token = os.urandom(16).hex()
+    port = 20000 + os.getpid() % 20000
+    script = f"""#!/bin/bash
+#PBS -P proj
+#PBS -l ncpus=2,mem=3gb,jobfs=600mb,walltime=00:05:00,storage=scratch/proj
+#PBS -j oe
+#PBS -o {directory}/job.out
+export DASK_HPC_STATE_DIR={directory}/state
+source {VENV_BIN}/activate
+cd {directory}
+exec jupyter server --no-browser --ip=0.0.0.0 --port={port} --IdentityProvider.token={token} --allow-root \\
+  --ServerApp.root_dir={directory} --DaskHpcApp.node={shutil.which("node")}
+"""
+    (directory / "job.sh").write_text(script)
+    submitted = pbs("qsub", "-f", str(directory / "job.sh"))
+    job_id = submitted.stdout.strip()
+    try:
+        job = wait_for(lambda: (j := qstat_jobs().get(job_id)) and j["job_state"] == "R" and j, 60, "the Jupyter job running")
+        host = job["exec_host"].split("/")[0]
+        assert host in COMPUTE_HOSTS
+        base = f"http://{socket.gethostbyname(host)}:{port}/dask-hpc/api"
+        auth = {"Authorization": f"token {token}"}
+
+        def answer():
+            try:
+                reply = requests.get(f"{base}/resources", headers=auth, timeout=5)
+                return reply.ok and reply.json()
+            except requests.ConnectionError:
+                return None
+
+        resources = wait_for(answer, 90, "the Jupyter server on the compute host answering")
+        assert resources["batch_system"] == "pbs" and resources["job_id"] == job_id
+        assert resources["cores"] == 2 and resources["memory_bytes"] == 3 * 2**30
+        assert resources["jobfs"] == f"/tmp/jobfs/{job_id}"
+
+        created = requests.post(f"{base}/clusters", params={"wait": "ready"}, headers=auth, timeout=120,
+                                json={"workload": "cpu", "max_workers": 1, "name": "are"})
+        assert created.ok, created.text
+        cluster = created.json()
+        assert cluster["local_directory"].startswith(resources["jobfs"] + "/"), "spill under the job's PBS_JOBFS"
+        # The snippet, as a kernel beside the server on that host runs it.
+        snippet = ("from jupyterlab_dask_hpc.kernel_api import connect\n"
+                   f"client = connect({cluster['id']!r})\n"
+                   "print('TOTAL', client.submit(sum, range(10)).result())\n")
+        ran = subprocess.run(["bash", str(Path(CLI).parents[1] / "scripts" / "pbs-exec.sh"), "-n", host,
+                              "env", f"DASK_HPC_STATE_DIR={directory}/state", sys.executable, "-c", snippet],
+                             capture_output=True, text=True, timeout=120)
+        assert "TOTAL 45" in ran.stdout, ran.stderr
+        deleted = requests.delete(f"{base}/clusters/{cluster['id']}", headers=auth, timeout=120)
+        assert deleted.ok, deleted.text
+        assert not wait_until_gone(processes_mentioning(cluster["id"]), 30)
+    finally:
+        pbs("qdel", job_id, check=False)
+        wait_for(lambda: qstat_jobs(history=True).get(job_id, {}).get("job_state") == "F", 60, "the Jupyter job ending")
+        left = wait_until_gone(processes_mentioning(f"{directory}/state"), 30)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert not left, f"the Jupyter job's server or sidecar outlived it: {left}"
