@@ -42,7 +42,8 @@ def why_no_pbs() -> str | None:
     except subprocess.TimeoutExpired:
         return "the PBS server does not answer qstat -B within 20 s"
     if answer.returncode != 0:
-        return (f"no PBS server answers here ({answer.stderr.strip()}): start it with scripts/pbs-up.sh "
+        said = "; ".join(answer.stderr.split("\n")).strip("; ")
+        return (f"no PBS server answers here ({said}): start it with scripts/pbs-up.sh "
                 "and run these tests on its login node through scripts/pbs-exec.sh")
     return None
 
