@@ -26,8 +26,9 @@ import { describeTopology, formatBytes } from '../common/format';
 const USAGE = `usage: dask-hpc <command> [options]
   detect [--json] [--root DIR]            the node's cores, memory and job filesystem
   plan [plan options] [--json]            workers, threads and memory for this node
-  up [plan options] [--name N] [--python PY] [--detach] [--timeout S]
+  up [plan options] [--name N] [--python PY] [--detach | --exit-with-stdin] [--timeout S]
                                           start a cluster, print it as JSON, own it until stopped
+                                          (--exit-with-stdin: or until its stdin ends)
   ls [--json] [--all-hosts]               this user's clusters on this node (--all-hosts: and, read
                                           only, those other nodes sharing the state directory run)
   down ID|NAME... | --all                 stop clusters (retire, terminate, kill)
@@ -162,7 +163,8 @@ function describeResourcesForHumans(values: FlagValues): void {
 }
 
 async function up(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...OWNER_FLAGS, detach: { type: 'boolean' } });
+  const { values } = parse(args, { ...OWNER_FLAGS, detach: { type: 'boolean' }, 'exit-with-stdin': { type: 'boolean' } });
+  if (values.detach && values['exit-with-stdin']) throw new UsageError('--detach and --exit-with-stdin contradict each other: choose one');
   if (values.detach) return upDetached(args.filter(arg => arg !== '--detach'), fileURLToPath(import.meta.url), store().runtimeDir);
   const state = store();
   // The id is not known before the cluster exists, so the owner's socket is named by its pid (on this node: its runtime directory).
@@ -171,6 +173,9 @@ async function up(args: string[]): Promise<number> {
   checkPython(owner.engine.options.python, env);
   await owner.listen();
   owner.shutdownOnSignals(() => process.exit(0));
+  // The Python process that started us holds our stdin (setup_dask_client): when it ends, even
+  // by SIGKILL, its cluster goes too.
+  if (values['exit-with-stdin']) exitWithStdin();
   printJson(await owner.startCluster(request));
   // Stay while the cluster lives: `down` from elsewhere, a signal, or the scheduler's death end it.
   await new Promise<void>(resolve => {
@@ -342,6 +347,13 @@ function paths(args: string[]): number {
   return 0;
 }
 
+/** The process holding our stdin's other end has ended: stop every cluster (SIGTERM's shutdown) and leave. */
+function exitWithStdin(): void {
+  process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.on('error', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.resume();
+}
+
 async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' }, 'base-url': { type: 'string' }, 'exit-with-stdin': { type: 'boolean' } });
   if (!values.socket) throw new UsageError('serve needs --socket PATH');
@@ -352,11 +364,8 @@ async function serve(args: string[]): Promise<number> {
   checkPython(owner.engine.options.python, env);
   await owner.listen();
   owner.shutdownOnSignals(() => process.exit(0));
-  if (values['exit-with-stdin']) {
-    // The Jupyter server holds our stdin: when it dies, even by SIGKILL, we stop every cluster and leave.
-    process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
-    process.stdin.resume();
-  }
+  // The Jupyter server holds our stdin: when it dies, even by SIGKILL, we stop every cluster and leave.
+  if (values['exit-with-stdin']) exitWithStdin();
   // SIGUSR2: leave the clusters running for a restarted server to adopt (stop_clusters_on_shutdown=False).
   process.on('SIGUSR2', () => process.exit(0));
   const adopted = await owner.engine.adoptOrphans();
