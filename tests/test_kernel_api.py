@@ -1,12 +1,18 @@
 """The kernel API outside JupyterLab: setup_dask_client with seed 000's signature, and connect()."""
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 import warnings
 
+import psutil
 import pytest
 
-from conftest import process_tree, wait_until_gone
+from conftest import REPO, alive, process_tree, processes_mentioning, wait_until_gone
 
 
 @pytest.fixture
@@ -41,8 +47,12 @@ def test_setup_dask_client_in_a_batch_script(batch_script_environment):
 def test_setup_dask_client_refuses_what_cannot_fit(batch_script_environment):
     from jupyterlab_dask_hpc import setup_dask_client
 
-    with pytest.raises(ValueError, match="reserve-mem-gb=50.0 leaves no memory for workers"):
+    from jupyterlab_dask_hpc import DaskHpcError, InsufficientResourcesError
+
+    with pytest.raises(InsufficientResourcesError, match="^reserve_mem_gb=50.0 leaves no memory for workers") as refused:
         setup_dask_client("cpu", reserve_mem_gb=50)
+    assert isinstance(refused.value, (DaskHpcError, ValueError))
+    assert "--" not in str(refused.value)
 
 
 def test_connect_without_a_cluster_says_how_to_get_one(batch_script_environment):
