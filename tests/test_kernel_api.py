@@ -1,18 +1,13 @@
 """The kernel API outside JupyterLab: setup_dask_client with seed 000's signature, and connect()."""
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import textwrap
+import tempfile
 import warnings
 
-import psutil
 import pytest
 
-from conftest import REPO, alive, process_tree, processes_mentioning, wait_until_gone
+from conftest import process_tree, wait_until_gone
 
 
 @pytest.fixture
@@ -96,3 +91,96 @@ def test_a_kernel_with_another_distributed_is_warned_in_words_it_can_act_on(batc
         client.close()
     finally:
         batch_script_environment("down", cluster["id"])
+
+
+def test_the_cluster_is_a_dask_cluster_that_clients_and_tooling_use(batch_script_environment):
+    """What LocalCluster users and dask-labextension-style tooling do with a cluster object."""
+    from distributed import Client
+    from distributed.core import Status
+    from distributed.deploy import Cluster
+
+    from jupyterlab_dask_hpc import setup_dask_client
+
+    client, cluster, _ = setup_dask_client("cpu", max_workers=2, reserve_mem_gb=2)
+    try:
+        assert isinstance(cluster, Cluster)
+        assert client.cluster is cluster and cluster.status == Status.running
+        with Client(cluster) as second:
+            assert second.cluster is cluster
+            assert second.submit(sum, [1, 2, 3]).result() == 6
+        assert len(cluster.workers) == 2 and len(cluster.scheduler_info["workers"]) == 2
+        assert cluster.security.require_encryption
+        logs = cluster.get_logs()
+        assert set(logs) == {"Cluster", "Scheduler", *cluster.scheduler_info["workers"]}
+        assert "distributed.scheduler" in logs["Scheduler"]
+        html = cluster._repr_html_()
+        assert "HpcCluster" in html and cluster.dashboard_link in html
+        cluster.scale(1)
+        client.wait_for_workers(1)
+        wait_for_count(cluster, 1)
+        adaptive = cluster.adapt(minimum=2, maximum=2)
+        assert (adaptive.minimum, adaptive.maximum) == (2, 2)
+        assert cluster.state["adaptive"] == {"minimum": 2, "maximum": 2}
+        cluster.wait_for_workers(2, timeout=60)
+        assert "Adaptive" in cluster._scaling_status()
+        adaptive.stop()
+        assert cluster.state["adaptive"] is None
+    finally:
+        client.close()
+        cluster.close()
+    assert cluster.status == Status.closed
+
+
+def wait_for_count(cluster, n: int) -> None:
+    from conftest import wait_for
+
+    wait_for(lambda: len(cluster.scheduler_info["workers"]) == n, 30, f"{n} workers in cluster.scheduler_info")
+
+
+@pytest.mark.parametrize(
+    "arguments, error, message",
+    [
+        ({"max_workers": 0}, "ConfigurationError", "max_workers must be a whole number of at least 1, not 0"),
+        ({"reserve_mem_gb": 0}, "ConfigurationError", "reserve_mem_gb=0 gives every byte of the job to workers"),
+        ({"reserve_mem_gb": -1}, "ConfigurationError", "reserve_mem_gb must be a number of GiB, 0 or more, not -1"),
+        ({"workload_type": "gpu"}, "ConfigurationError", "GPU nodes are not supported yet"),
+        ({"workload_type": "quantum"}, "ConfigurationError", "workload_type must be one of 'cpu', 'io', 'mixed', not 'quantum'"),
+        ({"workload_type": "cpu", "max_workers": 2, "reserve_mem_gb": 5.5}, "InsufficientResourcesError", "^2 workers would get .* a Dask worker needs; use max_workers=1 or less"),
+        ({"min_workers": 2}, "ConfigurationError", "min_workers=2 applies with adaptive=True only"),
+        ({"config": object()}, "ConfigurationError", "config=.* is not taken here: pass the DaskSetupConfig's fields as arguments"),
+        ({"mode": "pbs"}, "ConfigurationError", "mode='pbs' is not taken.*dask-hpc up --system pbs"),
+        ({"fallback_on_detection_failure": True}, "ConfigurationError", "never guesses"),
+        ({"profile": "mine"}, "ConfigurationError", "profile='mine' is not one of the built-in profiles"),
+    ],
+)
+def test_wrong_arguments_raise_one_documented_family_naming_the_parameter(batch_script_environment, arguments, error, message):
+    import jupyterlab_dask_hpc
+    from jupyterlab_dask_hpc import DaskHpcError, setup_dask_client
+
+    with pytest.raises(getattr(jupyterlab_dask_hpc, error), match=message) as refused:
+        setup_dask_client(**arguments)
+    assert isinstance(refused.value, DaskHpcError) and isinstance(refused.value, ValueError)
+    assert "--" not in str(refused.value).split("dask-hpc up")[0]  # Python names, not the CLI's flags
+    assert batch_script_environment.ls() == []
+
+
+def test_the_calling_process_keeps_its_temporary_files_in_the_cluster_directory(batch_script_environment, monkeypatch):
+    import dask
+
+    from jupyterlab_dask_hpc import setup_dask_client
+
+    monkeypatch.setenv("TMPDIR", "/tmp")
+    monkeypatch.delenv("DASK_TEMPORARY_DIRECTORY", raising=False)
+    before = dask.config.get("temporary-directory")
+    client, cluster, dask_local_dir = setup_dask_client("cpu", max_workers=1, reserve_mem_gb=2)
+    try:
+        assert os.environ["TMPDIR"] == os.environ["DASK_TEMPORARY_DIRECTORY"] == dask_local_dir
+        assert dask.config.get("temporary-directory") == dask_local_dir
+        with tempfile.NamedTemporaryFile() as scratch:
+            assert os.path.dirname(scratch.name) == dask_local_dir
+    finally:
+        client.close()
+        cluster.close()
+    assert os.environ["TMPDIR"] == "/tmp" and "DASK_TEMPORARY_DIRECTORY" not in os.environ
+    assert dask.config.get("temporary-directory") == before
+    assert tempfile.gettempdir() == "/tmp"
