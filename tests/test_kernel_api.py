@@ -184,3 +184,23 @@ def test_the_calling_process_keeps_its_temporary_files_in_the_cluster_directory(
     assert os.environ["TMPDIR"] == "/tmp" and "DASK_TEMPORARY_DIRECTORY" not in os.environ
     assert dask.config.get("temporary-directory") == before
     assert tempfile.gettempdir() == "/tmp"
+
+
+def test_close_keeps_the_users_files_in_dask_local_dir_and_removes_what_dask_wrote(batch_script_environment):
+    """Seed 000 tells users to put a Rechunker temp_store in dask_local_dir."""
+    from jupyterlab_dask_hpc import setup_dask_client
+
+    client, cluster, dask_local_dir = setup_dask_client("cpu", max_workers=2, reserve_mem_gb=2)
+    temp_store = os.path.join(dask_local_dir, "tmp_rechunk.zarr")
+    os.makedirs(os.path.join(temp_store, "0"))
+    with open(os.path.join(temp_store, "0", "0.0"), "wb") as chunk:
+        chunk.write(b"intermediate")
+    # A worker spills here: Dask's own files are in the directory too.
+    assert client.submit(lambda: 1).result() == 1
+    dasks = set(os.listdir(dask_local_dir)) - {"tmp_rechunk.zarr"}
+    assert {"dask-scratch-space", "scheduler.json", "scheduler.log"} <= dasks
+    client.close()
+    cluster.close()
+    assert os.listdir(dask_local_dir) == ["tmp_rechunk.zarr"]
+    with open(os.path.join(temp_store, "0", "0.0"), "rb") as chunk:
+        assert chunk.read() == b"intermediate"

@@ -16,6 +16,7 @@ import { checkPrivateRoot } from './private-directory';
 import { SchedulerApi } from './scheduler-api';
 import { formatBytes } from '../common/format';
 import { processAlive, removeTree } from './state';
+import { removeClusterFiles } from './cluster-files';
 import { thisHost } from './host';
 import { belongsTo, isActive, listedWorkers, localUnitName, memberNames, type WorkerUnit } from './worker-units';
 
@@ -800,7 +801,7 @@ export class Cluster {
     this.api?.close();
     if (this.spec.workerJobs) removeTree(this.spec.workerJobs.jobDirectory);
     this.units.clear();
-    removeTree(this.state.local_directory);
+    removeClusterFiles(this.state.local_directory, this.state.name);
     removeTree(this.spec.securityDirectory); // no key outlives its cluster
   }
 }
