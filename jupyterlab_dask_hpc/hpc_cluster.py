@@ -72,7 +72,7 @@ class HpcCluster(Cluster):
 
     @property
     def dashboard_link(self) -> str:
-        return self.state.get("dashboard_url") or ""
+        return (self.state.get("dashboard_url") or "") if self._owner.dashboard else ""
 
     @property
     def local_directory(self) -> str:

@@ -46,17 +46,21 @@ def _failure(returncode: int, stderr: str) -> Exception:
 class Owner:
     """The owner of one cluster: a child tied to this process, or a detached one reached by its socket."""
 
-    def __init__(self, state: dict, process: subprocess.Popen | None):
+    def __init__(self, state: dict, process: subprocess.Popen | None, dashboard: bool = True):
         self.state = state
         self.process = process
+        self.dashboard = dashboard
 
     @classmethod
-    def start(cls, body: dict, detached: bool = False) -> "Owner":
+    def start(cls, body: dict, detached: bool = False, dashboard: bool = True) -> "Owner":
+        env = node_start_environment()
+        # The scheduler's dashboard preload (deferred_dashboard.py) reads this.
+        env["DASK_HPC_DASHBOARD"] = "on" if dashboard else "off"
         if detached:
-            result = subprocess.run(up_command(body, "--detach"), capture_output=True, text=True, env=node_start_environment())
+            result = subprocess.run(up_command(body, "--detach"), capture_output=True, text=True, env=env)
             if result.returncode != 0:
                 raise _failure(result.returncode, result.stderr)
-            return cls(json.loads(result.stdout), None)
+            return cls(json.loads(result.stdout), None, dashboard)
         # An unnamed file, not a pipe, for its messages: nobody reads them while it runs, and a
         # full pipe would stop it.
         log = tempfile.TemporaryFile()
@@ -65,7 +69,7 @@ class Owner:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
-            env=node_start_environment(),
+            env=env,
             # Its own session: a Ctrl-C for this script reaches this script, which closes the cluster.
             start_new_session=True,
         )
@@ -76,7 +80,7 @@ class Owner:
                 break
             description += line
             if line.rstrip() == b"}":  # the description is printed whole, then nothing more
-                return cls(json.loads(description), process)
+                return cls(json.loads(description), process, dashboard)
         returncode = process.wait()
         log.seek(0)
         stderr = log.read().decode(errors="replace")

@@ -46,13 +46,14 @@ def _planned_workers(body: dict) -> int:
     return json.loads(result.stdout)["n_workers"]
 
 
-def _start(body: dict, detached: bool) -> Owner:
+def _start(body: dict, detached: bool, dashboard: bool) -> Owner:
     sidecar_socket = os.environ.get("DASK_HPC_SIDECAR_SOCKET")
     if sidecar_socket:
-        # Inside JupyterLab: the sidecar starts it, so it shows in the sidebar.
+        # Inside JupyterLab: the sidecar starts it, so it shows in the sidebar (with its
+        # dashboard, behind Jupyter's login, whatever `dashboard` says).
         _wait_for_sidecar(sidecar_socket)
         return Owner(call(sidecar_socket, "POST", "/api/clusters?wait=ready", body), None)
-    return Owner.start(body, detached=detached)
+    return Owner.start(body, detached=detached, dashboard=dashboard)
 
 
 def setup_dask_client(
@@ -120,7 +121,7 @@ def setup_dask_client(
         if minimum > planned:
             raise ConfigurationError(f"min_workers={minimum} is above the {planned} workers this node has room for; use max_workers to say more")
 
-    owner = _start(body, arguments["detached"])
+    owner = _start(body, arguments["detached"], arguments["dashboard"])
     temporary_files = TemporaryFilesHere(owner.state["local_directory"])
     cluster = client = None
     try:

@@ -204,3 +204,30 @@ def test_close_keeps_the_users_files_in_dask_local_dir_and_removes_what_dask_wro
     assert os.listdir(dask_local_dir) == ["tmp_rechunk.zarr"]
     with open(os.path.join(temp_store, "0", "0.0"), "rb") as chunk:
         assert chunk.read() == b"intermediate"
+
+
+@pytest.mark.parametrize("dashboard", [True, False])
+def test_dashboard_false_serves_no_dashboard(batch_script_environment, capsys, dashboard):
+    import urllib.error
+    import urllib.request
+
+    from jupyterlab_dask_hpc import setup_dask_client
+
+    client, cluster, _ = setup_dask_client("cpu", max_workers=1, reserve_mem_gb=2, dashboard=dashboard)
+    try:
+        printed = capsys.readouterr().out
+        status_page = cluster.state["dashboard_address"] + "/status"
+        try:
+            answer = urllib.request.urlopen(status_page, timeout=60).status
+        except urllib.error.HTTPError as error:
+            answer = error.code
+        if dashboard:
+            assert answer == 200 and cluster.dashboard_link.endswith("/status")
+            assert "Dask dashboard: http://127.0.0.1:" in printed
+        else:
+            assert answer == 404 and cluster.dashboard_link == ""
+            assert "Dask dashboard" not in printed and "ssh" not in printed
+            assert client.submit(sum, [1, 2]).result() == 3
+    finally:
+        client.close()
+        cluster.close()
