@@ -99,6 +99,13 @@ class HpcCluster(Cluster):
         self._adaptive = EngineAdaptive(self, minimum, maximum)
         return self._adaptive
 
+    async def _watch_worker_status(self, comm):
+        await super()._watch_worker_status(comm)
+        # The scheduler has gone (stopped from the sidebar, `dask-hpc down`, a crash) and its
+        # directory with it: this process's temporary files go back where they were.
+        if self._on_close:
+            self._on_close()
+
     async def _close(self):
         await super()._close()
         await asyncio.get_running_loop().run_in_executor(None, self._stop)

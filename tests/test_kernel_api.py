@@ -231,3 +231,21 @@ def test_dashboard_false_serves_no_dashboard(batch_script_environment, capsys, d
     finally:
         client.close()
         cluster.close()
+
+
+def test_a_cluster_stopped_elsewhere_gives_the_process_its_temporary_directory_back(batch_script_environment, monkeypatch):
+    from conftest import wait_for
+
+    from jupyterlab_dask_hpc import setup_dask_client
+
+    monkeypatch.setenv("TMPDIR", "/tmp")
+    client, cluster, dask_local_dir = setup_dask_client("cpu", max_workers=1, reserve_mem_gb=2)
+    try:
+        assert tempfile.gettempdir() == dask_local_dir
+        assert batch_script_environment("down", cluster.id).returncode == 0
+        wait_for(lambda: os.environ["TMPDIR"] == "/tmp", 30, "TMPDIR back to /tmp")
+        with tempfile.NamedTemporaryFile() as scratch:  # not in the removed directory
+            assert os.path.dirname(scratch.name) == "/tmp"
+    finally:
+        client.close()
+        cluster.close()
