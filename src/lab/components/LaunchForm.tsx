@@ -1,7 +1,8 @@
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
 import type { BatchSystem, ClusterState, Plan, Workload } from '../../common/protocol';
-import { ApiError, postJSON } from '../api';
+import type { ApiError } from '../api';
+import type { JobScriptPreview } from '../model';
 import { initialWorkerJobFields, workerJobsBody, type Placement, type WorkerJobFields } from '../worker-jobs';
 import { WorkerJobsFields } from './WorkerJobsFields';
 
@@ -21,13 +22,10 @@ interface Props {
   defaults: LaunchDefaults;
   /** The batch system this JupyterLab runs under: it offers runner mode and picks the job system. */
   batchSystem: BatchSystem | undefined;
-  onLaunched: (cluster: ClusterState) => void;
-}
-
-/** POST job-script: the script a worker job would run, and the plan of each job. */
-interface JobScriptPreview {
-  script: string;
-  plan: Plan;
+  /** The server's plan for a request, its worker-job script, and the launch: the model's calls. */
+  plan: (body: unknown) => Promise<Plan>;
+  jobScript: (body: unknown) => Promise<JobScriptPreview>;
+  launch: (body: unknown) => Promise<ClusterState>;
 }
 
 interface Fields {
@@ -61,7 +59,7 @@ function planBody(fields: Fields): Record<string, unknown> {
 }
 
 /** The launch form, with a plan preview from the engine that follows every keystroke. */
-export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.Element {
+export function LaunchForm({ defaults, batchSystem, plan: planOf, jobScript: jobScriptOf, launch: launchCluster }: Props): JSX.Element {
   const [fields, setFields] = React.useState<Fields>({
     workload: defaults.workload,
     max_workers: defaults.maxWorkers?.toString() ?? '',
@@ -93,7 +91,7 @@ export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.El
     const timer = setTimeout(() => {
       // With worker jobs, the preview is the job script and each job's plan.
       const preview: Promise<JobScriptPreview> =
-        placement === 'jobs' ? postJSON<JobScriptPreview>('job-script', requestBody()) : postJSON<Plan>('plan', planBody(fields)).then(plan => ({ plan, script: '' }));
+        placement === 'jobs' ? jobScriptOf(requestBody()) : planOf(planBody(fields)).then(plan => ({ plan, script: '' }));
       preview.then(
         answer => current && (setPlan(answer.plan), setJobScript(answer.script || null), setError(null)),
         failure => current && (setPlan(null), setJobScript(null), setError(failure as ApiError))
@@ -126,7 +124,7 @@ export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.El
     try {
       const body = requestBody();
       if (fields.name.trim()) body.name = fields.name.trim();
-      onLaunched(await postJSON<ClusterState>('clusters', body));
+      await launchCluster(body);
     } catch (failure) {
       setError(failure as ApiError);
     } finally {
