@@ -34,6 +34,8 @@ export interface Resources {
   /** Every raw figure read, by the name of its variable or file, for the curious and the UI's hover. */
   inputs: Record<string, string | number | null>;
   warnings: string[];
+  /** Why runner mode (workers on every node of this job) cannot run here; null when it can. Set by the engine. */
+  runner_unavailable?: string | null;
 }
 
 /** Dask's worker memory thresholds, as fractions of the worker's memory limit. */

@@ -49,6 +49,7 @@ export class DaskHpcSidebar extends ReactWidget {
             <LaunchForm
               defaults={this.defaults}
               batchSystem={model.resources?.batch_system}
+              runnerUnavailable={model.resources ? (model.resources.runner_unavailable ?? null) : 'the node is still being read'}
               plan={body => model.plan(body)}
               jobScript={body => model.jobScript(body)}
               launch={body => model.launch(body)}

@@ -73,7 +73,15 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   }
 
   resources(): Resources {
-    return detectResources({ env: this.options.env, root: this.options.root });
+    const detected = detectResources({ env: this.options.env, root: this.options.root });
+    return { ...detected, runner_unavailable: this.runnerUnavailable(detected.batch_system) };
+  }
+
+  /** Why runner mode cannot start workers here (null: it can), for the form to say before Launch. */
+  private runnerUnavailable(system: Resources['batch_system']): string | null {
+    if (system === 'none') return 'runner uses the nodes of the current PBS or Slurm job, and this process is not in one';
+    if (!commandOnPath(LAUNCH_COMMAND[system], this.options.env)) return `${LAUNCH_COMMAND[system]} is not on PATH: workers cannot be started on this job's nodes`;
+    return null;
   }
 
   plan(body: unknown): Plan {
@@ -111,12 +119,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     if (value === undefined || value === null || value === false) return null;
     if (value !== true) throw new InputError('runner', `runner must be true or false, not ${JSON.stringify(value)}`);
     const system = this.resources().batch_system;
-    if (system === 'none') {
-      throw new InputError('runner', 'runner uses the nodes of the current PBS or Slurm job, and this process is not in one');
-    }
-    if (!commandOnPath(LAUNCH_COMMAND[system], this.options.env)) {
-      throw new InputError('runner', `${LAUNCH_COMMAND[system]} is not on PATH: workers cannot be started on this job's nodes`);
-    }
+    const unavailable = this.runnerUnavailable(system);
+    if (unavailable !== null || system === 'none') throw new InputError('runner', unavailable ?? '');
     return { system, nodes: allocationNodes(system, this.options.env), listenHost: chooseInterface(null).address };
   }
 

@@ -4,6 +4,7 @@ import type { BatchSystem, ClusterState, Plan, Workload } from '../../common/pro
 import type { ApiError } from '../api';
 import type { JobScriptPreview } from '../model';
 import { initialWorkerJobFields, workerJobsBody, type Placement, type WorkerJobFields } from '../worker-jobs';
+import { FIELD_LABELS, inFormWords } from '../form-labels';
 import { WorkerJobsFields } from './WorkerJobsFields';
 
 const WORKLOAD_HINTS: Record<Workload, string> = {
@@ -22,6 +23,8 @@ interface Props {
   defaults: LaunchDefaults;
   /** The batch system this JupyterLab runs under: it offers runner mode and picks the job system. */
   batchSystem: BatchSystem | undefined;
+  /** Why runner mode cannot run here (the engine's word), or null when it can: the option is greyed out then. */
+  runnerUnavailable: string | null;
   /** The server's plan for a request, its worker-job script, and the launch: the model's calls. */
   plan: (body: unknown) => Promise<Plan>;
   jobScript: (body: unknown) => Promise<JobScriptPreview>;
@@ -59,7 +62,7 @@ function planBody(fields: Fields): Record<string, unknown> {
 }
 
 /** The launch form, with a plan preview from the engine that follows every keystroke. */
-export function LaunchForm({ defaults, batchSystem, plan: planOf, jobScript: jobScriptOf, launch: launchCluster }: Props): JSX.Element {
+export function LaunchForm({ defaults, batchSystem, runnerUnavailable, plan: planOf, jobScript: jobScriptOf, launch: launchCluster }: Props): JSX.Element {
   const [fields, setFields] = React.useState<Fields>({
     workload: defaults.workload,
     max_workers: defaults.maxWorkers?.toString() ?? '',
@@ -77,6 +80,26 @@ export function LaunchForm({ defaults, batchSystem, plan: planOf, jobScript: job
   const [jobScript, setJobScript] = React.useState<string | null>(null);
   const [error, setError] = React.useState<ApiError | null>(null);
   const [launching, setLaunching] = React.useState(false);
+  /** Fields the user typed in: only these are marked red (a field not yet filled is not wrong yet). */
+  const [touched, setTouched] = React.useState<ReadonlySet<string>>(new Set());
+  /** Fields whose text the browser cannot read as a number ("1e"): refused here, never sent as empty. */
+  const [unreadable, setUnreadable] = React.useState<ReadonlySet<string>>(new Set());
+  const touch = (field: string) => setTouched(previous => new Set(previous).add(field));
+  // On every input event: React's onChange skips "1e" → "" (the value it sees stays "").
+  const checkReadable = (field: string) => (event: React.FormEvent<HTMLInputElement>) => {
+    const badInput = event.currentTarget.validity.badInput;
+    touch(field);
+    setUnreadable(previous => {
+      const next = new Set(previous);
+      if (badInput) next.add(field);
+      else next.delete(field);
+      return next;
+    });
+  };
+  const changeJobFields = (next: WorkerJobFields) => {
+    for (const key of Object.keys(next) as (keyof WorkerJobFields)[]) if (next[key] !== jobFields[key]) touch(`worker_jobs.${key}`);
+    setJobFields(next);
+  };
 
   /** The whole request: the plan, and where the workers run. */
   const requestBody = (): Record<string, unknown> => {
@@ -103,16 +126,26 @@ export function LaunchForm({ defaults, batchSystem, plan: planOf, jobScript: job
     };
   }, [fields.workload, fields.max_workers, fields.reserve_mem_gb, fields.max_mem_gb, fields.target, fields.spill, fields.pause, fields.terminate, placement, jobFields]);
 
-  const set = (key: keyof Fields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) =>
+  const set = (key: keyof Fields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) => {
+    touch(key);
+    // The name is checked at launch only: its message goes once the user edits it.
+    if (key === 'name' && error?.field === 'name') setError(null);
     setFields({ ...fields, [key]: event.target.value });
-  const fieldError = (field: string) => (error && (error.field === field || error.field === `thresholds.${field}`) ? error.message : null);
+  };
+  const unreadableField = [...unreadable][0] ?? null;
+  /** The message at a field: the browser's refusal of its text, or the engine's, once the user has touched it. */
+  const messageAt = (field: string, apiField: string) => {
+    if (unreadable.has(field)) return `${FIELD_LABELS[field] ?? field}: not a number.`;
+    return error && error.field === apiField && touched.has(field) ? inFormWords(error.message) : null;
+  };
+  const fieldError = (field: string) => messageAt(field, ['target', 'spill', 'pause', 'terminate'].includes(field) ? `thresholds.${field}` : field);
 
   const numberField = (key: keyof Fields, label: string, placeholder: string, step = 'any') => {
     const message = fieldError(key);
     return (
       <label className="jp-DaskHpc-field">
         <span>{label}</span>
-        <input className="jp-mod-styled" type="number" step={step} min="0" value={fields[key]} placeholder={placeholder} onChange={set(key)} aria-invalid={message !== null} name={key} />
+        <input className="jp-mod-styled" type="number" step={step} min={key === 'max_workers' ? '1' : '0'} value={fields[key]} placeholder={placeholder} onChange={set(key)} onInput={checkReadable(key)} aria-invalid={message !== null} name={key} />
         {message && <span className="jp-DaskHpc-field-error" role="alert">{message}</span>}
       </label>
     );
@@ -126,6 +159,9 @@ export function LaunchForm({ defaults, batchSystem, plan: planOf, jobScript: job
       if (fields.name.trim()) body.name = fields.name.trim();
       await launchCluster(body);
     } catch (failure) {
+      // What Launch refuses is marked even at a field the user left as it was (the placement, the name).
+      const field = (failure as ApiError).field;
+      if (field) setTouched(previous => new Set(previous).add(field));
       setError(failure as ApiError);
     } finally {
       setLaunching(false);
@@ -164,14 +200,21 @@ export function LaunchForm({ defaults, batchSystem, plan: planOf, jobScript: job
         <select className="jp-mod-styled" name="placement" value={placement} onChange={event => setPlacement(event.target.value as Placement)}>
           <option value="here">on this node</option>
           <option value="jobs">on other nodes, as batch jobs</option>
-          {batchSystem && batchSystem !== 'none' && <option value="runner">on every node of this job ({batchSystem === 'pbs' ? 'pbsdsh' : 'srun'})</option>}
+          <option value="runner" disabled={runnerUnavailable !== null}>
+            on every node of this job ({batchSystem === 'pbs' ? 'pbsdsh' : batchSystem === 'slurm' ? 'srun' : 'pbsdsh or srun'})
+          </option>
         </select>
+        {runnerUnavailable && (
+          <span className="jp-DaskHpc-field-hint" data-testid="dask-hpc-runner-unavailable">
+            Every node of this job: unavailable, {runnerUnavailable}.
+          </span>
+        )}
         {fieldError('runner') && <span className="jp-DaskHpc-field-error" role="alert">{fieldError('runner')}</span>}
       </label>
       {placement === 'jobs' && (
         <details className="jp-DaskHpc-advanced" open>
           <summary>Workers on other nodes</summary>
-          <WorkerJobsFields fields={jobFields} onChange={setJobFields} errorFor={field => (error && error.field === field ? error.message : null)} />
+          <WorkerJobsFields fields={jobFields} onChange={changeJobFields} errorFor={field => messageAt(field, field)} />
         </details>
       )}
       <div className="jp-DaskHpc-plan" data-testid="dask-hpc-plan" aria-live="polite">
@@ -198,15 +241,17 @@ export function LaunchForm({ defaults, batchSystem, plan: planOf, jobScript: job
               </details>
             )}
           </>
-        ) : error && !error.field ? (
-          <div className="jp-DaskHpc-error">{error.message}</div>
-        ) : error ? (
+        ) : unreadableField ? (
           <div className="jp-DaskHpc-error">Fix the marked field to see the plan.</div>
+        ) : error && error.field && touched.has(error.field) ? (
+          <div className="jp-DaskHpc-error">Fix the marked field to see the plan.</div>
+        ) : error ? (
+          <div className="jp-DaskHpc-error">{inFormWords(error.message)}</div>
         ) : (
           <div className="jp-DaskHpc-muted">Planning…</div>
         )}
       </div>
-      <button type="submit" className="jp-mod-styled jp-mod-accept jp-DaskHpc-launch" disabled={launching || !plan}>
+      <button type="submit" className="jp-mod-styled jp-mod-accept jp-DaskHpc-launch" disabled={launching || !plan || unreadableField !== null}>
         {launching ? 'Launching…' : 'Launch'}
       </button>
     </form>
