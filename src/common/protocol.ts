@@ -27,6 +27,8 @@ export interface Resources {
   /** The node-local job filesystem, or null when none is known (spill then goes to /tmp). */
   jobfs: string | null;
   jobfs_free_bytes: number | null;
+  /** The job filesystem's whole size, for the bar of what is used (null when unknown). */
+  jobfs_size_bytes?: number | null;
   gpus: number;
   /** Hosts of the allocation (PBS_NODEFILE, SLURM_JOB_NUM_NODES), this one included. */
   node_count: number;
