@@ -17,6 +17,7 @@ import { commandOnPath } from './command-path';
 import { dashboardLinks } from './dashboard-links';
 import { detectResources, type Environment } from './detect';
 import { ClusterStartError, InputError, NotFoundError } from './errors';
+import { heldByClusters, whatIsLeft } from './node-share';
 import { localDirectoryRoot, planCluster } from './plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
 import { checkPrivateRoot } from './private-directory';
@@ -38,7 +39,7 @@ export interface EngineOptions {
   baseUrl?: string | null;
 }
 
-const CLUSTER_FIELDS = ['name', 'worker_jobs', 'runner'];
+const CLUSTER_FIELDS = ['name', 'worker_jobs', 'runner', 'overcommit'];
 const SUBMIT_COMMAND = { slurm: 'sbatch', pbs: 'qsub' } as const;
 /** How often the batch system is asked about a cluster's jobs. */
 const JOB_POLL_MS = 2000;
@@ -84,18 +85,34 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     return null;
   }
 
+  /**
+   * The plan for a request, against what this engine's running clusters leave of the node
+   * (unless the request says overcommit), with its name checked so the form can say so live.
+   */
   plan(body: unknown): Plan {
-    return planCluster(this.resources(), parsePlanRequest(body, CLUSTER_FIELDS));
+    const request = parsePlanRequest(body, CLUSTER_FIELDS);
+    const fields = body as Record<string, unknown>;
+    const overcommit = fields.overcommit ?? false;
+    if (typeof overcommit !== 'boolean') throw new InputError('overcommit', `overcommit must be true or false, not ${JSON.stringify(overcommit)}`);
+    const resources = this.resources();
+    const held = heldByClusters(this.list());
+    // Worker jobs take nodes of their own: this one's share does not bound them.
+    const shared = held.clusters > 0 && !overcommit && (fields.worker_jobs === undefined || fields.worker_jobs === null);
+    const left = shared ? whatIsLeft(resources, held) : null;
+    const plan = planCluster(left?.resources ?? resources, request);
+    if (left) plan.warnings.unshift(left.warning);
+    const name = fields.name;
+    checkName(name);
+    if (typeof name === 'string' && this.list().some(cluster => cluster.name === name)) {
+      throw new InputError('name', `a cluster named ${JSON.stringify(name)} is already running`);
+    }
+    return plan;
   }
 
   /** Checks a cluster request completely, so bad input creates nothing. */
   checkClusterRequest(body: unknown): ClusterRequest {
     const plan = this.plan(body);
     const name = (body as Record<string, unknown>).name;
-    checkName(name);
-    if (typeof name === 'string' && this.list().some(cluster => cluster.name === name)) {
-      throw new InputError('name', `a cluster named ${JSON.stringify(name)} is already running`);
-    }
     const jobsBody = (body as Record<string, unknown>).worker_jobs;
     const runner = this.checkRunner((body as Record<string, unknown>).runner);
     if (runner && jobsBody !== undefined && jobsBody !== null) {

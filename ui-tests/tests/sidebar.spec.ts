@@ -192,6 +192,27 @@ test('launching a cluster shows its workers reach the plan', async () => {
   if (process.env.README_SCREENSHOT) await sidebar().screenshot({ path: '../docs/sidebar-running.png' });
 });
 
+test('a second cluster plans on what the first leaves: a full node is refused unless shared anyway, and the name is checked as typed', async () => {
+  await sidebar().locator('input[name="name"]').fill('');
+  const share = sidebar().locator('input[name="overcommit"]');
+  await expect(share).toBeVisible();
+  await expect(sidebar().getByRole('alert')).toContainText("1 cluster already holds 2 cores and 20.");
+  await expect(sidebar().getByRole('alert')).toContainText('nothing is left for another cluster');
+  await expect(sidebar().locator('button.jp-DaskHpc-launch')).toBeDisabled();
+  await share.check();
+  await expect(plan()).toContainText('2 workers × 1 thread');
+  await expect(sidebar().getByRole('alert')).toHaveCount(0);
+  // A name in use is refused while it is typed, and the message goes with the name.
+  const name = sidebar().locator('input[name="name"]');
+  await name.fill('ui-test');
+  await expect(sidebar().getByRole('alert')).toHaveText('a cluster named "ui-test" is already running');
+  await expect(name).toHaveAttribute('aria-invalid', 'true');
+  await name.fill('');
+  await expect(sidebar().getByRole('alert')).toHaveCount(0);
+  await share.uncheck();
+  await expect(sidebar().getByRole('alert')).toContainText('nothing is left');
+});
+
 /** Masks for the card's figures that change from run to run (addresses, memory, CPU). */
 const cardFigures = () => [card().locator('.jp-DaskHpc-meter-value'), card().locator('.jp-DaskHpc-address'), card().locator('.jp-DaskHpc-metrics .jp-DaskHpc-bar')];
 
@@ -253,7 +274,8 @@ test('inserted client code connects a notebook to the cluster', async () => {
 test('the card\'s figures follow a real computation, and the metrics route never fails meanwhile', async () => {
   const answers: number[] = [];
   const record = (response: import('@playwright/test').Response) => {
-    if (/\/dask-hpc\/api\/clusters\/[^/]+\/metrics$/.test(response.url())) answers.push(response.status());
+    // Jupyter's request helper adds a cache-busting query.
+    if (/\/dask-hpc\/api\/clusters\/[^/]+\/metrics(\?|$)/.test(response.url())) answers.push(response.status());
   };
   page.on('response', record);
   try {

@@ -23,6 +23,8 @@ interface Props {
   defaults: LaunchDefaults;
   /** The batch system this JupyterLab runs under: it offers runner mode and picks the job system. */
   batchSystem: BatchSystem | undefined;
+  /** Clusters running with workers on this node: a new plan gets what they leave, unless the user shares the node anyway. */
+  clustersHere: number;
   /** Why runner mode cannot run here (the engine's word), or null when it can: the option is greyed out then. */
   runnerUnavailable: string | null;
   /** The server's plan for a request, its worker-job script, and the launch: the model's calls. */
@@ -62,7 +64,7 @@ function planBody(fields: Fields): Record<string, unknown> {
 }
 
 /** The launch form, with a plan preview from the engine that follows every keystroke. */
-export function LaunchForm({ defaults, batchSystem, runnerUnavailable, plan: planOf, jobScript: jobScriptOf, launch: launchCluster }: Props): JSX.Element {
+export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavailable, plan: planOf, jobScript: jobScriptOf, launch: launchCluster }: Props): JSX.Element {
   const [fields, setFields] = React.useState<Fields>({
     workload: defaults.workload,
     max_workers: defaults.maxWorkers?.toString() ?? '',
@@ -80,6 +82,7 @@ export function LaunchForm({ defaults, batchSystem, runnerUnavailable, plan: pla
   const [jobScript, setJobScript] = React.useState<string | null>(null);
   const [error, setError] = React.useState<ApiError | null>(null);
   const [launching, setLaunching] = React.useState(false);
+  const [overcommit, setOvercommit] = React.useState(false);
   /** Fields the user typed in: only these are marked red (a field not yet filled is not wrong yet). */
   const [touched, setTouched] = React.useState<ReadonlySet<string>>(new Set());
   /** Fields whose text the browser cannot read as a number ("1e"): refused here, never sent as empty. */
@@ -106,6 +109,9 @@ export function LaunchForm({ defaults, batchSystem, runnerUnavailable, plan: pla
     const body = planBody(fields);
     if (placement === 'jobs') body.worker_jobs = workerJobsBody(jobFields);
     if (placement === 'runner') body.runner = true;
+    if (overcommit) body.overcommit = true;
+    // Sent with the preview too: the engine checks the name as it is typed.
+    if (fields.name.trim()) body.name = fields.name.trim();
     return body;
   };
 
@@ -114,7 +120,7 @@ export function LaunchForm({ defaults, batchSystem, runnerUnavailable, plan: pla
     const timer = setTimeout(() => {
       // With worker jobs, the preview is the job script and each job's plan.
       const preview: Promise<JobScriptPreview> =
-        placement === 'jobs' ? jobScriptOf(requestBody()) : planOf(planBody(fields)).then(plan => ({ plan, script: '' }));
+        placement === 'jobs' ? jobScriptOf(requestBody()) : planOf(requestBody()).then(plan => ({ plan, script: '' }));
       preview.then(
         answer => current && (setPlan(answer.plan), setJobScript(answer.script || null), setError(null)),
         failure => current && (setPlan(null), setJobScript(null), setError(failure as ApiError))
@@ -124,7 +130,7 @@ export function LaunchForm({ defaults, batchSystem, runnerUnavailable, plan: pla
       current = false;
       clearTimeout(timer);
     };
-  }, [fields.workload, fields.max_workers, fields.reserve_mem_gb, fields.max_mem_gb, fields.target, fields.spill, fields.pause, fields.terminate, placement, jobFields]);
+  }, [fields.workload, fields.max_workers, fields.reserve_mem_gb, fields.max_mem_gb, fields.target, fields.spill, fields.pause, fields.terminate, fields.name, placement, jobFields, overcommit]);
 
   const set = (key: keyof Fields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) => {
     touch(key);
@@ -156,7 +162,6 @@ export function LaunchForm({ defaults, batchSystem, runnerUnavailable, plan: pla
     setLaunching(true);
     try {
       const body = requestBody();
-      if (fields.name.trim()) body.name = fields.name.trim();
       await launchCluster(body);
     } catch (failure) {
       // What Launch refuses is marked even at a field the user left as it was (the placement, the name).
@@ -217,6 +222,17 @@ export function LaunchForm({ defaults, batchSystem, runnerUnavailable, plan: pla
           <WorkerJobsFields fields={jobFields} onChange={changeJobFields} errorFor={field => messageAt(field, field)} />
         </details>
       )}
+      {(clustersHere > 0 || overcommit || error?.field === 'overcommit') && (
+        <label className="jp-DaskHpc-check">
+          <input type="checkbox" name="overcommit" checked={overcommit} onChange={event => setOvercommit(event.target.checked)} aria-invalid={error?.field === 'overcommit'} />
+          <span>Share the node anyway (plan as if the running clusters were not there)</span>
+          {error?.field === 'overcommit' && (
+            <span className="jp-DaskHpc-field-error" role="alert">
+              {error.message}
+            </span>
+          )}
+        </label>
+      )}
       <div className="jp-DaskHpc-plan" data-testid="dask-hpc-plan" aria-live="polite">
         {plan ? (
           <>
@@ -243,7 +259,7 @@ export function LaunchForm({ defaults, batchSystem, runnerUnavailable, plan: pla
           </>
         ) : unreadableField ? (
           <div className="jp-DaskHpc-error">Fix the marked field to see the plan.</div>
-        ) : error && error.field && touched.has(error.field) ? (
+        ) : error && error.field && (touched.has(error.field) || error.field === 'overcommit') ? (
           <div className="jp-DaskHpc-error">Fix the marked field to see the plan.</div>
         ) : error ? (
           <div className="jp-DaskHpc-error">{inFormWords(error.message)}</div>
