@@ -189,7 +189,10 @@ test('launching a cluster shows its workers reach the plan', async () => {
   await expect(card().locator('[data-testid="dask-hpc-metrics"]')).toContainText(/Memory.*of 20\.\d GiB/);
   await expect(card().locator('[data-testid="dask-hpc-metrics"]')).toContainText('CPU');
   expect(await commandsEnabled()).toEqual({ launch: true, insert: true, dashboard: true, tunnel: true, shutdown: true });
-  if (process.env.README_SCREENSHOT) await sidebar().screenshot({ path: '../docs/sidebar-running.png' });
+  if (process.env.README_SCREENSHOT) {
+    await atRest();
+    await sidebar().screenshot({ path: '../docs/sidebar-running.png' });
+  }
 });
 
 test('a second cluster plans on what the first leaves: a full node is refused unless shared anyway, and the name is checked as typed', async () => {
@@ -230,6 +233,8 @@ test('the running card fits a 250 px sidebar: one header row with its four icon 
   }
   const cardBox = (await card().boundingBox())!;
   expect(cardBox.width).toBeLessThanOrEqual(250);
+  // The name is not cut short by the toolbar ("ui-test" is short enough to show whole).
+  expect(await card().locator('.jp-DaskHpc-card-name').evaluate(name => name.scrollWidth <= name.clientWidth)).toBe(true);
   expect(cardBox.height).toBeLessThan(200);
   for (const line of ['dask-hpc-workers', 'dask-hpc-metrics']) {
     const box = (await card().locator(`[data-testid="${line}"]`).boundingBox())!;
@@ -240,7 +245,7 @@ test('the running card fits a 250 px sidebar: one header row with its four icon 
   await expect(card().getByRole('button', { name: 'Scale' })).toBeHidden();
   await atRest();
   await expect(card()).toHaveScreenshot('card-light.png', { mask: cardFigures() });
-  if (process.env.README_SCREENSHOT) await card().screenshot({ path: '../docs/card-light.png', mask: cardFigures() });
+  if (process.env.README_SCREENSHOT) await card().screenshot({ path: '../docs/card-light.png' });
   await card().locator('summary', { hasText: 'Plots, scale, adapt' }).click();
   for (const name of ['Open plot', 'Scale', 'Adapt']) {
     const box = (await card().getByRole('button', { name }).boundingBox())!;
@@ -296,10 +301,11 @@ test('the card\'s figures follow a real computation, and the metrics route never
       ].join('\n')
     });
     await command('notebook:run-cell');
-    // Busy workers: the card reads well above an idle cluster's few percent, and the held array shows in memory.
+    // Busy workers: the card reads well above an idle cluster's few percent (on a shared 2-core machine the
+    // two workers get 30-110% between them), and the held array shows in memory.
     await expect
       .poll(async () => Number((await cpu.textContent())!.replace('%', '')), { timeout: 60000, intervals: [500] })
-      .toBeGreaterThan(60);
+      .toBeGreaterThan(25);
     await expect.poll(async () => memory.textContent(), { timeout: 30000 }).not.toBe(idleMemory);
     const seen = new Set<string>();
     await expect
@@ -355,7 +361,7 @@ test('the dark theme', async () => {
   await card().locator('summary', { hasText: 'Plots, scale, adapt' }).click();
   await expect(card().getByRole('button', { name: 'Scale' })).toBeHidden();
   await expect(card()).toHaveScreenshot('card-dark.png', { mask: cardFigures() });
-  if (process.env.README_SCREENSHOT) await card().screenshot({ path: '../docs/card-dark.png', mask: cardFigures() });
+  if (process.env.README_SCREENSHOT) await card().screenshot({ path: '../docs/card-dark.png' });
   await command('apputils:change-theme', { theme: 'JupyterLab Light' });
 });
 
