@@ -1,6 +1,7 @@
-"""Where dask-hpc keeps things: the same rules as the sidecar's src/sidecar/state/state-store.ts and state/host.ts."""
+"""Where dask-hpc keeps things, as the engine says (`dask-hpc paths`), and how records name their node (state/host.ts)."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -18,11 +19,17 @@ DEFERRED_CA_VARIABLE = "DASK_HPC_DEFERRED_NODE_EXTRA_CA_CERTS"
 
 
 def state_dir() -> Path:
-    """$DASK_HPC_STATE_DIR, else $XDG_STATE_HOME/dask-hpc, else ~/.local/state/dask-hpc."""
-    if os.environ.get("DASK_HPC_STATE_DIR"):
-        return Path(os.environ["DASK_HPC_STATE_DIR"])
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "dask-hpc"
+    """The state directory, as the engine chooses it (one definition: src/sidecar/state/state-store.ts)."""
+    return Path(_engine_paths_for(*(os.environ.get(name, "") for name in _PATH_VARIABLES))["state_dir"])
+
+
+# What the engine's choice of directories reads: a change of any of these asks it again.
+_PATH_VARIABLES = ("DASK_HPC_STATE_DIR", "XDG_STATE_HOME", "HOME", "DASK_HPC_RUNTIME_DIR", "XDG_RUNTIME_DIR")
+
+
+@functools.lru_cache(maxsize=8)
+def _engine_paths_for(*variables: str) -> dict[str, str]:
+    return engine_paths()
 
 
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
