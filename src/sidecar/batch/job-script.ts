@@ -78,6 +78,18 @@ function directives(spec: WorkerJobSpec, context: JobContext): string[] {
 }
 
 /**
+ * The interface is a preference (Gadi's ib0), not a requirement: the scheduler's interface
+ * often has no namesake on the compute nodes, and there `--interface` would kill the worker
+ * at once. Without it, Dask uses the address that reaches the scheduler.
+ */
+function interfacePreference(name: string): string[] {
+  return [
+    'interface_flag=()',
+    `if [ -e /sys/class/net/${shellQuote(name)} ]; then interface_flag=(--interface ${shellQuote(name)}); fi`
+  ];
+}
+
+/**
  * The job script of one worker job: directives, the user's prologue, then `dask worker`
  * with the job's plan, its local directory on the job's own node-local disk (removed at the
  * end), and a lifetime that retires the workers before the walltime. Every value comes from
@@ -97,7 +109,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     '--memory-limit', String(plan.memory_limit_bytes),
     '--local-directory', '"$local_dir"',
     ...tlsFlags(context.security).map((flag, i) => (i % 2 ? shellQuote(flag) : flag)),
-    ...(spec.interface ? ['--interface', shellQuote(spec.interface)] : []),
+    ...(spec.interface ? ['"${interface_flag[@]}"'] : []),
     '--nanny',
     '--no-dashboard', // nobody reaches a worker's own dashboard; it costs each worker an import of Bokeh
     '--death-timeout', '60',
@@ -122,6 +134,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     '(umask 077 && mkdir -p "$local_dir")',
     `trap 'rm -rf "$local_dir"' EXIT`,
     ...environment,
+    ...(spec.interface ? interfacePreference(spec.interface) : []),
     worker.join(' '),
     ''
   ].join('\n');
