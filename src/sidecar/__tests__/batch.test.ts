@@ -86,10 +86,12 @@ describe('contract: Gadi PBS job script (PBS Pro cannot run here)', () => {
 });
 
 describe("a worker job's interface: a preference where the node has it", () => {
+  // The repository's Python (scripts/setup.sh), with Dask and psutil, as on a compute node.
+  const PYTHON = join(__dirname, '..', '..', '..', '.venv', 'bin', 'python');
   /** The flags the script gives `dask worker` for this interface, on this machine. */
   function interfaceFlags(name: string): string {
     const spec = parseWorkerJobs({ system: 'slurm', cores: 1, memory_gb: 2, interface: name }, {});
-    const lines = renderJobScript(spec, context).split('\n');
+    const lines = renderJobScript(spec, { ...context, python: PYTHON }).split('\n');
     const start = lines.indexOf('interface_flag=()');
     expect(start).toBeGreaterThan(0);
     const probe = [...lines.slice(start, start + 2), 'printf "%s " "${interface_flag[@]}"'].join('\n');

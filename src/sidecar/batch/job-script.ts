@@ -80,13 +80,12 @@ function directives(spec: WorkerJobSpec, context: JobContext): string[] {
 /**
  * The interface is a preference (Gadi's ib0), not a requirement: the scheduler's interface
  * often has no namesake on the compute nodes, and there `--interface` would kill the worker
- * at once. Without it, Dask uses the address that reaches the scheduler.
+ * at once. Without it, Dask uses the address that reaches the scheduler. The test is Dask's
+ * own (psutil's interfaces of this network namespace; /sys/class/net may show another's).
  */
-function interfacePreference(name: string): string[] {
-  return [
-    'interface_flag=()',
-    `if [ -e /sys/class/net/${shellQuote(name)} ]; then interface_flag=(--interface ${shellQuote(name)}); fi`
-  ];
+function interfacePreference(python: string, name: string): string[] {
+  const present = `${shellQuote(python)} -c 'import sys, psutil; sys.exit(sys.argv[1] not in psutil.net_if_addrs())' ${shellQuote(name)}`;
+  return ['interface_flag=()', `if ${present}; then interface_flag=(--interface ${shellQuote(name)}); fi`];
 }
 
 /**
@@ -134,7 +133,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     '(umask 077 && mkdir -p "$local_dir")',
     `trap 'rm -rf "$local_dir"' EXIT`,
     ...environment,
-    ...(spec.interface ? interfacePreference(spec.interface) : []),
+    ...(spec.interface ? interfacePreference(context.python, spec.interface) : []),
     worker.join(' '),
     ''
   ].join('\n');
