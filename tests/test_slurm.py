@@ -174,10 +174,12 @@ def test_slurm_job_whose_workers_cannot_start_is_an_error_with_the_job_log(slurm
         )[0]
         assert re.search(r"encodings|PYTHONHOME|Fatal Python error", failed["error"]), f"the job's log tail is missing: {failed['error']}"
         assert not slurm.queue(f"dask-{failed['id']}"), "the failed job is still queued"
+        # The user ends the failed cluster as any other.
+        down = slurm_node("down", failed["id"])
+        assert down.returncode == 0, down.stderr
     finally:
-        if up.poll() is None:
-            for c in slurm_node.ls():
-                slurm_node("down", c["id"])
+        for c in slurm_node.ls():
+            slurm_node("down", c["id"])
         up.wait(timeout=60)
     assert not slurm.queue(f"dask-{failed['id']}")
     assert not wait_until_gone(processes_mentioning(failed["id"]), 30)
