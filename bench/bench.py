@@ -123,7 +123,7 @@ class JupyterServer:
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/dask-hpc/api/{path}", method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {self.token}"},
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=300) as response:
             return json.loads(response.read())

@@ -15,8 +15,8 @@ from .sidecar import Sidecar
 
 
 # The sidecar answers a few requests a second: no optimizing compiler and a small young
-# generation keep it at 53 MB resident instead of 59-61 (measured). A detached owner runs
-# without them (src/sidecar/detach.ts says why): its start is on the cluster's critical path.
+# generation keep it small. A detached owner runs
+# without them (src/sidecar/startup/README.md says why): its start is on the cluster's critical path.
 # Not --lite-mode: it turns WebAssembly off, which fetch() needs.
 SIDECAR_NODE_FLAGS = ["--no-opt", "--max-semi-space-size=1"]
 

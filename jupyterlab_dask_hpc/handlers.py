@@ -9,7 +9,7 @@ from jupyter_server_proxy.handlers import NamedLocalProxyHandler
 from tornado import web
 
 SIDECAR_READY_TIMEOUT_SECONDS = 30
-# The sidecar's limit too (src/sidecar/request-body.ts); refused here before it is relayed.
+# The sidecar's limit too (src/sidecar/server/request-body.ts); refused here before it is relayed.
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -51,16 +51,15 @@ class SidecarRelayHandler(NamedLocalProxyHandler):
         if not ready:
             raise web.HTTPError(503, "the dask-hpc sidecar is not running; see the Jupyter server's log")
 
-    def _build_proxy_request(self, host, port, proxied_path, body, **extra_opts):
+    def proxy_request_options(self):
         # Relay every request as it came: tornado's client otherwise refuses a PATCH without a
-        # body, or an OPTIONS or DELETE with one, as a 500, before the sidecar can say what
-        # is wrong (found by tests/test_openapi.py).
-        return super()._build_proxy_request(host, port, proxied_path, body, allow_nonstandard_methods=True, **extra_opts)
+        # body, or an OPTIONS or DELETE with one, before the sidecar can say what is wrong.
+        return {**super().proxy_request_options(), "allow_nonstandard_methods": True}
 
     async def proxy(self, port, path):
         await self._sidecar_ready()
         # Tornado has unquoted the path: quote it again, so that a "?" or "#" inside a cluster
-        # id stays part of the path instead of starting a query (found by tests/test_openapi.py).
+        # id stays part of the path instead of starting a query.
         return await super().proxy(port, "/api/" + quote(path.lstrip("/"), safe="/"))
 
     async def open(self, path):

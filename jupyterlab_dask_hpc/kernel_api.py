@@ -11,21 +11,32 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from .paths import SIDECAR_SCRIPT, find_node, node_start_environment, recorded_here, state_dir, this_host
 from .unix_http import DaskHpcError, call
 
 
 def _alive(pid) -> bool:
+    """As the engine's processAlive: a zombie has ended, though signal 0 still reaches it."""
     if not pid:
         return False
     try:
         os.kill(pid, 0)
-        return True
     except PermissionError:
         return True
     except OSError:
         return False
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        # "PID (COMMAND) STATE ...": the command may hold spaces and parentheses.
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] == "Z"
 
 
 def _records() -> list[dict]:

@@ -1,4 +1,4 @@
-"""Where dask-hpc keeps things: the same rules as the sidecar's src/sidecar/state.ts and host.ts."""
+"""Where dask-hpc keeps things: the same rules as the sidecar's src/sidecar/state/state-store.ts and state/host.ts."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ SIDECAR_SCRIPT = Path(__file__).parent / "_sidecar" / "dask-hpc.mjs"
 MINIMUM_NODE_MAJOR = 20
 # Node reads NODE_EXTRA_CA_CERTS as it starts (36 ms of 60 here); our Node processes never
 # verify a public host, so they start without it and put it back for their children
-# (src/sidecar/node-start-env.ts, the same variable).
+# (src/sidecar/startup/node-start-env.ts, the same variable).
 DEFERRED_CA_VARIABLE = "DASK_HPC_DEFERRED_NODE_EXTRA_CA_CERTS"
 
 
@@ -47,7 +47,7 @@ def recorded_here(record: dict, here: dict[str, str] | None = None) -> bool:
 
 def engine_paths(node: str = "") -> dict[str, str]:
     """The state directory, this node's runtime directory (sockets), host and boot id, from the
-    engine itself (`dask-hpc paths --json`): one definition of the rules, in src/sidecar/runtime-dir.ts."""
+    engine itself (`dask-hpc paths --json`): one definition of the rules, in src/sidecar/state/runtime-dir.ts."""
     result = subprocess.run(
         [find_node(node), str(SIDECAR_SCRIPT), "paths", "--json"],
         capture_output=True, text=True, env=node_start_environment(), timeout=60,

@@ -1,9 +1,10 @@
 // Bundles the sidecar (engine + CLI) into ESM files that run with plain `node` and no
-// node_modules: the Python package ships them (DESIGN.md, issue 3). The engine is one entry
-// file plus chunks for what few commands need (the TLS library, ws): `up` starts sooner
-// without parsing them.
+// node_modules: the Python package ships them. Two entries (src/sidecar/startup/README.md):
+// the command (main.ts) and the engine (engine-main.ts), with chunks for what few commands
+// need (the TLS library, ws).
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
+import { LAUNCHER_HEAD } from '../src/sidecar/startup/launcher-head.mjs';
 
 const outfile = 'lib/dask-hpc.mjs';
 const engineFile = 'lib/dask-hpc-engine.mjs';
@@ -22,7 +23,7 @@ const common = {
 rmSync(`lib/${engineChunks}`, { recursive: true, force: true });
 await build({
   ...common,
-  entryPoints: { 'dask-hpc-engine': 'src/sidecar/cli.ts' },
+  entryPoints: { 'dask-hpc-engine': 'src/sidecar/engine-main.ts' },
   outdir: 'lib',
   splitting: true,
   chunkNames: `${engineChunks}/[name]-[hash]`,
@@ -33,18 +34,10 @@ await build({
     js: ["import { createRequire as __createRequire } from 'node:module';", 'const require = __createRequire(import.meta.url);'].join('\n')
   }
 });
-// The command's first lines are sh and JavaScript at once (to node, a string and a comment).
-// Run as a command, sh starts node without NODE_EXTRA_CA_CERTS, which Node would parse before
-// any of our code runs (36 ms here), under the name the engine restores it from for the
-// processes it starts (src/sidecar/node-start-env.ts). The arguments pass through "$@" untouched.
-const LAUNCHER_HEAD = [
-  '#!/bin/sh',
-  '":" //; [ -n "${NODE_EXTRA_CA_CERTS+x}" ] && export DASK_HPC_DEFERRED_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS" && unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"'
-].join('\n');
-// The command: a launcher that loads the engine, or starts a detached owner before loading it.
+// The command: loads the engine, or starts a detached owner without loading it.
 await build({
   ...common,
-  entryPoints: ['src/sidecar/launcher.ts'],
+  entryPoints: ['src/sidecar/main.ts'],
   outfile,
   external: ['./dask-hpc-engine.mjs'],
   banner: { js: LAUNCHER_HEAD }

@@ -6,7 +6,8 @@
 # As root this changes the machine: it installs the Debian packages slurm-wlm, munge and
 # chromium if they are missing (kept afterwards), and for the Slurm tests a bridge (slurmbr0,
 # 192.168.253.0/24), an unreachable route for that subnet and three network namespaces, which
-# it removes again with everything it started (scripts/slurm-down.sh). As another user the
+# it removes again with everything it started (scripts/slurm-down.sh); for the PBS tests it
+# builds OpenPBS into /opt/pbs (scripts/pbs-up.sh) and stops it again. As another user the
 # Slurm tests are left out (they need root) and say so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,17 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "test: the Slurm tests need root (slurmd, namespaces); running the rest" >&2
   .venv/bin/python -m pytest -q -p no:cacheprovider -m "not slurm" tests || status=$?
+fi
+# A real PBS Pro on three hosts (root only: its daemons and namespaces need it). The pbs tests
+# run on its login node, where qsub reaches the server; elsewhere they are skipped and say why.
+if [ "$(id -u)" -eq 0 ]; then
+  trap 'bash scripts/pbs-down.sh >/dev/null 2>&1 || true' EXIT
+  if bash scripts/pbs-up.sh; then
+    bash scripts/pbs-exec.sh .venv/bin/python -m pytest -q -p no:cacheprovider -m pbs tests/test_pbs.py || status=$?
+  else
+    echo "test: PBS did not start" >&2; status=1
+  fi
+  bash scripts/pbs-down.sh || status=$?
 fi
 bash scripts/ui-test.sh || status=$?
 exit $status

@@ -205,3 +205,12 @@ def test_fuzzed_flags_get_a_clear_answer_never_a_crash(dask_hpc):
     check()
     assert dask_hpc.ls() == []
     print(f"\n{len(CLI_FUZZ_RESULTS)} fuzzed command lines: {CLI_FUZZ_RESULTS.count(2)} refused with exit 2, {CLI_FUZZ_RESULTS.count(0)} accepted")
+
+
+@pytest.mark.parametrize("value", ["\x85x", "a\u2028b", "a\nb"])
+def test_a_value_with_a_line_break_is_quoted_on_the_one_error_line(dask_hpc, value):
+    """Python's splitlines (and terminals) break at \\x85 and \\u2028 too: the error stays one line."""
+    result = dask_hpc("plan", f"--workload={value}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dask-hpc: --workload"), result.stderr

@@ -86,3 +86,23 @@ def test_a_kernel_with_another_distributed_is_warned_in_words_it_can_act_on(batc
         client.close()
     finally:
         batch_script_environment("down", cluster["id"])
+
+
+def test_a_zombie_scheduler_counts_as_gone_as_the_engine_judges_it():
+    """A process that has ended but is not reaped still takes signal 0: it is not a running scheduler."""
+    import subprocess
+    import time
+    from pathlib import Path
+
+    from jupyterlab_dask_hpc.kernel_api import _alive
+
+    child = subprocess.Popen(["true"])
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child did not end"
+            time.sleep(0.01)
+        assert not _alive(child.pid)
+        assert _alive(os.getpid())
+    finally:
+        child.wait()

@@ -193,12 +193,6 @@ export interface ClusterMetrics {
   cpu_percent: number;
 }
 
-/** PATCH clusters/{id}: a fixed size, or an adaptive range. */
-export interface ScaleRequest {
-  n_workers?: number;
-  adaptive?: AdaptiveRange | null;
-}
-
 export type ClusterEvent =
   | { type: 'cluster'; cluster: ClusterState }
   | { type: 'cluster-removed'; id: string };

@@ -25,3 +25,13 @@ export class NotFoundError extends Error {
     this.name = 'NotFoundError';
   }
 }
+
+// Every character that ends a line somewhere (Python's splitlines counts \x85 and \u2028 too).
+// eslint-disable-next-line no-control-regex -- these control characters are what it looks for
+const LINE_BREAKS = /[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/g;
+
+/** The one stderr line for an error: a line break inside a quoted value is escaped, not printed. */
+export function errorLine(message: string): string {
+  const escaped = message.replace(LINE_BREAKS, character => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `dask-hpc: ${escaped}\n`;
+}

@@ -2,7 +2,7 @@ import { execaSync } from 'execa';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { JobSystem } from '../../common/protocol';
-import type { Environment } from '../detect';
+import type { Environment } from '../node/detect';
 import { InputError } from '../errors';
 import { parsePbsNodefile, type AllocationNode } from './node-launcher';
 

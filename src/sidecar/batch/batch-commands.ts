@@ -1,5 +1,5 @@
-import { execa } from 'execa';
 import type { JobState, JobSystem } from '../../common/protocol';
+import { requireSuccess, run, type CommandResult } from '../process/run';
 import { parseQstatJson, parseSqueueJson } from './job-states';
 
 /** The batch system's commands, run with execa: arguments are never joined into a shell line. */
@@ -22,62 +22,67 @@ export function submissionEnvironment(env: NodeJS.ProcessEnv): Record<string, st
   return Object.fromEntries(kept) as Record<string, string>;
 }
 
-async function run(command: string, args: string[], cwd?: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  const result = await execa(command, args, { reject: false, cwd, timeout: 60000, env: submissionEnvironment(process.env), extendEnv: false });
-  if (result.failed && result.exitCode === undefined) {
-    throw new Error(`cannot run ${command}: ${result.shortMessage}`);
-  }
-  return { stdout: String(result.stdout), stderr: String(result.stderr), exitCode: result.exitCode ?? 1 };
-}
-
-function requireSuccess(command: string, result: { stderr: string; exitCode: number }): void {
-  if (result.exitCode !== 0) throw new Error(`${command} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+/** A batch command, with the submission environment. */
+function runBatch(argv: string[], cwd?: string): Promise<CommandResult> {
+  return run(argv, { cwd, env: submissionEnvironment(process.env) });
 }
 
 const slurm: BatchCommands = {
   async submit(scriptPath, cwd) {
-    const result = await run('sbatch', ['--parsable', scriptPath], cwd);
-    requireSuccess('sbatch', result);
+    const result = await runBatch(['sbatch', '--parsable', scriptPath], cwd);
+    requireSuccess(result);
     return result.stdout.trim().split(';')[0]; // "id" or "id;cluster"
   },
   async states(jobIds) {
     // Only this user's jobs, then ours among them: --jobs fails as a whole once one id has left.
-    const result = await run('squeue', ['--json', '--me']);
-    requireSuccess('squeue', result);
+    const result = await runBatch(['squeue', '--json', '--me']);
+    requireSuccess(result);
     const known = parseSqueueJson(result.stdout);
     return new Map(jobIds.map(id => [id, known.get(id) ?? 'finished']));
   },
   async cancel(jobIds) {
     if (!jobIds.length) return;
-    const result = await run('scancel', jobIds);
+    const result = await runBatch(['scancel', ...jobIds]);
     // A job that has already left the queue is what we wanted.
     if (result.exitCode !== 0 && !/Invalid job id|already completing or completed/i.test(result.stderr)) {
-      requireSuccess('scancel', result);
+      requireSuccess(result);
     }
   }
 };
 
+/** `qstat -f -F json -x ID…`: the states PBS printed; -x includes finished jobs. */
+async function qstatJson(jobIds: string[]): Promise<Map<string, JobState>> {
+  const result = await runBatch(['qstat', '-f', '-F', 'json', '-x', ...jobIds]);
+  // An id PBS has forgotten is reported on stderr, the rest still as JSON; a server that cannot
+  // be reached prints JSON without "Jobs": that says nothing about our jobs.
+  if (result.exitCode !== 0 && !result.stdout.includes('"Jobs"')) requireSuccess(result);
+  return parseQstatJson(result.stdout);
+}
+
 const pbs: BatchCommands = {
   async submit(scriptPath, cwd) {
-    const result = await run('qsub', [scriptPath], cwd);
-    requireSuccess('qsub', result);
+    // -f: no background qsub daemon, which would outlive us holding our environment.
+    const result = await runBatch(['qsub', '-f', scriptPath], cwd);
+    requireSuccess(result);
     return result.stdout.trim();
   },
   async states(jobIds) {
     if (!jobIds.length) return new Map();
-    // -x includes finished jobs; an id PBS has forgotten is reported on stderr, the rest still as JSON.
-    const result = await run('qstat', ['-f', '-F', 'json', '-x', ...jobIds]);
-    // A server that cannot be reached prints JSON without "Jobs": that says nothing about our jobs.
-    if (result.exitCode !== 0 && !result.stdout.includes('"Jobs"')) requireSuccess('qstat', result);
-    const known = parseQstatJson(result.stdout);
+    const known = await qstatJson(jobIds);
+    // OpenPBS 23.06 prints only the first of several ids with -F json (openpbs/openpbs#2672):
+    // an id missing from a joint answer is asked about alone before it counts as finished.
+    const missing = jobIds.length > 1 ? jobIds.filter(id => !known.has(id)) : [];
+    for (const answer of await Promise.all(missing.map(id => qstatJson([id])))) {
+      for (const [id, state] of answer) known.set(id, state);
+    }
     return new Map(jobIds.map(id => [id, known.get(id) ?? 'finished']));
   },
   async cancel(jobIds) {
     if (!jobIds.length) return;
-    const result = await run('qdel', jobIds);
+    const result = await runBatch(['qdel', ...jobIds]);
     // qdel exits non-zero for jobs that have already finished: that is what we wanted.
     if (result.exitCode !== 0 && !/Unknown Job Id|has finished|Request invalid for state/i.test(result.stderr)) {
-      requireSuccess('qdel', result);
+      requireSuccess(result);
     }
   }
 };

@@ -1,8 +1,8 @@
 import type { ClusterSecurity, WorkerJobSpec } from '../../common/protocol';
-import { tlsFlags } from '../cluster-tls';
-import { clusterEnvironment } from '../cluster-environment';
-import { MiB } from '../units';
-import { walltimeSeconds } from './job-request';
+import { tlsFlags } from '../tls/cluster-tls';
+import { clusterEnvironment } from '../cluster/cluster-environment';
+import { MiB } from '../node/units';
+import { walltimeSeconds } from '../requests/job-request';
 
 /** What one submitted job needs besides its spec. */
 export interface JobContext {
@@ -78,14 +78,18 @@ function directives(spec: WorkerJobSpec, context: JobContext): string[] {
 }
 
 /**
- * The interface is a preference (Gadi's ib0), not a requirement: the scheduler's interface
- * often has no namesake on the compute nodes, and there `--interface` would kill the worker
- * at once. Without it, Dask uses the address that reaches the scheduler. The test is Dask's
- * own (psutil's interfaces of this network namespace; /sys/class/net may show another's).
+ * The interface is a preference (Gadi's ib0), used on the hosts that have it: the scheduler's
+ * own may not exist where the job lands (pbsbr0, slurmbr0, eth1, …), and dask worker exits at
+ * once on an unknown one. Elsewhere the worker connects to the scheduler's address by the route
+ * that reaches it. The test is Dask's own (psutil's interfaces of this network namespace):
+ * /sys/class/net shows the interfaces of whoever mounted sysfs, which in a container or a
+ * network namespace without its own mount may be another host's.
  */
-function interfacePreference(python: string, name: string): string[] {
-  const present = `${shellQuote(python)} -c 'import sys, psutil; sys.exit(sys.argv[1] not in psutil.net_if_addrs())' ${shellQuote(name)}`;
-  return ['interface_flag=()', `if ${present}; then interface_flag=(--interface ${shellQuote(name)}); fi`];
+function interfacePreference(python: string, name: string | null): string[] {
+  if (!name) return ['worker_interface=()'];
+  const quoted = shellQuote(name);
+  const present = `${shellQuote(python)} -c 'import sys, psutil; sys.exit(sys.argv[1] not in psutil.net_if_addrs())' ${quoted}`;
+  return ['worker_interface=()', `if ${present}; then worker_interface=(--interface ${quoted}); fi`];
 }
 
 /**
@@ -108,7 +112,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     '--memory-limit', String(plan.memory_limit_bytes),
     '--local-directory', '"$local_dir"',
     ...tlsFlags(context.security).map((flag, i) => (i % 2 ? shellQuote(flag) : flag)),
-    ...(spec.interface ? ['"${interface_flag[@]}"'] : []),
+    '"${worker_interface[@]}"',
     '--nanny',
     '--no-dashboard', // nobody reaches a worker's own dashboard; it costs each worker an import of Bokeh
     '--death-timeout', '60',
@@ -132,8 +136,8 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     `local_dir="$local_root/${context.clusterId}-${context.workerName}"`,
     '(umask 077 && mkdir -p "$local_dir")',
     `trap 'rm -rf "$local_dir"' EXIT`,
+    ...interfacePreference(context.python, spec.interface),
     ...environment,
-    ...(spec.interface ? interfacePreference(context.python, spec.interface) : []),
     worker.join(' '),
     ''
   ].join('\n');

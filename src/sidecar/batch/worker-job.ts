@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { JobState } from '../../common/protocol';
-import type { OwnedProcess } from '../adopted-process';
+import type { OwnedProcess } from '../process/owned-process';
 import type { BatchCommands } from './batch-commands';
 
 const TAIL_LINES = 30;

@@ -1,0 +1,159 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClusterState } from '../../../common/protocol';
+import { Cluster } from '../../cluster/cluster';
+import { FakeDask, localSpec } from './fakes';
+
+// The fakes stand in for every process: execa (an ES module jest's CommonJS cannot load) is never called.
+jest.mock('execa', () => ({ execa: jest.fn() }));
+jest.setTimeout(30000);
+
+let root: string;
+let dask: FakeDask;
+let states: ClusterState['status'][];
+
+function localCluster(overrides = {}): Cluster {
+  return new Cluster(localSpec(root, overrides), state => states.push(state.status), dask);
+}
+
+const running = (cluster: Cluster) => cluster.state.workers.filter(worker => worker.status === 'running').map(worker => worker.name);
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'cluster-test-'));
+  dask = new FakeDask();
+  states = [];
+});
+
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe('Cluster with local workers', () => {
+  test('starts the scheduler and the plan workers, and runs once they have registered', async () => {
+    const cluster = localCluster();
+    await cluster.start();
+    expect(cluster.state.status).toBe('running');
+    expect(cluster.state.scheduler_address).toBe('tls://127.0.0.1:8786');
+    expect(cluster.state.dashboard_address).toBe('http://127.0.0.1:8787');
+    expect(dask.scheduler.flag('--host')).toBe('127.0.0.1');
+    expect(dask.workers).toHaveLength(1); // one `dask worker --nworkers 2`
+    expect(running(cluster)).toEqual(['test-0-0', 'test-0-1']);
+    await cluster.stop();
+  });
+
+  test('scales up by a unit of the missing workers, and down by retiring the newest through the scheduler', async () => {
+    const cluster = localCluster();
+    await cluster.start();
+    await cluster.scale(4);
+    expect(dask.workers.map(w => w.flag('--nworkers'))).toEqual(['2', '2']);
+    expect(running(cluster)).toEqual(['test-0-0', 'test-0-1', 'test-1-0', 'test-1-1']);
+
+    const newest = [dask.registered.get('test-1-0'), dask.registered.get('test-1-1'), dask.registered.get('test-0-1')];
+    await cluster.scale(1);
+    expect(dask.retired.sort()).toEqual(newest.sort());
+    expect(dask.workers[1].terminated).toBe(true); // emptied: ended
+    expect(dask.workers[0].terminated).toBe(false); // runs on with its other worker
+    expect(running(cluster)).toEqual(['test-0-0']);
+    expect(cluster.state.status).toBe('running');
+    await cluster.stop();
+  });
+
+  test('a scale whose workers do not register in time ends them and fails', async () => {
+    const cluster = localCluster({ readyTimeoutMs: 300 });
+    await cluster.start();
+    dask.workersRegister = false;
+    await expect(cluster.scale(3)).rejects.toThrow(/new workers not ready after 0.3 s/);
+    expect(dask.workers[1].terminated).toBe(true);
+    expect(cluster.state.workers.map(w => w.name)).toEqual(['test-0-0', 'test-0-1']);
+    await cluster.stop();
+  });
+
+  test('replaces a unit that dies while the cluster runs, counting a restart of each worker', async () => {
+    const cluster = localCluster();
+    await cluster.start();
+    dask.workers[0].die();
+    await waitUntil(() => running(cluster).length === 2 && dask.workers.length === 2);
+    expect(running(cluster)).toEqual(['test-1-0', 'test-1-1']);
+    expect(cluster.state.workers.map(w => w.restarts)).toEqual([1, 1]);
+    expect(cluster.state.error).toBeUndefined();
+    await cluster.stop();
+  });
+
+  test('teardown ends the workers before the scheduler and removes every file of the cluster', async () => {
+    const cluster = localCluster();
+    await cluster.start();
+    const order: string[] = [];
+    for (const process of dask.processes) void process.exited.then(() => order.push(process.options.kind));
+    expect(existsSync(cluster.state.local_directory)).toBe(true);
+    await cluster.stop();
+    expect(order).toEqual(['worker', 'scheduler']);
+    expect(cluster.state.status).toBe('stopped');
+    expect(states.slice(-2)).toEqual(['stopping', 'stopped']);
+    expect(existsSync(cluster.state.local_directory)).toBe(false);
+    expect(existsSync(join(root, 'tls'))).toBe(false);
+  });
+
+  test('a scheduler that exits while the cluster runs fails the cluster and ends its workers', async () => {
+    const cluster = localCluster();
+    await cluster.start();
+    dask.scheduler.die();
+    await waitUntil(() => cluster.state.status === 'failed');
+    expect(cluster.state.error).toMatch(/the scheduler exited \(killed by SIGKILL\)/);
+    expect(dask.workers[0].terminated).toBe(true);
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
+}
+
+describe('Cluster with worker jobs', () => {
+  function jobsCluster() {
+    const submitted: string[] = [];
+    const cancelled: string[] = [];
+    const queued = new Set<string>();
+    const commands = {
+      submit: async () => {
+        const id = String(1000 + submitted.length);
+        submitted.push(id);
+        queued.add(id);
+        return id;
+      },
+      states: async (ids: string[]) => new Map(ids.map(id => [id, cancelled.includes(id) ? 'finished' : queued.has(id) ? 'queued' : 'running'] as const)),
+      cancel: async (ids: string[]) => void cancelled.push(...ids)
+    };
+    const plan = localSpec(root).plan;
+    const spec = { system: 'slurm', dialect: null, cores: 2, memory_bytes: 4 * 2 ** 30, walltime: '01:00:00', queue: null, account: null, jobfs_bytes: null, storage: null, prologue: [], interface: 'lo', plan } as const;
+    const workerJobs = { spec: { ...spec, prologue: [] }, commands, jobDirectory: join(root, 'jobs'), schedulerRoot: join(root, 'here'), listenHost: '10.0.0.1', initialJobs: 1, pollMs: 20 };
+    const cluster = localCluster({ workerJobs });
+    /** The job starts on its node and its plan's two workers register. */
+    const jobRuns = (index: number) => {
+      queued.delete(String(1000 + index));
+      for (const i of [0, 1]) dask.scheduler.print(`Register worker addr: tls://10.0.0.2:${index}${i} name: test-job-${index}-${i}`);
+    };
+    return { cluster, submitted, cancelled, jobRuns };
+  }
+
+  test('scale counts whole jobs, and retires a queued job before a running one', async () => {
+    const { cluster, submitted, cancelled, jobRuns } = jobsCluster();
+    await cluster.start();
+    expect(dask.scheduler.flag('--host')).toBe('10.0.0.1');
+    expect(dask.scheduler.options.env.DASK_HPC_WORKER_JOBS).toBe(JSON.stringify({ system: 'slurm', name: 'dask-c0ffee00' }));
+    expect(cluster.unitsFor(3)).toBe(2);
+    jobRuns(0);
+    expect(cluster.state.workers).toMatchObject([{ name: 'test-job-0', status: 'running', registered: 2 }]);
+
+    await cluster.scale(2);
+    expect(submitted).toEqual(['1000', '1001']);
+    await cluster.scale(1);
+    expect(cancelled).toEqual(['1001']); // the queued one
+    expect(cluster.state.workers.map(w => w.name)).toEqual(['test-job-0']);
+
+    await cluster.stop();
+    expect(cancelled).toEqual(['1001', '1000']);
+    expect(existsSync(join(root, 'jobs'))).toBe(false);
+  });
+});

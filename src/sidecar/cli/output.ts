@@ -1,0 +1,33 @@
+import type { Plan } from '../../common/protocol';
+import { describeTopology, formatBytes } from '../../common/format';
+import type { Resources } from '../../common/protocol';
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** `detect`: the node's resources, for people or as JSON. */
+export function printResources(resources: Resources, json: boolean | undefined): void {
+  if (json) return printJson(resources);
+  const lines = [
+    `batch system  ${resources.batch_system}${resources.job_id ? ` (job ${resources.job_id})` : ''}`,
+    `cores         ${resources.cores}  from ${resources.sources.cores}`,
+    `memory        ${formatBytes(resources.memory_bytes)}  from ${resources.sources.memory}`,
+    `jobfs         ${resources.jobfs ?? '(none: /tmp)'}  from ${resources.sources.jobfs}`,
+    ...resources.warnings.map(warning => `warning: ${warning}`)
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** `plan`: the plan, for people or as JSON. */
+export function printPlan(plan: Plan, json: boolean | undefined): void {
+  if (json) return printJson(plan);
+  const lines = [
+    `${describeTopology(plan.n_workers, plan.threads_per_worker)} (${plan.workload})`,
+    `memory per worker  ${formatBytes(plan.memory_limit_bytes)}  (reserve ${formatBytes(plan.reserve_bytes)})`,
+    `spill and temp     ${plan.local_directory}/<cluster id>`,
+    `chunks             about ${formatBytes(plan.recommended_chunk_bytes)}`,
+    ...plan.warnings.map(warning => `warning: ${warning}`)
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}

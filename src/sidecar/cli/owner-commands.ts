@@ -1,0 +1,129 @@
+import { execa } from 'execa';
+import type { ClusterState } from '../../common/protocol';
+import { InputError } from '../errors';
+import { checkSocketFlag, baseUrlFlag, ownerFlags, type FlagValues } from '../requests/flag-checks';
+import { checkPython } from '../requests/python-check';
+import { ClusterOwner } from '../server/cluster-owner';
+import { upDetached } from '../startup/detach';
+import { tlsEnvironment } from '../tls/cluster-tls';
+import { env, store } from './environment';
+import { asFlagError, jobBodyFromFlags, OWNER_FLAGS, planBodyFromFlags } from './flags';
+import { printJson } from './output';
+import { parse, UsageError } from './parse';
+
+// The commands whose process owns clusters: up, run, serve; and job-script, which plans one.
+
+function ownerOptions(values: FlagValues, controlSocket: string | null) {
+  return { env, ...ownerFlags(values), controlSocket };
+}
+
+/** The cluster request body the flags describe: the plan's fields, a name, worker jobs. */
+function clusterBody(values: FlagValues): Record<string, unknown> {
+  const body: Record<string, unknown> = planBodyFromFlags(values);
+  if (values.name !== undefined) body.name = values.name;
+  const jobs = jobBodyFromFlags(values);
+  if (jobs) body.worker_jobs = jobs;
+  if (values.runner) body.runner = true;
+  return body;
+}
+
+function clusterRequest(owner: ClusterOwner, values: FlagValues) {
+  try {
+    return owner.engine.checkClusterRequest(clusterBody(values));
+  } catch (error) {
+    throw error instanceof InputError ? asFlagError(error) : error;
+  }
+}
+
+export async function up(args: string[], engineScript: string): Promise<number> {
+  const { values } = parse(args, { ...OWNER_FLAGS, detach: { type: 'boolean' } });
+  if (values.detach) return upDetached(args.filter(arg => arg !== '--detach'), engineScript, store().runtimeDir);
+  const state = store();
+  // The id is not known before the cluster exists, so the owner's socket is named by its pid (on this node: its runtime directory).
+  const owner = new ClusterOwner(state, ownerOptions(values, `${state.runtimeDir}/owner-${process.pid}.sock`));
+  const request = clusterRequest(owner, values);
+  await checkPython(owner.engine.options.python, env);
+  await owner.listen();
+  owner.shutdownOnSignals(() => process.exit(0));
+  printJson(await owner.startCluster(request));
+  // Stay while the cluster lives: `down` from elsewhere, a signal, or the scheduler's death end it.
+  await new Promise<void>(resolve => {
+    owner.engine.on('event', event => {
+      if (event.type === 'cluster-removed' || (event.type === 'cluster' && event.cluster.status === 'failed')) resolve();
+    });
+  });
+  const failed = owner.engine.list().find(c => c.status === 'failed');
+  await owner.shutdown();
+  if (failed) {
+    process.stderr.write(`dask-hpc: cluster ${failed.id} failed: ${failed.error}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/** The variables that make `distributed.Client()` with no arguments reach the cluster. */
+export function clientEnvironment(cluster: ClusterState): Record<string, string> {
+  return {
+    DASK_SCHEDULER_ADDRESS: cluster.scheduler_address ?? '',
+    DASK_HPC_CLUSTER_ID: cluster.id,
+    DASK_HPC_SCHEDULER_FILE: cluster.scheduler_file,
+    DASK_HPC_LOCAL_DIRECTORY: cluster.local_directory,
+    ...(cluster.security ? tlsEnvironment(cluster.security, 'client') : {})
+  };
+}
+
+export async function run(args: string[]): Promise<number> {
+  const separator = args.indexOf('--');
+  if (separator === -1 || separator === args.length - 1) throw new UsageError('run needs a command after --, as in: dask-hpc run -- python script.py');
+  const { values } = parse(args.slice(0, separator), OWNER_FLAGS);
+  const command = args.slice(separator + 1);
+  const owner = new ClusterOwner(store(), ownerOptions(values, null));
+  const request = clusterRequest(owner, values);
+  await checkPython(owner.engine.options.python, env);
+  const cluster = await owner.startCluster(request);
+  const child = execa(command[0], command.slice(1), { env: clientEnvironment(cluster), stdio: 'inherit', reject: false });
+  // Signals for us go to the command first; the cluster is stopped when it has ended.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  const result = await child;
+  await owner.shutdown();
+  if (result.failed && result.exitCode === undefined && !result.signal) {
+    process.stderr.write(`dask-hpc: cannot run ${JSON.stringify(command[0])}: ${result.shortMessage}\n`);
+    return 127;
+  }
+  return result.exitCode ?? 128 + (result.signal ? (await import('node:os')).constants.signals[result.signal as NodeJS.Signals] : 1);
+}
+
+export function jobScript(args: string[]): number {
+  const { values } = parse(args, { ...OWNER_FLAGS });
+  if (values.system === undefined) throw new UsageError('job-script needs --system pbs or --system slurm, and --job-cores and --job-mem-gb');
+  const owner = new ClusterOwner(store(), ownerOptions(values, null));
+  try {
+    process.stdout.write(owner.engine.jobScript(clusterBody(values)).script);
+  } catch (error) {
+    throw error instanceof InputError ? asFlagError(error) : error;
+  }
+  return 0;
+}
+
+export async function serve(args: string[]): Promise<number> {
+  const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' }, 'base-url': { type: 'string' }, 'exit-with-stdin': { type: 'boolean' } });
+  if (!values.socket) throw new UsageError('serve needs --socket PATH');
+  const baseUrl = baseUrlFlag(values['base-url'] as string | undefined);
+  checkSocketFlag(values.socket);
+  const owner = new ClusterOwner(store(), { ...ownerOptions(values, values.socket), baseUrl });
+  await checkPython(owner.engine.options.python, env);
+  await owner.listen();
+  owner.shutdownOnSignals(() => process.exit(0));
+  if (values['exit-with-stdin']) {
+    // The Jupyter server holds our stdin: when it dies, even by SIGKILL, we stop every cluster and leave.
+    process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
+    process.stdin.resume();
+  }
+  // SIGUSR2: leave the clusters running for a restarted server to adopt (stop_clusters_on_shutdown=False).
+  process.on('SIGUSR2', () => process.exit(0));
+  const adopted = await owner.engine.adoptOrphans();
+  process.stderr.write(`dask-hpc: serving on ${values.socket}; adopted ${adopted.length} running cluster(s)${adopted.length ? ': ' + adopted.join(', ') : ''}\n`);
+  await new Promise(() => undefined);
+  return 0;
+}
+

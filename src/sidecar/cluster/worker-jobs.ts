@@ -1,0 +1,169 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterWorker } from '../../common/protocol';
+import { renderJobScript } from '../batch/job-script';
+import { JobTracker, WorkerJob } from '../batch/worker-job';
+import { removeTree } from '../state/state-store';
+import type { WorkerJobsSpec } from './cluster-spec';
+import { startInParallel, type PlacementContext, type WorkerPlacement } from './placement';
+import type { WorkerUnit } from './worker-unit';
+
+/** Jobs submitted in place of ended ones, at most, in a cluster's life (as local units, supervision.ts). */
+const MAX_JOB_REPLACEMENTS = 10;
+
+/**
+ * Workers as batch jobs on other nodes: each job runs the plan's workers. A job waits in the
+ * queue for as long as it takes; the batch system, not us, decides when it ends.
+ */
+export class WorkerJobs implements WorkerPlacement {
+  readonly maxUnits = null;
+  readonly schedulerHost: string;
+  readonly localRoot: string;
+  private readonly jobs: JobTracker;
+  /** Jobs submitted in place of ones that ended while the cluster ran. */
+  private replacedJobs = 0;
+
+  constructor(
+    private readonly cluster: PlacementContext,
+    private readonly jobsSpec: WorkerJobsSpec
+  ) {
+    this.schedulerHost = jobsSpec.listenHost;
+    this.localRoot = jobsSpec.schedulerRoot; // the plan's local directory is the jobs' nodes'
+    this.jobs = new JobTracker(jobsSpec.commands, jobsSpec.pollMs, job => this.onJobState(job));
+  }
+
+  get workersPerUnit(): number {
+    return this.cluster.spec.plan.n_workers;
+  }
+
+  /** The batch system's name of every worker job of this cluster. */
+  private get jobName(): string {
+    return `dask-${this.cluster.state.id}`;
+  }
+
+  describe(): string {
+    return `${this.jobsSpec.spec.system} worker jobs of ${this.workersPerUnit} workers each`;
+  }
+
+  /** The lifeline cancels the jobs by name if the owner dies: queued jobs must not start later. */
+  environment(): Record<string, string> {
+    return { DASK_HPC_WORKER_JOBS: JSON.stringify({ system: this.jobsSpec.spec.system, name: this.jobName }) };
+  }
+
+  recordFields() {
+    return { worker_jobs: this.jobsSpec.spec, runner: null };
+  }
+
+  /** The cluster runs once its jobs are submitted; the card shows them queued, then running. */
+  async startInitial(schedulerUp: Promise<void>): Promise<void> {
+    await schedulerUp;
+    await this.grow(this.jobsSpec.initialJobs);
+  }
+
+  size(): number {
+    return this.cluster.supervisor.activeUnits().length;
+  }
+
+  grow(count: number): Promise<void> {
+    return startInParallel(count, () => this.submitJob());
+  }
+
+  shrink(_current: number, target: number): Promise<void> {
+    const { supervisor } = this.cluster;
+    return supervisor.retireUnits(supervisor.activeUnits().slice(target));
+  }
+
+  /** Replacing a job is onJobState's: the batch system, not a process exit, says it ended. */
+  replace(): null {
+    return null;
+  }
+
+  adoptedUnitName(worker: ClusterWorker): string {
+    return worker.name;
+  }
+
+  adoptUnit(name: string, worker: ClusterWorker): WorkerUnit {
+    return { info: { ...worker, name }, process: this.trackJob(name, worker.job_id as string), addresses: new Set(), members: null };
+  }
+
+  workersChanged(unit: WorkerUnit): void {
+    const job = unit.process as WorkerJob;
+    unit.info.registered = unit.addresses.size;
+    unit.info.job_state = job.state;
+    if (unit.info.status === 'starting' && unit.addresses.size >= this.workersPerUnit) unit.info.status = 'running';
+    this.cluster.changed();
+  }
+
+  teardown(): void {
+    this.jobs.stop();
+    removeTree(this.jobsSpec.jobDirectory);
+  }
+
+  /**
+   * What the batch system says of a job: queued, running, or gone. A job whose workers ran and
+   * left (walltime, qdel) is replaced by a new job, so the cluster keeps its size; one that
+   * ended before its workers joined is an error with its log's tail: another would end the same way.
+   */
+  private onJobState(job: WorkerJob): void {
+    const { supervisor } = this.cluster;
+    const unit = [...supervisor.units.values()].find(u => u.process === job);
+    if (!unit) return;
+    if (job.state === 'finished' && unit.info.status !== 'retiring' && !this.cluster.isStopping) {
+      const ranWorkers = unit.info.status === 'running';
+      unit.info.status = 'exited';
+      if (!ranWorkers) {
+        this.cluster.reportError(`worker job ${unit.info.name} (${job.jobId}) ended before its workers joined:\n${job.tail()}`);
+      } else if (this.replacedJobs < MAX_JOB_REPLACEMENTS) {
+        this.replacedJobs++;
+        supervisor.units.delete(unit.info.name);
+        this.cluster.changed();
+        this.submitJob().catch(error => {
+          if (this.cluster.isStopping) return;
+          this.cluster.reportError(`worker job ${unit.info.name} (${job.jobId}) ended; its replacement was not submitted: ${(error as Error).message}`);
+          this.cluster.changed();
+        });
+        return;
+      }
+    }
+    this.workersChanged(unit);
+  }
+
+  private trackJob(name: string, jobId: string): WorkerJob {
+    const job = new WorkerJob(jobId, join(this.jobsSpec.jobDirectory, `${name}.log`), this.jobs);
+    this.jobs.track(job);
+    return job;
+  }
+
+  /** Writes a worker job's script and submits it; resolves once the batch system has it. */
+  private async submitJob(): Promise<void> {
+    const { spec, commands, jobDirectory } = this.jobsSpec;
+    const { state } = this.cluster;
+    const name = `${state.name}-job-${this.cluster.nextUnitIndex()}`;
+    mkdirSync(jobDirectory, { recursive: true, mode: 0o700 });
+    const script = renderJobScript(spec, {
+      clusterId: state.id,
+      jobName: this.jobName,
+      workerName: name,
+      schedulerAddress: state.scheduler_address as string,
+      python: this.cluster.spec.python,
+      logFile: join(jobDirectory, `${name}.log`),
+      security: this.cluster.security
+    });
+    const scriptPath = join(jobDirectory, `${name}.sh`);
+    writeFileSync(scriptPath, script, { mode: 0o600 });
+    let jobId: string;
+    try {
+      jobId = await commands.submit(scriptPath, jobDirectory);
+    } catch (error) {
+      throw new Error(`worker job ${name} was not submitted: ${(error as Error).message}`);
+    }
+    const unit: WorkerUnit = {
+      info: { name, status: 'starting', pid: null, restarts: 0, job_id: jobId, job_state: 'queued', registered: 0 },
+      process: this.trackJob(name, jobId),
+      addresses: new Set(),
+      members: null
+    };
+    this.cluster.supervisor.units.set(name, unit);
+    this.cluster.changed();
+  }
+}

@@ -1,0 +1,140 @@
+import type { JobSystem, PbsDialect, Resources, WorkerJobSpec } from '../../common/protocol';
+import { InputError } from '../errors';
+import { planCluster } from '../node/plan';
+import { parsePlanRequest, rejectUnknownFields } from './plan-request';
+import { GiB } from '../node/units';
+import { checkPrologue } from '../batch/prologue';
+
+type Body = Record<string, unknown>;
+
+const JOB_FIELDS = ['system', 'dialect', 'cores', 'memory_gb', 'walltime', 'queue', 'account', 'jobfs_gb', 'storage', 'prologue', 'interface', 'jobs'];
+const MIN_JOBFS_GB = 0.001;
+const PLAN_FIELDS_FOR_JOBS = ['workload', 'max_workers', 'reserve_mem_gb', 'thresholds'];
+
+/** Where each system puts a job's node-local disk; the job's shell expands it, on its own node. */
+export const JOB_FILESYSTEM: Record<JobSystem, string> = {
+  pbs: '${PBS_JOBFS:-${TMPDIR:-/tmp}}',
+  slurm: '${SLURM_TMPDIR:-${TMPDIR:-/tmp}}'
+};
+
+// Every value that reaches a directive is one of these shapes: no spaces, quotes or shell characters.
+const QUEUE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
+const ACCOUNT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const STORAGE = /^(gdata|scratch|massdata)\/[A-Za-z0-9_]+(\+(gdata|scratch|massdata)\/[A-Za-z0-9_]+)*$/;
+const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$/;
+const WALLTIME = /^(\d{1,4}):([0-5]\d):([0-5]\d)$/;
+
+/** Seconds in an HH:MM:SS walltime. */
+export function walltimeSeconds(walltime: string): number {
+  const [, h, m, s] = WALLTIME.exec(walltime) as RegExpExecArray;
+  return Number(h) * 3600 + Number(m) * 60 + Number(s);
+}
+
+function requireObject(value: unknown, field: string): Body {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InputError(field, `${field} must be an object like {"system": "slurm", "cores": 4, "memory_gb": 16}`);
+  }
+  return value as Body;
+}
+
+function pattern(body: Body, field: string, shape: RegExp, expected: string): string | null {
+  const value = body[field];
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string' || !shape.test(value)) {
+    throw new InputError(`worker_jobs.${field}`, `worker_jobs.${field} must be ${expected}, not ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function positive(body: Body, field: string, integer: boolean, max: number): number | null {
+  const value = body[field];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max || (integer && !Number.isInteger(value))) {
+    throw new InputError(`worker_jobs.${field}`, `worker_jobs.${field} must be ${integer ? 'a whole number' : 'a number'} above 0 and at most ${max}, not ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** The number of worker jobs to submit at the start. */
+export function initialJobs(body: Body): number {
+  const jobs = body.jobs ?? 1;
+  if (typeof jobs !== 'number' || !Number.isInteger(jobs) || jobs < 0 || jobs > 1000) {
+    throw new InputError('worker_jobs.jobs', `worker_jobs.jobs must be a whole number from 0 to 1000, not ${JSON.stringify(jobs)}`);
+  }
+  return jobs;
+}
+
+/**
+ * The `worker_jobs` part of a cluster request, checked field by field (each wrong value is an
+ * InputError naming it), with the plan of each job's workers from the job's own cores and memory.
+ */
+export function parseWorkerJobs(value: unknown, planFields: Body): WorkerJobSpec {
+  const body = requireObject(value, 'worker_jobs');
+  rejectUnknownFields(body, JOB_FIELDS);
+  const system = body.system;
+  if (system !== 'pbs' && system !== 'slurm') {
+    throw new InputError('worker_jobs.system', `worker_jobs.system must be "pbs" or "slurm", not ${JSON.stringify(system)}`);
+  }
+  let dialect: PbsDialect | null = null;
+  if (system === 'pbs') {
+    dialect = (body.dialect ?? 'gadi') as PbsDialect;
+    if (dialect !== 'gadi' && dialect !== 'pbspro') {
+      throw new InputError('worker_jobs.dialect', `worker_jobs.dialect must be "gadi" or "pbspro", not ${JSON.stringify(body.dialect)}`);
+    }
+  } else if (body.dialect !== undefined && body.dialect !== null) {
+    throw new InputError('worker_jobs.dialect', 'worker_jobs.dialect is for PBS only ("gadi" or "pbspro")');
+  }
+  const cores = positive(body, 'cores', true, 4096);
+  const memoryGb = positive(body, 'memory_gb', false, 65536);
+  if (cores === null || memoryGb === null) {
+    throw new InputError(cores === null ? 'worker_jobs.cores' : 'worker_jobs.memory_gb', 'worker_jobs needs the cores and memory_gb of each job');
+  }
+  const walltime = (body.walltime ?? '01:00:00') as string;
+  if (typeof walltime !== 'string' || !WALLTIME.test(walltime) || walltimeSeconds(walltime) < 300) {
+    throw new InputError('worker_jobs.walltime', `worker_jobs.walltime must be HH:MM:SS of at least 00:05:00, not ${JSON.stringify(body.walltime)}`);
+  }
+  const storage = pattern(body, 'storage', STORAGE, 'like gdata/ab12+scratch/ab12');
+  if (storage !== null && dialect !== 'gadi') {
+    throw new InputError('worker_jobs.storage', "worker_jobs.storage is Gadi's -l storage; this is not a Gadi job");
+  }
+  const jobfsGb = positive(body, 'jobfs_gb', false, 65536);
+  if (jobfsGb !== null && jobfsGb < MIN_JOBFS_GB) {
+    // Below a MiB the request would vanish from the directive (whole MiB), silently.
+    throw new InputError('worker_jobs.jobfs_gb', `worker_jobs.jobfs_gb must be at least ${MIN_JOBFS_GB} (about 1 MiB), not ${JSON.stringify(jobfsGb)}`);
+  }
+  if (jobfsGb !== null && dialect === 'pbspro') {
+    throw new InputError('worker_jobs.jobfs_gb', 'standard PBS Pro has no jobfs resource; leave worker_jobs.jobfs_gb out');
+  }
+  const memoryBytes = Math.floor(memoryGb * GiB);
+  // The job's node as its workers will see it: the plan divides the job, not this node.
+  const jobNode: Resources = {
+    batch_system: system,
+    job_id: null,
+    hostname: '(worker job)',
+    cores,
+    memory_bytes: memoryBytes,
+    jobfs: JOB_FILESYSTEM[system],
+    jobfs_free_bytes: null,
+    gpus: 0,
+    node_count: 1,
+    sources: { cores: 'worker_jobs.cores', memory: 'worker_jobs.memory_gb', jobfs: `the job's ${system === 'pbs' ? 'PBS_JOBFS' : 'SLURM_TMPDIR'}` },
+    inputs: {},
+    warnings: []
+  };
+  const planBody = Object.fromEntries(PLAN_FIELDS_FOR_JOBS.filter(f => planFields[f] !== undefined).map(f => [f, planFields[f]]));
+  const plan = planCluster(jobNode, parsePlanRequest(planBody));
+  return {
+    system,
+    dialect,
+    cores,
+    memory_bytes: memoryBytes,
+    walltime,
+    queue: pattern(body, 'queue', QUEUE, 'a queue or partition name (letters, digits, _ . @ -)'),
+    account: pattern(body, 'account', ACCOUNT, 'a project or account name (letters, digits, _ . -)'),
+    jobfs_bytes: jobfsGb === null ? null : Math.floor(jobfsGb * GiB),
+    storage,
+    prologue: checkPrologue(body.prologue),
+    interface: pattern(body, 'interface', INTERFACE, 'a network interface name like ib0'),
+    plan
+  };
+}

@@ -1,0 +1,134 @@
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ClusterState } from '../../common/protocol';
+import { InputError } from '../errors';
+import type { Environment } from '../node/detect';
+import { openOwnDirectory } from './private-directory';
+import { thisHost, whereabouts } from './host';
+
+/** Cluster ids are ours: short lowercase hex, so an id can never name a path outside the state directory. */
+export const CLUSTER_ID_PATTERN = /^[a-f0-9]{8,32}$/;
+
+export function checkClusterId(id: string): string {
+  if (!CLUSTER_ID_PATTERN.test(id)) {
+    throw new InputError('id', `${JSON.stringify(id)} is not a cluster id (8 to 32 hex digits, as dask-hpc ls shows)`);
+  }
+  return id;
+}
+
+/** $DASK_HPC_STATE_DIR, else $XDG_STATE_HOME/dask-hpc, else ~/.local/state/dask-hpc. */
+export function defaultStateDir(env: Environment): string {
+  if (env.DASK_HPC_STATE_DIR) return env.DASK_HPC_STATE_DIR;
+  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
+  return join(base, 'dask-hpc');
+}
+
+/**
+ * The per-user record of running clusters (a 0700 directory of 0600 JSON files), so another
+ * dask-hpc process can list and stop them and a restarted sidecar can adopt them. The
+ * directory may be shared by many nodes (host.ts); the sockets are in `runtimeDir`, this node's own.
+ */
+export class StateStore {
+  constructor(
+    readonly dir: string,
+    /** This node's directory for sockets (runtime-dir.ts). */
+    readonly runtimeDir: string
+  ) {
+    openOwnDirectory(dir, 'set DASK_HPC_STATE_DIR to a directory of your own');
+  }
+
+  /** A file of this cluster's in the state directory, e.g. its TLS directory. */
+  pathFor(id: string, suffix: string): string {
+    return join(this.dir, `${checkClusterId(id)}${suffix}`);
+  }
+
+  /** A socket of this cluster's, on this node: its scheduler's lifeline. */
+  socketFor(id: string, suffix: string): string {
+    return join(this.runtimeDir, `${checkClusterId(id)}${suffix}`);
+  }
+
+  /** Writes the record whole or not at all; a full disk says so, and leaves no temp file. */
+  save(cluster: ClusterState): void {
+    const path = this.pathFor(cluster.id, '.json');
+    const temporary = `${path}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temporary, JSON.stringify(cluster, null, 2), { mode: 0o600 });
+      renameSync(temporary, path); // atomic: readers never see half a record
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      const { code, message } = error as NodeJS.ErrnoException;
+      throw new Error(code === 'ENOSPC' || code === 'EDQUOT' ? `no space left in ${this.dir} (${code}): free some and try again` : `cannot write ${path}: ${message}`);
+    }
+  }
+
+  load(id: string): ClusterState | null {
+    try {
+      return JSON.parse(readFileSync(this.pathFor(id, '.json'), 'utf8')) as ClusterState;
+    } catch {
+      return null;
+    }
+  }
+
+  list(): ClusterState[] {
+    const clusters: ClusterState[] = [];
+    for (const file of readdirSync(this.dir)) {
+      const match = /^([a-f0-9]{8,32})\.json$/.exec(file);
+      const cluster = match && this.load(match[1]);
+      if (cluster) clusters.push(cluster);
+    }
+    return clusters.sort((a, b) => a.created_at.localeCompare(b.created_at));
+  }
+
+  remove(id: string): void {
+    for (const suffix of ['.json', '.tls']) removeTree(this.pathFor(id, suffix));
+    rmSync(this.socketFor(id, '.lifeline.sock'), { force: true });
+  }
+}
+
+/** Removes a file or a tree if it is there; a path through a file (ENOTDIR) holds nothing of ours. */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+  }
+}
+
+/**
+ * Whether a process with this pid runs (signal 0 checks without sending anything). A zombie
+ * has ended and only waits for its parent to reap it: not alive, though signal 0 reaches it.
+ */
+export function processAlive(pid: number | null | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    // /proc/PID/stat: "PID (COMMAND) STATE …"; the command may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false; // gone since, or no /proc: signal 0 is all we know
+  }
+}
+
+/**
+ * Clears away what a cluster of this node whose processes are all gone left: its directory,
+ * its owner's socket, its record. A record of another node is never touched. One of an
+ * earlier boot names processes and sockets of that boot: its socket path may be in use again.
+ */
+export function forgetDeadCluster(store: StateStore, cluster: ClusterState, socketInUse: string | null = null): void {
+  const where = whereabouts(cluster, thisHost());
+  if (where === 'elsewhere') return;
+  removeTree(cluster.local_directory);
+  const socket = cluster.control_socket;
+  if (where === 'here' && socket && socket !== socketInUse && !processAlive(cluster.owner_pid)) rmSync(socket, { force: true });
+  store.remove(cluster.id);
+}

@@ -1,0 +1,400 @@
+"""A real PBS Pro (OpenPBS 23.06, Gadi-like, started by scripts/pbs-up.sh) on three compute hosts,
+each its own network and UTS namespace: worker jobs, runner mode and `dask-hpc run` in qsub
+scripts, each starting real Dask processes on those hosts. The tests run on the PBS login node:
+
+    bash scripts/pbs-up.sh
+    bash scripts/pbs-exec.sh .venv/bin/python -m pytest -m pbs tests/test_pbs.py
+    bash scripts/pbs-down.sh
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CLI, client_of, processes_mentioning, wait_for, wait_until_gone
+
+PBS_BIN = Path("/opt/pbs/bin")
+COMPUTE_HOSTS = {f"gadi-cpu-clx-000{i}" for i in (1, 2, 3)}
+VENV_BIN = Path(sys.executable).parent
+UNPRIVILEGED = os.environ.get("PBS_GADI_USER", "pbsuser")
+GADI_JOB = ["--system", "pbs", "--dialect", "gadi", "--job-cores", "1", "--job-mem-gb", "2", "--walltime", "00:10:00",
+            "--account", "proj", "--storage", "scratch/proj", "--jobfs-gb", "1", "--workload", "cpu", "--max-workers", "1"]
+
+
+def why_no_pbs() -> str | None:
+    if not (PBS_BIN / "qstat").exists():
+        return "OpenPBS is not installed: bash scripts/pbs-up.sh builds and starts it (root)"
+    try:
+        answer = subprocess.run([str(PBS_BIN / "qstat"), "-B"], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "the PBS server does not answer qstat -B within 20 s"
+    if answer.returncode != 0:
+        said = "; ".join(answer.stderr.split("\n")).strip("; ")
+        return (f"no PBS server answers here ({said}): start it with scripts/pbs-up.sh "
+                "and run these tests on its login node through scripts/pbs-exec.sh")
+    return None
+
+
+NO_PBS = why_no_pbs()
+pytestmark = [pytest.mark.pbs, pytest.mark.skipif(NO_PBS is not None, reason=NO_PBS or "")]
+
+
+def pbs(*args: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """A PBS client command, as root or as `user` (su, with PBS on PATH)."""
+    command = [str(PBS_BIN / args[0]), *args[1:]]
+    if user:
+        command = ["su", user, "-c", shlex.join(command)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    if check:
+        assert result.returncode == 0, f"{args[0]} failed: {result.stderr}"
+    return result
+
+
+def qstat_jobs(history: bool = False) -> dict[str, dict]:
+    """Every job PBS has (with `history`, finished ones too): id → qstat -f -F json's record."""
+    result = pbs("qstat", "-f", "-F", "json", *(["-x"] if history else []))
+    return json.loads(result.stdout).get("Jobs", {})
+
+
+def our_jobs(cluster_id: str) -> dict[str, str]:
+    """The cluster's jobs still in PBS (not finished): id → one-letter state."""
+    return {jid: job["job_state"] for jid, job in qstat_jobs().items() if job["Job_Name"] == f"dask-{cluster_id}"}
+
+
+@pytest.fixture
+def login(dask_hpc):
+    """dask-hpc on the PBS login node: not in a job, PBS's commands on PATH."""
+    for name in [n for n in dask_hpc.env if n.startswith("PBS_")]:
+        del dask_hpc.env[name]
+    dask_hpc.env["PATH"] = f"{PBS_BIN}:{dask_hpc.env.get('PATH', '/usr/bin:/bin')}"
+    yield dask_hpc
+    # A test that failed half-way leaves its cluster: stopped here, so its jobs leave PBS too.
+    dask_hpc("down", "--all")
+
+
+def hosts_of_workers(client) -> dict[str, str]:
+    """Worker address → host name, each computed by a task on that very worker."""
+    addresses = list(client.scheduler_info()["workers"])
+    futures = {a: client.submit(socket.gethostname, workers=[a], allow_other_workers=False, pure=False) for a in addresses}
+    return {a: f.result(timeout=30) for a, f in futures.items()}
+
+
+def whole_host_jobs() -> list[str]:
+    """Gadi job flags for jobs of two cores: one fills a compute host."""
+    job = [*GADI_JOB]
+    job[job.index("--job-cores") + 1] = "2"
+    return job
+
+
+def test_gadi_worker_jobs_reach_the_scheduler_from_other_hosts_compute_scale_down_and_leave_nothing(login):
+    """Issue 13, failure 3: the head host's interface (pbsbr0) was handed to workers on hosts without it."""
+    cluster = login.up("--name", "g", "--jobs", "3", *whole_host_jobs())
+    cid = cluster["id"]
+    assert cluster["scheduler_address"].startswith("tls://192.168.254."), "workers on other hosts reach it over TLS on the bridge"
+    job_ids = {w["job_id"] for w in cluster["workers"]}
+    assert len(job_ids) == 3 and set(our_jobs(cid)) == job_ids
+    records = qstat_jobs()
+    for jid in job_ids:  # the real server took the Gadi form: -P, -l storage, -l jobfs, no select
+        resources = records[jid]["Resource_List"]
+        assert records[jid]["project"] == "proj" and resources["storage"] == "scratch/proj"
+        assert resources["jobfs"].lower() in ("1024mb", "1gb") and resources["ncpus"] == 2
+
+    with client_of(cluster) as client:
+        client.wait_for_workers(3, timeout=90)
+        hosts = hosts_of_workers(client)
+        assert sorted(hosts.values()) == sorted(COMPUTE_HOSTS), "one job, and a computation, on each compute host"
+        seen = client.run(lambda: (os.environ.get("PBS_JOBID"), os.environ.get("PBS_JOBFS"), os.environ["TMPDIR"]))
+        assert {job for job, _, _ in seen.values()} == job_ids
+        for _, jobfs, tmpdir in seen.values():
+            assert jobfs and tmpdir.startswith(jobfs + "/"), "the worker spills to its own job's jobfs"
+        import dask.array as da
+
+        assert int(da.ones((2000, 2000), chunks=500).sum().compute()) == 4_000_000
+
+        listed = wait_for(
+            lambda: [c for c in login.ls()
+                     if c["id"] == cid and all(w["job_state"] == "running" and w["registered"] == 1 for w in c["workers"])],
+            20, "every job reported running with its worker",
+        )
+        assert listed[0]["status"] == "running" and not listed[0].get("error")
+
+        scaled = login("scale", cid, "2")
+        assert scaled.returncode == 0, scaled.stderr
+        wait_for(lambda: len(our_jobs(cid)) == 2, 30, "scale down deleting a job (qdel)")
+        gone = (job_ids - set(our_jobs(cid))).pop()
+        assert qstat_jobs(history=True)[gone]["job_state"] == "F"
+        wait_for(lambda: len(client.scheduler_info()["workers"]) == 2, 30, "the client seeing two workers")
+
+    down = login("down", cid)
+    assert down.returncode == 0, down.stderr
+    wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
+    assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
+def test_standard_pbs_pro_worker_job_uses_select_and_computes_on_a_compute_host(login):
+    cluster = login.up("--name", "p", "--jobs", "1", "--system", "pbs", "--dialect", "pbspro", "--job-cores", "1",
+                       "--job-mem-gb", "2", "--walltime", "00:10:00", "--workload", "cpu", "--max-workers", "1")
+    cid = cluster["id"]
+    (jid,) = our_jobs(cid)
+    assert qstat_jobs()[jid]["Resource_List"]["select"] == "1:ncpus=1:mem=2048MB"
+    with client_of(cluster) as client:
+        client.wait_for_workers(1, timeout=90)
+        assert set(hosts_of_workers(client).values()) <= COMPUTE_HOSTS
+        assert client.submit(sum, range(10)).result() == 45
+    assert login("down", cid).returncode == 0
+    wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
+
+
+def test_worker_job_that_ends_before_its_workers_register_is_an_error_with_its_log(login):
+    """Issue 13, failure 3: both jobs had died and the cluster went on saying `running, workers 0/2`."""
+    cluster = login.up("--name", "bad", "--jobs", "1", *GADI_JOB, "--prologue", "export PYTHONHOME=/nonexistent")
+    cid = cluster["id"]
+    (jid,) = {w["job_id"] for w in cluster["workers"]}
+    record = wait_for(lambda: [c for c in login.ls() if c["id"] == cid and c.get("error")], 60, "the dead job becoming an error")[0]
+    assert jid in record["error"] and "ended before its workers" in record["error"]
+    assert "PYTHONHOME" in record["error"] or "encodings" in record["error"], "the error shows the job log's tail"
+    assert record["workers"][0]["status"] == "exited" and record["workers"][0]["job_state"] == "finished"
+    # What a person reads in `ls`, not only the JSON.
+    human = login("ls")
+    assert human.returncode == 0 and "ended before its workers" in human.stdout, human.stdout
+    assert login("down", cid).returncode == 0
+
+
+def test_owner_sigkill_deletes_queued_and_running_jobs(login):
+    # Four two-core jobs on three two-core hosts: one stays queued when the owner dies.
+    cluster = login.up("--jobs", "4", *whole_host_jobs(), "--adoption-grace", "2")
+    cid = cluster["id"]
+    states = wait_for(lambda: (s := our_jobs(cid)) and sorted(s.values()) == ["Q", "R", "R", "R"] and s, 60,
+                      "three jobs running, one queued")
+    assert len(states) == 4
+    card = ["queued", "running", "running", "running"]
+    listed = wait_for(lambda: [c for c in login.ls() if c["id"] == cid and sorted(w["job_state"] for w in c["workers"]) == card],
+                      20, "the card showing queued and running jobs")
+    assert listed
+    os.kill(cluster["owner_pid"], signal.SIGKILL)
+    wait_for(lambda: not our_jobs(cid), 60, "every job, queued or running, deleted")
+    assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
+def test_worker_job_that_ends_while_the_cluster_runs_is_replaced_by_a_new_job(login):
+    """A job whose workers ran and left (walltime, qdel by its owner) is replaced: the cluster keeps its size."""
+    cluster = login.up("--name", "w", "--jobs", "1", *GADI_JOB)
+    cid = cluster["id"]
+    (first,) = {w["job_id"] for w in cluster["workers"]}
+    wait_for(lambda: [c for c in login.ls() if c["id"] == cid and c["workers"][0]["status"] == "running"], 60,
+             "the first job's worker running")
+    pbs("qdel", first)
+    replaced = wait_for(
+        lambda: [c for c in login.ls() if c["id"] == cid and any(w["job_id"] != first and w["status"] == "running" for w in c["workers"])],
+        90, "a new job's worker running in place of the deleted one",
+    )[0]
+    assert not replaced.get("error"), replaced["error"]
+    assert [w["job_id"] for w in replaced["workers"]] != [first] and first not in our_jobs(cid)
+    assert login("down", cid).returncode == 0
+    wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
+    assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
+CLIENT_SCRIPT = """
+import json, os, socket, sys
+from distributed import Client
+with Client(timeout=30) as client:  # no arguments: dask-hpc run sets Dask's own variables
+    client.wait_for_workers(int(sys.argv[1]), timeout=60)
+    workers = list(client.scheduler_info()["workers"])
+    hosts = [client.submit(socket.gethostname, workers=[w], allow_other_workers=False, pure=False).result() for w in workers]
+    total = client.submit(sum, range(10)).result()
+    record = json.load(open(os.path.join(os.environ["DASK_HPC_STATE_DIR"], os.environ["DASK_HPC_CLUSTER_ID"] + ".json")))
+    limits = [record["plan"]["memory_limit_bytes"], *(w["memory_limit"] for w in client.scheduler_info()["workers"].values())]
+print("RESULT " + json.dumps({"cluster": os.environ["DASK_HPC_CLUSTER_ID"], "hosts": hosts, "total": total, "limits": limits,
+                              "local_directory": os.environ["DASK_HPC_LOCAL_DIRECTORY"], "jobfs": os.environ.get("PBS_JOBFS"),
+                              "host": socket.gethostname()}))
+sys.exit(int(sys.argv[2]))
+"""
+
+
+def shared_directory(owner: str) -> Path:
+    """A directory every host sees (one filesystem) that `owner` may use."""
+    path = Path(tempfile.mkdtemp(prefix="dask-hpc-pbs-"))
+    path.chmod(0o755)
+    shutil.chown(path, owner, owner)
+    return path
+
+
+def submit_and_wait(script: str, directory: Path, user: str | None, seconds: float) -> tuple[str, str]:
+    """qsub's a script as `user`; waits until it has finished; returns its id and its output."""
+    path = directory / "job.sh"
+    path.write_text(script)
+    if user:
+        shutil.chown(path, user, user)
+    # -f: no background qsub daemon left behind
+    command = ["su", user, "-c", f"cd {directory} && {PBS_BIN}/qsub -f {path}"] if user else [str(PBS_BIN / "qsub"), "-f", str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=directory, timeout=60)
+    assert result.returncode == 0, result.stderr
+    job_id = result.stdout.strip()
+    wait_for(lambda: qstat_jobs(history=True).get(job_id, {}).get("job_state") == "F", seconds, f"job {job_id} finishing")
+    output = directory / "job.out"
+    wait_for(output.exists, 20, "the job's output being delivered")
+    return job_id, output.read_text()
+
+
+def result_of(output: str) -> dict:
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"the client printed no result:\n{output}"
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def runner_script(directory: Path, flags: str, exit_status: int, workers: int) -> str:
+    return f"""#!/bin/bash
+#PBS -N runner
+#PBS -P proj
+#PBS -l select=3:ncpus=2:mem=2gb:jobfs=200mb
+#PBS -l place=scatter
+#PBS -l walltime=00:05:00
+#PBS -j oe
+#PBS -o {directory}/job.out
+# As a user would: the venv first on PATH, its python the plain `python`.
+export PATH={VENV_BIN}:$PATH
+export DASK_HPC_STATE_DIR={directory}/state
+cd {directory}
+node {CLI} run --runner --workload cpu --max-workers 1 {flags} -- python client.py {workers} {exit_status}
+echo "EXIT $?"
+"""
+
+
+@pytest.mark.parametrize("python_flag", ["", f"--python {sys.executable}"], ids=["default-python", "given-python"])
+def test_runner_mode_in_a_three_host_job_computes_on_every_host_and_leaves_nothing(python_flag):
+    """Issue 13, failures 1 and 2: pbsdsh resolved `python3` on the far side to /bin/python3, and
+    readiness was read from pbsdsh's stdout, which a real pbsdsh does not relay."""
+    directory = shared_directory("root")
+    try:
+        (directory / "client.py").write_text(CLIENT_SCRIPT)
+        started = time.monotonic()
+        _, output = submit_and_wait(runner_script(directory, f"--timeout 40 {python_flag}", 7, 3), directory, None, 150)
+        result = result_of(output)
+        assert sorted(result["hosts"]) == sorted(COMPUTE_HOSTS), "a worker on each of the job's three hosts"
+        assert result["total"] == 45
+        # The plan is each host's share of the job (select=3:mem=2gb), not the job's 6 GB on every host.
+        assert all(limit <= 2 * 2**30 for limit in result["limits"]), result["limits"]
+        assert "EXIT 7" in output, f"dask-hpc run exits with the command's status:\n{output}"
+        assert time.monotonic() - started < 120
+        assert not wait_until_gone(processes_mentioning(result["cluster"]), 30), "a process of the cluster outlived the job"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.parametrize("user", [None, UNPRIVILEGED], ids=["root", "unprivileged"])
+def test_dask_hpc_run_in_a_plain_qsub_script(user):
+    """The production way: a batch script whose only Dask line is `dask-hpc run -- python analysis.py`."""
+    owner = user or "root"
+    if user:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            pytest.fail(f"user {user} is missing: scripts/pbs-up.sh creates it (PBS_GADI_USER)")
+    directory = shared_directory(owner)
+    if user:
+        # This venv's python links into root's pyenv, which others cannot enter: the user's
+        # Python is the system's, with the venv's packages (the same Python 3.11 ABI).
+        python_setup = f"export PYTHONPATH={sysconfig.get_paths()['purelib']}"
+    else:
+        python_setup = f"source {VENV_BIN}/activate"
+    try:
+        (directory / "client.py").write_text(CLIENT_SCRIPT)
+        script = f"""#!/bin/bash
+#PBS -P proj
+#PBS -q normal
+#PBS -l ncpus=2,mem=2gb,jobfs=500mb,walltime=00:05:00,storage=scratch/proj
+#PBS -j oe
+#PBS -o {directory}/job.out
+export DASK_HPC_STATE_DIR={directory}/state
+cd {directory}
+{python_setup}
+node {CLI} run --workload cpu -- python3 client.py 1 0
+echo "EXIT $?"
+"""
+        _, output = submit_and_wait(script, directory, user, 120)
+        result = result_of(output)
+        assert result["host"] in COMPUTE_HOSTS and set(result["hosts"]) == {result["host"]}
+        assert result["total"] == 45 and "EXIT 0" in output
+        assert result["jobfs"] and result["local_directory"].startswith(result["jobfs"] + "/"), "spill on the job's jobfs"
+        assert not wait_until_gone(processes_mentioning(result["cluster"]), 30)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_jupyterlab_as_are_runs_it_a_server_job_on_a_compute_host():
+    """ARE's way: the Jupyter server is a PBS script job on a compute host; the sidebar's API
+    there sees the job's cores, memory and jobfs, and a cluster it launches spills to that jobfs."""
+    import requests
+
+    directory = shared_directory("root")
+    token = os.urandom(16).hex()
+    port = 20000 + os.getpid() % 20000
+    script = f"""#!/bin/bash
+#PBS -P proj
+#PBS -l ncpus=2,mem=3gb,jobfs=600mb,walltime=00:05:00,storage=scratch/proj
+#PBS -j oe
+#PBS -o {directory}/job.out
+export DASK_HPC_STATE_DIR={directory}/state
+source {VENV_BIN}/activate
+cd {directory}
+exec jupyter server --no-browser --ip=0.0.0.0 --port={port} --IdentityProvider.token={token} --allow-root \\
+  --ServerApp.root_dir={directory} --DaskHpcApp.node={shutil.which("node")}
+"""
+    (directory / "job.sh").write_text(script)
+    submitted = pbs("qsub", "-f", str(directory / "job.sh"))
+    job_id = submitted.stdout.strip()
+    try:
+        job = wait_for(lambda: (j := qstat_jobs().get(job_id)) and j["job_state"] == "R" and j, 60, "the Jupyter job running")
+        host = job["exec_host"].split("/")[0]
+        assert host in COMPUTE_HOSTS
+        base = f"http://{socket.gethostbyname(host)}:{port}/dask-hpc/api"
+        auth = {"Authorization": f"token {token}"}
+
+        def answer():
+            try:
+                reply = requests.get(f"{base}/resources", headers=auth, timeout=5)
+                return reply.ok and reply.json()
+            except requests.ConnectionError:
+                return None
+
+        resources = wait_for(answer, 90, "the Jupyter server on the compute host answering")
+        assert resources["batch_system"] == "pbs" and resources["job_id"] == job_id
+        assert resources["cores"] == 2 and resources["memory_bytes"] == 3 * 2**30
+        assert resources["jobfs"] == f"/tmp/jobfs/{job_id}"
+
+        created = requests.post(f"{base}/clusters", params={"wait": "ready"}, headers=auth, timeout=120,
+                                json={"workload": "cpu", "max_workers": 1, "name": "are"})
+        assert created.ok, created.text
+        cluster = created.json()
+        assert cluster["local_directory"].startswith(resources["jobfs"] + "/"), "spill under the job's PBS_JOBFS"
+        # The snippet, as a kernel beside the server on that host runs it.
+        snippet = ("from jupyterlab_dask_hpc.kernel_api import connect\n"
+                   f"client = connect({cluster['id']!r})\n"
+                   "print('TOTAL', client.submit(sum, range(10)).result())\n")
+        ran = subprocess.run(["bash", str(Path(CLI).parents[1] / "scripts" / "pbs-exec.sh"), "-n", host,
+                              "env", f"DASK_HPC_STATE_DIR={directory}/state", sys.executable, "-c", snippet],
+                             capture_output=True, text=True, timeout=120)
+        assert "TOTAL 45" in ran.stdout, ran.stderr
+        deleted = requests.delete(f"{base}/clusters/{cluster['id']}", headers=auth, timeout=120)
+        assert deleted.ok, deleted.text
+        assert not wait_until_gone(processes_mentioning(cluster["id"]), 30)
+    finally:
+        pbs("qdel", job_id, check=False)
+        wait_for(lambda: qstat_jobs(history=True).get(job_id, {}).get("job_state") == "F", 60, "the Jupyter job ending")
+        left = wait_until_gone(processes_mentioning(f"{directory}/state"), 30)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert not left, f"the Jupyter job's server or sidecar outlived it: {left}"
