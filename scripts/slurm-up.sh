@@ -22,7 +22,8 @@ fi
 for c in ip nsenter unshare python3; do command -v $c >/dev/null || { echo "slurm-up: $c is missing" >&2; exit 2; }; done
 
 if [ -e "/sys/class/net/$SLURM_BRIDGE" ] || [ -s "$SLURM_RECORD" ]; then
-  echo "slurm-up: a test Slurm is already up ($(cat "$SLURM_RECORD" 2>/dev/null || echo "bridge $SLURM_BRIDGE exists")); stop it with scripts/slurm-down.sh" >&2
+  up_already=$(cat "$SLURM_RECORD" 2>/dev/null || echo "bridge $SLURM_BRIDGE exists")
+  echo "slurm-up: a test Slurm is already up ($up_already); stop it with scripts/slurm-down.sh" >&2
   exit 2
 fi
 existing=$(ip route show "$SLURM_SUBNET.0/24" | grep -v '^unreachable' || true)
@@ -34,7 +35,14 @@ dir=$(cd "$dir" && pwd)
 chmod 755 "$dir"
 echo "$dir" > "$SLURM_RECORD"
 # From here on, a failure takes down whatever was started.
-trap 'status=$?; if [ $status != 0 ]; then echo "slurm-up: failed; logs in $dir/log" >&2; tail -5 "$dir"/log/*.log >&2 2>/dev/null; DASK_HPC_SLURM_KEEP=1 bash "$here/slurm-down.sh" "$dir" >&2; fi' EXIT
+on_exit() {
+  local status=$?
+  [ $status = 0 ] && return
+  echo "slurm-up: failed; logs in $dir/log" >&2
+  tail -n 5 "$dir"/log/*.log >&2 2>/dev/null
+  DASK_HPC_SLURM_KEEP=1 bash "$here/slurm-down.sh" "$dir" >&2
+}
+trap on_exit EXIT
 mkdir -p "$dir"/{state,spool,log,munge,ns}
 
 # --- network: the bridge here, one namespace per slurmd host ------------------------------
@@ -123,6 +131,7 @@ for _ in $(seq 120); do
     echo "export DASK_HPC_SLURM_DIR=$dir"
     # Where workers on the other hosts reach a scheduler started here.
     echo "export DASK_HPC_SLURM_INTERFACE=$SLURM_BRIDGE"
+    echo "export DASK_HPC_SLURM_ADDRESS=$SLURM_SUBNET.1"
     exit 0
   fi
   sleep 0.5

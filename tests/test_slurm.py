@@ -34,6 +34,7 @@ class Slurm:
         self.conf = exports["SLURM_CONF"]
         self.dir = Path(exports["DASK_HPC_SLURM_DIR"])
         self.interface = exports["DASK_HPC_SLURM_INTERFACE"]
+        self.head_address = exports["DASK_HPC_SLURM_ADDRESS"]  # this host's address on the bridge
         self.env = {**os.environ, "SLURM_CONF": self.conf}
         # host name → address on the bridge, as slurmctld knows them.
         self.hosts = dict(line.split() for line in self.run("sinfo", "-h", "-N", "-o", "%N %o").splitlines())
@@ -95,8 +96,8 @@ def test_slurm_worker_jobs_on_three_hosts_compute_scale_down_and_leave_nothing(s
     cluster = slurm_node.up("--name", "sl", "--jobs", "3", "--interface", slurm.interface, *JOB_OPTIONS)
     cid = cluster["id"]
     assert cluster["worker_jobs"]["system"] == "slurm"
-    bridge_address = f"{slurm.hosts[next(iter(slurm.hosts))].rsplit('.', 1)[0]}.1"
-    assert cluster["scheduler_address"].startswith(f"tls://{bridge_address}:"), "workers on the other hosts reach the scheduler over TLS on the bridge"
+    # The other hosts reach the scheduler over TLS on the bridge.
+    assert cluster["scheduler_address"].startswith(f"tls://{slurm.head_address}:")
     job_ids = {w["job_id"] for w in cluster["workers"]}
     assert len(job_ids) == 3 and set(slurm.queue(f"dask-{cid}")) == job_ids
 
@@ -145,11 +146,14 @@ def test_slurm_worker_jobs_on_three_hosts_compute_scale_down_and_leave_nothing(s
 def test_slurm_queued_jobs_are_shown_queued_and_owner_sigkill_cancels_them_all(slurm_node, slurm):
     # Jobs of 5 GB fill a host's 6000 MB each: three run, one waits in the queue when the owner dies.
     options = job_options(mem_gb=5)
-    result = slurm_node("up", "--detach", "--python", slurm_node.python, "--jobs", "4", "--interface", slurm.interface, *options, "--adoption-grace", "2")
+    result = slurm_node(
+        "up", "--detach", "--python", slurm_node.python, "--jobs", "4", "--interface", slurm.interface, *options, "--adoption-grace", "2"
+    )
     assert result.returncode == 0, result.stderr
     cluster = json.loads(result.stdout)
     cid = cluster["id"]
-    wait_for(lambda: sorted(slurm.queue(f"dask-{cid}").values()) == ["PENDING", "RUNNING", "RUNNING", "RUNNING"], 60, "three jobs running, one pending")
+    three_running_one_pending = ["PENDING", "RUNNING", "RUNNING", "RUNNING"]
+    wait_for(lambda: sorted(slurm.queue(f"dask-{cid}").values()) == three_running_one_pending, 60, "three jobs running, one pending")
     def job_states_listed() -> list[str]:
         return sorted(w["job_state"] for c in slurm_node.ls() if c["id"] == cid for w in c["workers"])
 
@@ -225,9 +229,11 @@ def test_slurm_runner_in_a_three_host_job_computes_on_every_host_and_leaves_noth
     script.write_text(CHECK_SCRIPT)
     output = tmp_path / "job.out"
     env = {k: v for k, v in slurm_node.env.items() if not k.startswith("SLURM_")} | {"SLURM_CONF": slurm.conf}
-    command = f"node {REPO / 'lib' / 'dask-hpc.mjs'} run --runner --workload cpu --python {slurm_node.python} -- {slurm_node.python} {script}"
+    python = slurm_node.python
+    command = f"node {REPO / 'lib' / 'dask-hpc.mjs'} run --runner --workload cpu --python {python} -- {python} {script}"
     submitted = subprocess.run(
-        ["sbatch", "--parsable", "-N3", "--ntasks-per-node=1", "-c2", "--mem=3G", "-J", "dask-hpc-runner-test", "-o", str(output), "--wrap", command],
+        ["sbatch", "--parsable", "-N3", "--ntasks-per-node=1", "-c2", "--mem=3G", "-J", "dask-hpc-runner-test", "-o", str(output),
+         "--wrap", command],
         env=env, capture_output=True, text=True, cwd=tmp_path,
     )
     assert submitted.returncode == 0, submitted.stderr
@@ -252,7 +258,9 @@ def test_slurm_runner_in_a_three_host_job_computes_on_every_host_and_leaves_noth
 
 def test_runner_outside_a_batch_job_is_refused_before_anything_starts(dask_hpc):
     env = {k: v for k, v in dask_hpc.env.items() if not k.startswith("PBS_")}
-    result = subprocess.run(["node", str(REPO / "lib" / "dask-hpc.mjs"), "up", "--runner", "--python", dask_hpc.python], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["node", str(REPO / "lib" / "dask-hpc.mjs"), "up", "--runner", "--python", dask_hpc.python], env=env, capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "--runner uses the nodes of the current PBS or Slurm job" in result.stderr
     assert dask_hpc.ls() == []
