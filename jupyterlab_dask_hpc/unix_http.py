@@ -5,6 +5,8 @@ import http.client
 import json
 import socket
 
+from .errors import DaskHpcError, refusal
+
 
 class _UnixConnection(http.client.HTTPConnection):
     def __init__(self, socket_path: str, timeout: float):
@@ -16,9 +18,6 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.settimeout(self.timeout)
         self.sock.connect(self.socket_path)
 
-
-class DaskHpcError(RuntimeError):
-    """The engine refused or failed: the message is its own, meant for a user."""
 
 
 def call(socket_path: str, method: str, path: str, body: dict | None = None, timeout: float = 300):
@@ -32,7 +31,7 @@ def call(socket_path: str, method: str, path: str, body: dict | None = None, tim
         connection.close()
     data = json.loads(text) if text else None
     if response.status == 400:
-        raise ValueError(data.get("message", text))
+        raise refusal(data.get("message", text))
     if response.status >= 300:
         raise DaskHpcError(data.get("message", text) if isinstance(data, dict) else text)
     return data

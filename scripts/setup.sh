@@ -33,3 +33,4 @@ fi
 PATH="$PWD/.venv/bin:$PATH" npm run build:prod --silent
 # The package as pip installs it (the build above is reused: skip-if-exists in pyproject.toml).
 .venv/bin/python -m pip install --quiet --no-build-isolation --no-deps --force-reinstall .
+bash scripts/build-stamp.sh > .venv/.build-stamp

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -86,6 +87,11 @@ async def test_the_events_websocket_refuses_without_authentication(jp_ws_fetch):
 async def test_resources_and_plan_are_the_engines(jp_fetch, dask_hpc):
     resources = await api(jp_fetch, "GET", "resources")
     assert (resources["batch_system"], resources["cores"], resources["jobfs"]) == ("pbs", 2, str(dask_hpc.jobfs))
+    # The jobfs bar: its whole size and what is free, read again at each call (the sidebar polls it).
+    assert resources["jobfs_size_bytes"] >= resources["jobfs_free_bytes"] > 0
+    # The form greys out runner mode with this reason before anyone presses Launch.
+    if shutil.which("pbsdsh") is None:
+        assert resources["runner_unavailable"] == "pbsdsh is not on PATH: workers cannot be started on this job's nodes"
     plan = await api(jp_fetch, "POST", "plan", json.dumps({"workload": "cpu", "reserve_mem_gb": 2}))
     assert (plan["n_workers"], plan["memory_limit_bytes"]) == (2, 2 * 2**30)
 

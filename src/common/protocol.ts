@@ -27,6 +27,8 @@ export interface Resources {
   /** The node-local job filesystem, or null when none is known (spill then goes to /tmp). */
   jobfs: string | null;
   jobfs_free_bytes: number | null;
+  /** The job filesystem's whole size, for the bar of what is used (null when unknown). */
+  jobfs_size_bytes?: number | null;
   gpus: number;
   /** Hosts of the allocation (PBS_NODEFILE, SLURM_JOB_NUM_NODES), this one included. */
   node_count: number;
@@ -34,6 +36,8 @@ export interface Resources {
   /** Every raw figure read, by the name of its variable or file, for the curious and the UI's hover. */
   inputs: Record<string, string | number | null>;
   warnings: string[];
+  /** Why runner mode (workers on every node of this job) cannot run here; null when it can. Set by the engine. */
+  runner_unavailable?: string | null;
 }
 
 /** Dask's worker memory thresholds, as fractions of the worker's memory limit. */

@@ -35,10 +35,6 @@ export async function requestAPI<T>(path: string, init: RequestInit = {}): Promi
   return body as T;
 }
 
-export function postJSON<T>(path: string, body: unknown): Promise<T> {
-  return requestAPI<T>(path, { method: 'POST', body: JSON.stringify(body) });
-}
-
 /** The events WebSocket's URL, with the token when the page has one. */
 export function eventsUrl(): string {
   const settings = ServerConnection.makeSettings();

@@ -2,10 +2,9 @@ import type { ILabShell, ILayoutRestorer } from '@jupyterlab/application';
 import { MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 import type { ClusterEvent, ClusterState } from '../common/protocol';
-import { ApiError, requestAPI } from './api';
 import { DashboardView } from './dashboard';
 import { clusterGone, dashboardFrameUrl, dashboardLabel, type DashboardTab } from './dashboard-url';
-import type { ClusterStore } from './store';
+import type { DaskHpcModel } from './model';
 
 export const STOPPED_MESSAGE =
   'This cluster has stopped: its dashboard is gone, so nothing is loaded here. Open the dashboard of a running cluster from the Dask HPC sidebar.';
@@ -29,11 +28,11 @@ export class DashboardTabs {
   private readonly generation = new WeakMap<DashboardWidget, number>();
 
   constructor(
-    private readonly store: ClusterStore,
+    private readonly model: DaskHpcModel,
     private readonly labShell: ILabShell
   ) {
-    store.clusterEvent.connect((_, event) => this.onEvent(event));
-    store.connectionChanged.connect((_, connected) => {
+    model.clusterEvent.connect((_, event) => this.onEvent(event));
+    model.connectionChanged.connect((_, connected) => {
       for (const widget of this.widgets()) {
         if (this.stopped.has(widget)) continue;
         if (connected) void this.check(widget);
@@ -55,7 +54,7 @@ export class DashboardTabs {
     const widget = new MainAreaWidget({ content: new DashboardView(tab) });
     widget.id = id;
     widget.title.closable = true;
-    const known = this.store.get(tab.clusterId) ?? null;
+    const known = this.model.get(tab.clusterId) ?? null;
     widget.title.label = dashboardLabel(tab, known?.name ?? null);
     this.show(widget, null, CHECKING_MESSAGE);
     void this.tracker.add(widget);
@@ -82,13 +81,12 @@ export class DashboardTabs {
   private async check(widget: DashboardWidget): Promise<void> {
     if (this.stopped.has(widget)) return;
     const generation = this.bump(widget);
-    let cluster: ClusterState | null;
+    let cluster: ClusterState | null = null;
     let failure: string | null = null;
     try {
-      cluster = await requestAPI<ClusterState>(`clusters/${encodeURIComponent(widget.content.tab.clusterId)}`);
+      cluster = await this.model.fetchCluster(widget.content.tab.clusterId);
     } catch (error) {
-      cluster = null;
-      if (!(error instanceof ApiError && error.status === 404)) failure = `Cannot ask the Dask HPC server about this cluster: ${(error as Error).message}`;
+      failure = `Cannot ask the Dask HPC server about this cluster: ${(error as Error).message}`;
     }
     if (this.generation.get(widget) !== generation) return;
     if (failure !== null) this.show(widget, null, failure);

@@ -1,3 +1,5 @@
+import { MimeData } from '@lumino/coreutils';
+import { Drag } from '@lumino/dragdrop';
 import type { Widget } from '@lumino/widgets';
 
 /** The little of a notebook panel this needs; typed here so the plugin does not pull in the notebook package. */
@@ -21,4 +23,16 @@ export function insertCodeCellBelow(widget: Widget | null, source: string): bool
   notebook.model!.sharedModel.insertCell(index, { cell_type: 'code', source });
   notebook.activeCellIndex = index;
   return true;
+}
+
+/** The mime type notebooks accept dropped cells in. */
+const JUPYTER_CELL_MIME = 'application/vnd.jupyter.cells';
+
+/** Starts dragging a code cell: a notebook takes it as a copied cell, dropped where the user lets go. */
+export function dragCodeCell(source: string, dragImage: HTMLElement, clientX: number, clientY: number, dragSource: unknown): void {
+  const mimeData = new MimeData();
+  mimeData.setData(JUPYTER_CELL_MIME, [{ cell_type: 'code', source, metadata: {}, outputs: [], execution_count: null }]);
+  mimeData.setData('text/plain', source);
+  const drag = new Drag({ mimeData, dragImage, proposedAction: 'copy', supportedActions: 'copy', source: dragSource });
+  void drag.start(clientX, clientY);
 }

@@ -1,15 +1,22 @@
 import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
+import { LabIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
-import type { ClusterState } from '../common/protocol';
 import { ClusterCard, type CardActions } from './components/ClusterCard';
 import { LaunchForm, type LaunchDefaults } from './components/LaunchForm';
 import { ResourcesView } from './components/ResourcesView';
-import type { ClusterStore } from './store';
+import type { DaskHpcModel } from './model';
 
-/** The Dask HPC sidebar: the node, the launch form with its live plan, the cluster cards. */
+export const daskIcon = new LabIcon({
+  name: 'dask-hpc:dask',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<path d="M4 3h3v18H4zM10.5 6h3v15h-3zM17 9h3v12h-3z"/></g></svg>'
+});
+
+/** The Dask HPC sidebar: the node, the cluster cards, the launch form with its live plan. It renders the model. */
 export class DaskHpcSidebar extends ReactWidget {
   constructor(
-    private readonly store: ClusterStore,
+    private readonly model: DaskHpcModel,
     private readonly actions: CardActions,
     private defaults: LaunchDefaults
   ) {
@@ -24,21 +31,30 @@ export class DaskHpcSidebar extends ReactWidget {
   }
 
   render(): JSX.Element {
+    const model = this.model;
     return (
-      <UseSignal signal={this.store.changed}>
+      <UseSignal signal={model.stateChanged}>
         {() => (
           <div className="jp-DaskHpc-panel">
             <h2 className="jp-DaskHpc-heading">This node</h2>
-            <ResourcesView resources={this.store.resources} error={this.store.resourcesError} clusters={this.store.list} />
-            <h2 className="jp-DaskHpc-heading">Clusters {this.store.connected ? '' : <span className="jp-DaskHpc-muted">(reconnecting…)</span>}</h2>
+            <ResourcesView resources={model.resources} error={model.resourcesError} clusters={model.list} />
+            <h2 className="jp-DaskHpc-heading">Clusters {model.connected ? '' : <span className="jp-DaskHpc-muted">(reconnecting…)</span>}</h2>
             <div className="jp-DaskHpc-cards">
-              {this.store.list.length === 0 && <div className="jp-DaskHpc-muted">None yet.</div>}
-              {this.store.list.map((cluster: ClusterState) => (
-                <ClusterCard key={cluster.id} cluster={cluster} actions={this.actions} />
+              {model.list.length === 0 && <div className="jp-DaskHpc-muted">None yet.</div>}
+              {model.list.map(cluster => (
+                <ClusterCard key={cluster.id} cluster={cluster} metrics={model.metrics(cluster.id)} actions={this.actions} />
               ))}
             </div>
             <h2 className="jp-DaskHpc-heading">New cluster</h2>
-            <LaunchForm defaults={this.defaults} batchSystem={this.store.resources?.batch_system} onLaunched={cluster => this.store.update(cluster)} />
+            <LaunchForm
+              defaults={this.defaults}
+              batchSystem={model.resources?.batch_system}
+              clustersHere={model.list.filter(cluster => cluster.status !== 'failed' && !cluster.worker_jobs).length}
+              runnerUnavailable={model.resources ? (model.resources.runner_unavailable ?? null) : 'the node is still being read'}
+              plan={body => model.plan(body)}
+              jobScript={body => model.jobScript(body)}
+              launch={body => model.launch(body)}
+            />
           </div>
         )}
       </UseSignal>

@@ -15,6 +15,30 @@ const plan = () => sidebar().locator('[data-testid="dask-hpc-plan"]');
 // Figures that differ from machine to machine are masked in the screenshots.
 const machineFigures = () => [sidebar().locator('.jp-DaskHpc-resource-value'), sidebar().locator('.jp-DaskHpc-job'), plan()];
 
+/** Drags the handle of the left area until the sidebar is `width` px wide, as a user would. */
+async function setSidebarWidth(width: number) {
+  const handle = page.locator('#jp-main-split-panel > .lm-SplitPanel-handle').first();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const current = (await sidebar().boundingBox())!.width;
+    if (Math.abs(current - width) < 1) return;
+    const box = (await handle.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + width - current, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+  }
+  expect(Math.round((await sidebar().boundingBox())!.width)).toBe(width);
+}
+
+/** Whether each palette command of the plugin is enabled now. */
+async function commandsEnabled() {
+  return page.evaluate(() => {
+    const commands = (window as any).jupyterapp.commands;
+    const enabled = (id: string) => commands.isEnabled(`dask-hpc:${id}`, {});
+    return { launch: enabled('launch'), insert: enabled('insert-snippet'), dashboard: enabled('open-dashboard'), tunnel: enabled('copy-tunnel'), shutdown: enabled('shutdown') };
+  });
+}
+
 /** Screenshots compare the sidebar at rest: no focus ring, scrolled to the top. */
 async function atRest() {
   await sidebar().evaluate(node => {
@@ -42,6 +66,13 @@ test('the sidebar shows this machine', async () => {
   await expect(sidebar().getByText('Cores')).toBeVisible();
   await expect(sidebar().getByText('0 of 2 in use')).toBeVisible();
   await expect(plan()).toContainText('worker');
+  // With no cluster, the palette offers the cluster commands greyed out instead of failing silently.
+  expect(await commandsEnabled()).toEqual({ launch: true, insert: false, dashboard: false, tunnel: false, shutdown: false });
+  await page.keyboard.press('Control+Shift+C');
+  await page.locator('#command-palette input').fill('Dask HPC: Insert Client Code');
+  await expect(page.locator('#command-palette .lm-CommandPalette-item', { hasText: 'Insert Client Code' })).toHaveClass(/lm-mod-disabled/);
+  await page.keyboard.press('Escape');
+  await command('dask-hpc:launch');
   // The launch command leaves the keyboard at the form.
   await expect(sidebar().locator('input[name="workload"]:checked')).toBeFocused();
   await atRest();
@@ -64,6 +95,29 @@ test('the plan preview follows the form, and a bad value is marked at its field'
   await reserve.fill('');
   await sidebar().locator('input[name="max_workers"]').fill('');
   await expect(plan()).toContainText('2 workers × 1 thread');
+});
+
+test('the form refuses what it cannot read, marks only what the user touched, and names its own labels', async () => {
+  const maxWorkers = sidebar().locator('input[name="max_workers"]');
+  await expect(maxWorkers).toHaveAttribute('min', '1');
+  // "1e" is no number: the browser hands the form an empty value, which must not plan as "all cores".
+  await maxWorkers.pressSequentially('1e');
+  await expect(sidebar().getByRole('alert')).toHaveText('Max workers: not a number.');
+  await expect(maxWorkers).toHaveAttribute('aria-invalid', 'true');
+  await expect(sidebar().locator('button.jp-DaskHpc-launch')).toBeDisabled();
+  await maxWorkers.fill('');
+  await expect(sidebar().getByRole('alert')).toHaveCount(0);
+  await expect(plan()).toContainText('2 workers × 1 thread');
+  // Choosing worker jobs marks no field the user has not filled in yet; the plan area says what is missing.
+  await sidebar().locator('select[name="placement"]').selectOption('jobs');
+  await expect(plan()).not.toContainText('Planning');
+  await expect(sidebar().locator('[aria-invalid="true"]')).toHaveCount(0);
+  await expect(plan()).not.toContainText('_');
+  await sidebar().locator('select[name="placement"]').selectOption('here');
+  await expect(plan()).toContainText('2 workers × 1 thread');
+  // Runner mode cannot run outside a PBS or Slurm job: offered greyed out, with the reason, before any Launch.
+  await expect(sidebar().locator('select[name="placement"] option[value="runner"]')).toBeDisabled();
+  await expect(sidebar().locator('[data-testid="dask-hpc-runner-unavailable"]')).toContainText('not in one');
 });
 
 /** Chooses worker jobs in the launch form and types each given field (input or textarea `job-<field>`). */
@@ -135,7 +189,79 @@ test('launching a cluster shows its workers reach the plan', async () => {
   await expect(sidebar().getByText('2 of 2 in use')).toBeVisible();
   await expect(card().locator('[data-testid="dask-hpc-metrics"]')).toContainText(/Memory.*of 20\.\d GiB/);
   await expect(card().locator('[data-testid="dask-hpc-metrics"]')).toContainText('CPU');
-  if (process.env.README_SCREENSHOT) await sidebar().screenshot({ path: '../docs/sidebar-running.png' });
+  expect(await commandsEnabled()).toEqual({ launch: true, insert: true, dashboard: true, tunnel: true, shutdown: true });
+  if (process.env.README_SCREENSHOT) {
+    await atRest();
+    await sidebar().screenshot({ path: '../docs/sidebar-running.png' });
+  }
+});
+
+test('a second cluster plans on what the first leaves: a full node is refused unless shared anyway, and the name is checked as typed', async () => {
+  await sidebar().locator('input[name="name"]').fill('');
+  const share = sidebar().locator('input[name="overcommit"]');
+  await expect(share).toBeVisible();
+  await expect(sidebar().getByRole('alert')).toContainText("1 cluster already holds 2 cores and 20.");
+  await expect(sidebar().getByRole('alert')).toContainText('nothing is left for another cluster');
+  await expect(sidebar().locator('button.jp-DaskHpc-launch')).toBeDisabled();
+  await share.check();
+  await expect(plan()).toContainText('2 workers × 1 thread');
+  await expect(sidebar().getByRole('alert')).toHaveCount(0);
+  // A name in use is refused while it is typed, and the message goes with the name.
+  const name = sidebar().locator('input[name="name"]');
+  await name.fill('ui-test');
+  await expect(sidebar().getByRole('alert')).toHaveText('a cluster named "ui-test" is already running');
+  await expect(name).toHaveAttribute('aria-invalid', 'true');
+  await name.fill('');
+  await expect(sidebar().getByRole('alert')).toHaveCount(0);
+  await share.uncheck();
+  await expect(sidebar().getByRole('alert')).toContainText('nothing is left');
+});
+
+/** Masks for the card's figures that change from run to run (addresses, memory, CPU). */
+const cardFigures = () => [card().locator('.jp-DaskHpc-meter-value'), card().locator('.jp-DaskHpc-address'), card().locator('.jp-DaskHpc-metrics .jp-DaskHpc-bar')];
+
+test('the running card fits a 250 px sidebar: one header row with its four icon buttons, one line per figure', async () => {
+  await setSidebarWidth(250);
+  const toolbar = card().getByRole('toolbar');
+  const buttons = toolbar.getByRole('button');
+  await expect(buttons).toHaveCount(4);
+  const boxes = await Promise.all([0, 1, 2, 3].map(async index => (await buttons.nth(index).boundingBox())!));
+  expect(new Set(boxes.map(box => Math.round(box.y))).size).toBe(1);
+  // Every button says what it does on hover (and to screen readers).
+  for (const name of ['Dashboard', 'Insert client code', 'Copy the SSH tunnel command', 'Shut down']) {
+    await expect(toolbar.getByRole('button', { name })).toHaveCount(1);
+    await expect(toolbar.locator(`[title^="${name}"]`)).toHaveCount(1);
+  }
+  const cardBox = (await card().boundingBox())!;
+  expect(cardBox.width).toBeLessThanOrEqual(250);
+  // The name is not cut short by the toolbar ("ui-test" is short enough to show whole).
+  expect(await card().locator('.jp-DaskHpc-card-name').evaluate(name => name.scrollWidth <= name.clientWidth)).toBe(true);
+  expect(cardBox.height).toBeLessThan(200);
+  for (const line of ['dask-hpc-workers', 'dask-hpc-metrics']) {
+    const box = (await card().locator(`[data-testid="${line}"]`).boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(cardBox.x + cardBox.width);
+  }
+  await expect(card().locator('[data-testid="dask-hpc-metrics"] .jp-DaskHpc-meter')).toHaveCount(2);
+  // Scale, adapt and plots wait behind the disclosure, and fit the width when opened.
+  await expect(card().getByRole('button', { name: 'Scale' })).toBeHidden();
+  await atRest();
+  await expect(card()).toHaveScreenshot('card-light.png', { mask: cardFigures() });
+  if (process.env.README_SCREENSHOT) await card().screenshot({ path: '../docs/card-light.png' });
+  await card().locator('summary', { hasText: 'Plots, scale, adapt' }).click();
+  for (const name of ['Open plot', 'Scale', 'Adapt']) {
+    const box = (await card().getByRole('button', { name }).boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(cardBox.x + cardBox.width);
+  }
+  await card().locator('summary', { hasText: 'Plots, scale, adapt' }).click();
+});
+
+test('copying the SSH tunnel says so on screen, and off Gadi what to put in place of <login-host>', async () => {
+  await card().getByRole('button', { name: 'Copy the SSH tunnel command' }).click();
+  const toast = page.locator('.Toastify__toast', { hasText: 'SSH tunnel command copied' });
+  await expect(toast).toBeVisible();
+  await expect(toast).toContainText('Replace <login-host> with the login node you ssh to');
+  // It goes away by itself: the user need not find the bell.
+  await expect(toast).toBeHidden({ timeout: 20000 });
 });
 
 test('inserted client code connects a notebook to the cluster', async () => {
@@ -151,10 +277,60 @@ test('inserted client code connects a notebook to the cluster', async () => {
   await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText(`2 workers for /tmp/dask-hpc-${process.getuid!()}/`, { timeout: 120000 });
 });
 
+test('the card\'s figures follow a real computation, and the metrics route never fails meanwhile', async () => {
+  const answers: number[] = [];
+  const record = (response: import('@playwright/test').Response) => {
+    // Jupyter's request helper adds a cache-busting query.
+    if (/\/dask-hpc\/api\/clusters\/[^/]+\/metrics(\?|$)/.test(response.url())) answers.push(response.status());
+  };
+  page.on('response', record);
+  try {
+    const cpu = card().locator('[data-testid="dask-hpc-metrics"] .jp-DaskHpc-meter', { hasText: 'CPU' }).locator('.jp-DaskHpc-meter-value');
+    const memory = card().locator('[data-testid="dask-hpc-metrics"] .jp-DaskHpc-meter', { hasText: 'Memory' }).locator('.jp-DaskHpc-meter-value');
+    await expect(cpu).toHaveText(/^\d+%$/);
+    const idleMemory = await memory.textContent();
+    // Tuple task keys in flight (a dask.array) are what made the scheduler's HTTP route answer 500.
+    await command('notebook:insert-cell-below');
+    await command('notebook:replace-selection', {
+      text: [
+        'import dask.array as da, time',
+        'x = da.random.random((6000, 6000), chunks=(500, 500)).persist()',
+        'end = time.time() + 40',
+        'while time.time() < end:',
+        '    (x @ x.T).sum().compute()',
+        'print("computed")'
+      ].join('\n')
+    });
+    await command('notebook:run-cell');
+    // Busy workers: the card reads well above an idle cluster's few percent (on a shared 2-core machine the
+    // two workers get 30-110% between them), and the held array shows in memory.
+    await expect
+      .poll(async () => Number((await cpu.textContent())!.replace('%', '')), { timeout: 60000, intervals: [500] })
+      .toBeGreaterThan(25);
+    await expect.poll(async () => memory.textContent(), { timeout: 30000 }).not.toBe(idleMemory);
+    const seen = new Set<string>();
+    await expect
+      .poll(
+        async () => {
+          seen.add((await cpu.textContent())!);
+          return seen.size;
+        },
+        { timeout: 30000, intervals: [1000] }
+      )
+      .toBeGreaterThan(2);
+    await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText('computed', { timeout: 120000 });
+  } finally {
+    page.off('response', record);
+  }
+  expect(answers.length).toBeGreaterThan(10);
+  expect(answers.filter(status => status !== 200)).toEqual([]);
+});
+
 test('dragging a cluster card into a notebook inserts its client code', async () => {
   const cells = page.locator('.jp-NotebookPanel:visible .jp-Cell');
   const header = card().locator('.jp-DaskHpc-card-header');
   const from = (await header.boundingBox())!;
+  const before = await cells.count();
   const to = (await cells.last().boundingBox())!;
   await page.mouse.move(from.x + 20, from.y + from.height / 2);
   await page.mouse.down();
@@ -162,7 +338,7 @@ test('dragging a cluster card into a notebook inserts its client code', async ()
     await page.mouse.move(from.x + 20 + ((to.x + 60 - from.x - 20) * step) / 10, from.y + ((to.y + to.height - 4 - from.y) * step) / 10);
   }
   await page.mouse.up();
-  await expect(cells).toHaveCount(4);
+  await expect(cells).toHaveCount(before + 1);
   await expect(page.locator('.jp-NotebookPanel:visible .jp-Cell', { hasText: 'from jupyterlab_dask_hpc import connect' })).toHaveCount(2);
 });
 
@@ -172,6 +348,7 @@ test('the dashboard opens in a Lab tab through Jupyter', async () => {
   await expect(tab).toBeVisible();
   const frame = page.frameLocator('.jp-DaskHpc-dashboard iframe').first();
   await expect(frame.locator('body')).toContainText('Workers', { timeout: 60000 });
+  await card().locator('summary', { hasText: 'Plots, scale, adapt' }).click();
   await card().locator('select[aria-label="Dashboard plot"]').selectOption('individual-task-stream');
   await card().getByRole('button', { name: 'Open plot' }).click();
   await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'Dask Task stream · ui-test' })).toBeVisible();
@@ -182,6 +359,10 @@ test('the dark theme', async () => {
   await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false');
   await atRest();
   await expect(sidebar()).toHaveScreenshot('sidebar-dark.png', { mask: [...machineFigures(), card()] });
+  await card().locator('summary', { hasText: 'Plots, scale, adapt' }).click();
+  await expect(card().getByRole('button', { name: 'Scale' })).toBeHidden();
+  await expect(card()).toHaveScreenshot('card-dark.png', { mask: cardFigures() });
+  if (process.env.README_SCREENSHOT) await card().screenshot({ path: '../docs/card-dark.png' });
   await command('apputils:change-theme', { theme: 'JupyterLab Light' });
 });
 

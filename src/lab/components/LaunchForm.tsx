@@ -1,8 +1,10 @@
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
 import type { BatchSystem, ClusterState, Plan, Workload } from '../../common/protocol';
-import { ApiError, postJSON } from '../api';
+import type { ApiError } from '../api';
+import type { JobScriptPreview } from '../model';
 import { initialWorkerJobFields, workerJobsBody, type Placement, type WorkerJobFields } from '../worker-jobs';
+import { FIELD_LABELS, inFormWords } from '../form-labels';
 import { WorkerJobsFields } from './WorkerJobsFields';
 
 const WORKLOAD_HINTS: Record<Workload, string> = {
@@ -21,13 +23,14 @@ interface Props {
   defaults: LaunchDefaults;
   /** The batch system this JupyterLab runs under: it offers runner mode and picks the job system. */
   batchSystem: BatchSystem | undefined;
-  onLaunched: (cluster: ClusterState) => void;
-}
-
-/** POST job-script: the script a worker job would run, and the plan of each job. */
-interface JobScriptPreview {
-  script: string;
-  plan: Plan;
+  /** Clusters running with workers on this node: a new plan gets what they leave, unless the user shares the node anyway. */
+  clustersHere: number;
+  /** Why runner mode cannot run here (the engine's word), or null when it can: the option is greyed out then. */
+  runnerUnavailable: string | null;
+  /** The server's plan for a request, its worker-job script, and the launch: the model's calls. */
+  plan: (body: unknown) => Promise<Plan>;
+  jobScript: (body: unknown) => Promise<JobScriptPreview>;
+  launch: (body: unknown) => Promise<ClusterState>;
 }
 
 interface Fields {
@@ -61,7 +64,7 @@ function planBody(fields: Fields): Record<string, unknown> {
 }
 
 /** The launch form, with a plan preview from the engine that follows every keystroke. */
-export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.Element {
+export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavailable, plan: planOf, jobScript: jobScriptOf, launch: launchCluster }: Props): JSX.Element {
   const [fields, setFields] = React.useState<Fields>({
     workload: defaults.workload,
     max_workers: defaults.maxWorkers?.toString() ?? '',
@@ -79,12 +82,36 @@ export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.El
   const [jobScript, setJobScript] = React.useState<string | null>(null);
   const [error, setError] = React.useState<ApiError | null>(null);
   const [launching, setLaunching] = React.useState(false);
+  const [overcommit, setOvercommit] = React.useState(false);
+  /** Fields the user typed in: only these are marked red (a field not yet filled is not wrong yet). */
+  const [touched, setTouched] = React.useState<ReadonlySet<string>>(new Set());
+  /** Fields whose text the browser cannot read as a number ("1e"): refused here, never sent as empty. */
+  const [unreadable, setUnreadable] = React.useState<ReadonlySet<string>>(new Set());
+  const touch = (field: string) => setTouched(previous => new Set(previous).add(field));
+  // On every input event: React's onChange skips "1e" → "" (the value it sees stays "").
+  const checkReadable = (field: string) => (event: React.FormEvent<HTMLInputElement>) => {
+    const badInput = event.currentTarget.validity.badInput;
+    touch(field);
+    setUnreadable(previous => {
+      const next = new Set(previous);
+      if (badInput) next.add(field);
+      else next.delete(field);
+      return next;
+    });
+  };
+  const changeJobFields = (next: WorkerJobFields) => {
+    for (const key of Object.keys(next) as (keyof WorkerJobFields)[]) if (next[key] !== jobFields[key]) touch(`worker_jobs.${key}`);
+    setJobFields(next);
+  };
 
   /** The whole request: the plan, and where the workers run. */
   const requestBody = (): Record<string, unknown> => {
     const body = planBody(fields);
     if (placement === 'jobs') body.worker_jobs = workerJobsBody(jobFields);
     if (placement === 'runner') body.runner = true;
+    if (overcommit) body.overcommit = true;
+    // Sent with the preview too: the engine checks the name as it is typed.
+    if (fields.name.trim()) body.name = fields.name.trim();
     return body;
   };
 
@@ -93,7 +120,7 @@ export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.El
     const timer = setTimeout(() => {
       // With worker jobs, the preview is the job script and each job's plan.
       const preview: Promise<JobScriptPreview> =
-        placement === 'jobs' ? postJSON<JobScriptPreview>('job-script', requestBody()) : postJSON<Plan>('plan', planBody(fields)).then(plan => ({ plan, script: '' }));
+        placement === 'jobs' ? jobScriptOf(requestBody()) : planOf(requestBody()).then(plan => ({ plan, script: '' }));
       preview.then(
         answer => current && (setPlan(answer.plan), setJobScript(answer.script || null), setError(null)),
         failure => current && (setPlan(null), setJobScript(null), setError(failure as ApiError))
@@ -103,18 +130,28 @@ export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.El
       current = false;
       clearTimeout(timer);
     };
-  }, [fields.workload, fields.max_workers, fields.reserve_mem_gb, fields.max_mem_gb, fields.target, fields.spill, fields.pause, fields.terminate, placement, jobFields]);
+  }, [fields.workload, fields.max_workers, fields.reserve_mem_gb, fields.max_mem_gb, fields.target, fields.spill, fields.pause, fields.terminate, fields.name, placement, jobFields, overcommit]);
 
-  const set = (key: keyof Fields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) =>
+  const set = (key: keyof Fields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) => {
+    touch(key);
+    // The name is checked at launch only: its message goes once the user edits it.
+    if (key === 'name' && error?.field === 'name') setError(null);
     setFields({ ...fields, [key]: event.target.value });
-  const fieldError = (field: string) => (error && (error.field === field || error.field === `thresholds.${field}`) ? error.message : null);
+  };
+  const unreadableField = [...unreadable][0] ?? null;
+  /** The message at a field: the browser's refusal of its text, or the engine's, once the user has touched it. */
+  const messageAt = (field: string, apiField: string) => {
+    if (unreadable.has(field)) return `${FIELD_LABELS[field] ?? field}: not a number.`;
+    return error && error.field === apiField && touched.has(field) ? inFormWords(error.message) : null;
+  };
+  const fieldError = (field: string) => messageAt(field, ['target', 'spill', 'pause', 'terminate'].includes(field) ? `thresholds.${field}` : field);
 
   const numberField = (key: keyof Fields, label: string, placeholder: string, step = 'any') => {
     const message = fieldError(key);
     return (
       <label className="jp-DaskHpc-field">
         <span>{label}</span>
-        <input className="jp-mod-styled" type="number" step={step} min="0" value={fields[key]} placeholder={placeholder} onChange={set(key)} aria-invalid={message !== null} name={key} />
+        <input className="jp-mod-styled" type="number" step={step} min={key === 'max_workers' ? '1' : '0'} value={fields[key]} placeholder={placeholder} onChange={set(key)} onInput={checkReadable(key)} aria-invalid={message !== null} name={key} />
         {message && <span className="jp-DaskHpc-field-error" role="alert">{message}</span>}
       </label>
     );
@@ -125,9 +162,11 @@ export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.El
     setLaunching(true);
     try {
       const body = requestBody();
-      if (fields.name.trim()) body.name = fields.name.trim();
-      onLaunched(await postJSON<ClusterState>('clusters', body));
+      await launchCluster(body);
     } catch (failure) {
+      // What Launch refuses is marked even at a field the user left as it was (the placement, the name).
+      const field = (failure as ApiError).field;
+      if (field) setTouched(previous => new Set(previous).add(field));
       setError(failure as ApiError);
     } finally {
       setLaunching(false);
@@ -166,15 +205,33 @@ export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.El
         <select className="jp-mod-styled" name="placement" value={placement} onChange={event => setPlacement(event.target.value as Placement)}>
           <option value="here">on this node</option>
           <option value="jobs">on other nodes, as batch jobs</option>
-          {batchSystem && batchSystem !== 'none' && <option value="runner">on every node of this job ({batchSystem === 'pbs' ? 'pbsdsh' : 'srun'})</option>}
+          <option value="runner" disabled={runnerUnavailable !== null}>
+            on every node of this job ({batchSystem === 'pbs' ? 'pbsdsh' : batchSystem === 'slurm' ? 'srun' : 'pbsdsh or srun'})
+          </option>
         </select>
+        {runnerUnavailable && (
+          <span className="jp-DaskHpc-field-hint" data-testid="dask-hpc-runner-unavailable">
+            Every node of this job: unavailable, {runnerUnavailable}.
+          </span>
+        )}
         {fieldError('runner') && <span className="jp-DaskHpc-field-error" role="alert">{fieldError('runner')}</span>}
       </label>
       {placement === 'jobs' && (
         <details className="jp-DaskHpc-advanced" open>
           <summary>Workers on other nodes</summary>
-          <WorkerJobsFields fields={jobFields} onChange={setJobFields} errorFor={field => (error && error.field === field ? error.message : null)} />
+          <WorkerJobsFields fields={jobFields} onChange={changeJobFields} errorFor={field => messageAt(field, field)} />
         </details>
+      )}
+      {(clustersHere > 0 || overcommit || error?.field === 'overcommit') && (
+        <label className="jp-DaskHpc-check">
+          <input type="checkbox" name="overcommit" checked={overcommit} onChange={event => setOvercommit(event.target.checked)} aria-invalid={error?.field === 'overcommit'} />
+          <span>Share the node anyway (plan as if the running clusters were not there)</span>
+          {error?.field === 'overcommit' && (
+            <span className="jp-DaskHpc-field-error" role="alert">
+              {error.message}
+            </span>
+          )}
+        </label>
       )}
       <div className="jp-DaskHpc-plan" data-testid="dask-hpc-plan" aria-live="polite">
         {plan ? (
@@ -200,15 +257,17 @@ export function LaunchForm({ defaults, batchSystem, onLaunched }: Props): JSX.El
               </details>
             )}
           </>
-        ) : error && !error.field ? (
-          <div className="jp-DaskHpc-error">{error.message}</div>
-        ) : error ? (
+        ) : unreadableField ? (
           <div className="jp-DaskHpc-error">Fix the marked field to see the plan.</div>
+        ) : error && error.field && (touched.has(error.field) || error.field === 'overcommit') ? (
+          <div className="jp-DaskHpc-error">Fix the marked field to see the plan.</div>
+        ) : error ? (
+          <div className="jp-DaskHpc-error">{inFormWords(error.message)}</div>
         ) : (
           <div className="jp-DaskHpc-muted">Planning…</div>
         )}
       </div>
-      <button type="submit" className="jp-mod-styled jp-mod-accept jp-DaskHpc-launch" disabled={launching || !plan}>
+      <button type="submit" className="jp-mod-styled jp-mod-accept jp-DaskHpc-launch" disabled={launching || !plan || unreadableField !== null}>
         {launching ? 'Launching…' : 'Launch'}
       </button>
     </form>

@@ -11,7 +11,7 @@ interface Props {
 function Bar(props: { label: string; used: number; total: number; text: string; source: string }) {
   const fraction = props.total > 0 ? Math.min(1, props.used / props.total) : 0;
   return (
-    <div className="jp-DaskHpc-resource" title={`from ${props.source}`}>
+    <div className="jp-DaskHpc-resource" title={`from ${props.source}`} data-testid={`dask-hpc-resource-${props.label.toLowerCase().replace(/ /g, '-')}`}>
       <div className="jp-DaskHpc-resource-label">
         <span>{props.label}</span>
         <span className="jp-DaskHpc-resource-value">{props.text}</span>
@@ -31,6 +31,7 @@ export function ResourcesView({ resources, error, clusters }: Props): JSX.Elemen
   const coresInUse = workers.reduce((sum, plan) => sum + plan.threads_per_worker, 0);
   const memoryInUse = workers.reduce((sum, plan) => sum + plan.memory_limit_bytes, 0);
   const jobfsFree = resources.jobfs_free_bytes;
+  const jobfsSize = resources.jobfs_size_bytes ?? null;
   return (
     <div className="jp-DaskHpc-resources">
       <div className="jp-DaskHpc-job" data-testid="dask-hpc-batch">
@@ -38,15 +39,25 @@ export function ResourcesView({ resources, error, clusters }: Props): JSX.Elemen
       </div>
       <Bar label="Cores" used={coresInUse} total={resources.cores} text={`${coresInUse} of ${resources.cores} in use`} source={resources.sources.cores} />
       <Bar label="Memory" used={memoryInUse} total={resources.memory_bytes} text={`${formatBytes(memoryInUse)} of ${formatBytes(resources.memory_bytes)} given to workers`} source={resources.sources.memory} />
-      <div className="jp-DaskHpc-resource" title={`from ${resources.sources.jobfs}`}>
-        <div className="jp-DaskHpc-resource-label">
-          <span>Job filesystem</span>
-          <span className="jp-DaskHpc-resource-value">
-            {resources.jobfs ?? 'none: /tmp'}
-            {jobfsFree !== null ? `, ${formatBytes(jobfsFree)} free` : ''}
-          </span>
+      {jobfsFree !== null && jobfsSize ? (
+        <Bar
+          label="Job filesystem"
+          used={jobfsSize - jobfsFree}
+          total={jobfsSize}
+          text={`${formatBytes(jobfsFree)} free of ${formatBytes(jobfsSize)}`}
+          source={`${resources.jobfs ?? '/tmp'}, from ${resources.sources.jobfs}`}
+        />
+      ) : (
+        <div className="jp-DaskHpc-resource" title={`from ${resources.sources.jobfs}`}>
+          <div className="jp-DaskHpc-resource-label">
+            <span>Job filesystem</span>
+            <span className="jp-DaskHpc-resource-value">
+              {resources.jobfs ?? 'none: /tmp'}
+              {jobfsFree !== null ? `, ${formatBytes(jobfsFree)} free` : ''}
+            </span>
+          </div>
         </div>
-      </div>
+      )}
       {resources.warnings.map(warning => (
         <div key={warning} className="jp-DaskHpc-warning">
           {warning}

@@ -36,7 +36,8 @@ function clusterRequest(owner: ClusterOwner, values: FlagValues) {
 }
 
 export async function up(args: string[], engineScript: string): Promise<number> {
-  const { values } = parse(args, { ...OWNER_FLAGS, detach: { type: 'boolean' } });
+  const { values } = parse(args, { ...OWNER_FLAGS, detach: { type: 'boolean' }, 'exit-with-stdin': { type: 'boolean' } });
+  if (values.detach && values['exit-with-stdin']) throw new UsageError('--detach and --exit-with-stdin contradict each other: choose one');
   if (values.detach) return upDetached(args.filter(arg => arg !== '--detach'), engineScript, store().runtimeDir);
   const state = store();
   // The id is not known before the cluster exists, so the owner's socket is named by its pid (on this node: its runtime directory).
@@ -45,6 +46,9 @@ export async function up(args: string[], engineScript: string): Promise<number> 
   await checkPython(owner.engine.options.python, env);
   await owner.listen();
   owner.shutdownOnSignals(() => process.exit(0));
+  // The Python process that started us holds our stdin (setup_dask_client): when it ends, even
+  // by SIGKILL, its cluster goes too.
+  if (values['exit-with-stdin']) exitWithStdin();
   printJson(await owner.startCluster(request));
   // Stay while the cluster lives: `down` from elsewhere, a signal, or the scheduler's death end it.
   await new Promise<void>(resolve => {
@@ -105,6 +109,13 @@ export function jobScript(args: string[]): number {
   return 0;
 }
 
+/** The process holding our stdin's other end has ended: stop every cluster (SIGTERM's shutdown) and leave. */
+function exitWithStdin(): void {
+  process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.on('error', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.resume();
+}
+
 export async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' }, 'base-url': { type: 'string' }, 'exit-with-stdin': { type: 'boolean' } });
   if (!values.socket) throw new UsageError('serve needs --socket PATH');
@@ -114,11 +125,8 @@ export async function serve(args: string[]): Promise<number> {
   await checkPython(owner.engine.options.python, env);
   await owner.listen();
   owner.shutdownOnSignals(() => process.exit(0));
-  if (values['exit-with-stdin']) {
-    // The Jupyter server holds our stdin: when it dies, even by SIGKILL, we stop every cluster and leave.
-    process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
-    process.stdin.resume();
-  }
+  // The Jupyter server holds our stdin: when it dies, even by SIGKILL, we stop every cluster and leave.
+  if (values['exit-with-stdin']) exitWithStdin();
   // SIGUSR2: leave the clusters running for a restarted server to adopt (stop_clusters_on_shutdown=False).
   process.on('SIGUSR2', () => process.exit(0));
   const adopted = await owner.engine.adoptOrphans();

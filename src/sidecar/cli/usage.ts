@@ -2,8 +2,9 @@
 export const USAGE = `usage: dask-hpc <command> [options]
   detect [--json] [--root DIR]            the node's cores, memory and job filesystem
   plan [plan options] [--json]            workers, threads and memory for this node
-  up [plan options] [--name N] [--python PY] [--detach] [--timeout S]
+  up [plan options] [--name N] [--python PY] [--detach | --exit-with-stdin] [--timeout S]
                                           start a cluster, print it as JSON, own it until stopped
+                                          (--exit-with-stdin: or until its stdin ends)
   ls [--json] [--all-hosts]               this user's clusters on this node (--all-hosts: and, read
                                           only, those other nodes sharing the state directory run)
   down ID|NAME... | --all                 stop clusters (retire, terminate, kill)

@@ -10,6 +10,7 @@ import { removeTree } from '../state/state-store';
 import { clusterSecurityFiles, tlsEnvironment } from '../tls/cluster-tls';
 import { AdaptiveScaling } from './adaptive';
 import { choosePlacement } from './choose-placement';
+import { removeClusterFiles } from './cluster-files';
 import { clusterEnvironment } from './cluster-environment';
 import type { ClusterDependencies, ClusterSpec, SchedulerConnection } from './cluster-spec';
 import { makeLocalDirectory } from './local-directory';
@@ -277,7 +278,7 @@ export class Cluster implements PlacementContext, SupervisedCluster {
     await this.schedulerProcess?.terminate();
     this.placement.teardown();
     this.api?.close();
-    removeTree(this.state.local_directory);
+    removeClusterFiles(this.state.local_directory, this.state.name); // the user's files there stay
     removeTree(this.spec.securityDirectory); // no key outlives its cluster
   }
 }

@@ -180,13 +180,14 @@ function detectJobfs(reading: Reading): { path: string | null; source: string } 
   return { path: null, source: 'none (PBS_JOBFS, SLURM_TMPDIR and TMPDIR unset)' };
 }
 
-function freeBytes(path: string | null): number | null {
-  if (!path) return null;
+/** Free and whole size of the filesystem under `path` (on Gadi, the job's jobfs quota). */
+function diskSpace(path: string | null): { freeBytes: number | null; sizeBytes: number | null } {
+  if (!path) return { freeBytes: null, sizeBytes: null };
   try {
     const stats = statfsSync(path);
-    return stats.bavail * stats.bsize;
+    return { freeBytes: stats.bavail * stats.bsize, sizeBytes: stats.blocks * stats.bsize };
   } catch {
-    return null;
+    return { freeBytes: null, sizeBytes: null };
   }
 }
 
@@ -222,6 +223,7 @@ export function detectResources(options: DetectOptions): Resources {
   const cores = detectCores(reading, system, nodes);
   const memory = detectMemory(reading, system, cores.value, nodes);
   const jobfs = detectJobfs(reading);
+  const jobfsSpace = diskSpace(jobfs.path);
   const gpus = reading.firstVariable(['PBS_NGPUS', 'SLURM_GPUS_ON_NODE'], text => (/^\d+$/.test(text.trim()) ? Number(text) : null), 'a whole number of GPUs');
   return {
     batch_system: system,
@@ -230,7 +232,8 @@ export function detectResources(options: DetectOptions): Resources {
     cores: cores.value,
     memory_bytes: memory.value,
     jobfs: jobfs.path,
-    jobfs_free_bytes: freeBytes(jobfs.path),
+    jobfs_free_bytes: jobfsSpace.freeBytes,
+    jobfs_size_bytes: jobfsSpace.sizeBytes,
     gpus: gpus?.value ?? 0,
     node_count: nodes,
     sources: { cores: cores.source, memory: memory.source, jobfs: jobfs.source },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 
 from tornado import web
@@ -46,6 +47,9 @@ class _UntilAttached(web.Application):
 
 
 def dask_setup(scheduler) -> None:
+    if os.environ.get("DASK_HPC_DASHBOARD") == "off":  # setup_dask_client(dashboard=False)
+        logger.info("dask-hpc: no dashboard, as asked")
+        return
     loop = IOLoop.current()
     attached = asyncio.Event()
     scheduler.http_application.add_application(_UntilAttached(attached))

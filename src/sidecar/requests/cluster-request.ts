@@ -1,4 +1,4 @@
-import type { Plan, Resources, WorkerJobSpec } from '../../common/protocol';
+import type { ClusterState, Plan, Resources, WorkerJobSpec } from '../../common/protocol';
 import { allocationNodes } from '../batch/allocation';
 import { chooseInterface } from '../batch/interfaces';
 import { LAUNCH_COMMAND } from '../batch/node-launcher';
@@ -6,13 +6,14 @@ import type { RunnerSpec } from '../cluster/cluster-spec';
 import { InputError } from '../errors';
 import { commandOnPath } from '../node/command-path';
 import type { Environment } from '../node/detect';
+import { heldByClusters, whatIsLeft } from '../node/node-share';
 import { localDirectoryRoot, planCluster } from '../node/plan';
 import { checkPrivateRoot } from '../state/private-directory';
 import { initialJobs, parseWorkerJobs } from './job-request';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
 
 /** The fields a cluster request has besides the plan's. */
-export const CLUSTER_FIELDS = ['name', 'worker_jobs', 'runner'];
+export const CLUSTER_FIELDS = ['name', 'worker_jobs', 'runner', 'overcommit'];
 const SUBMIT_COMMAND = { slurm: 'sbatch', pbs: 'qsub' } as const;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -30,8 +31,8 @@ export interface ClusterRequest {
 export interface RequestContext {
   env: Environment;
   resources(): Resources;
-  /** The names of the clusters that run now: a name is taken once. */
-  clusterNames(): string[];
+  /** The clusters this owner runs now: a name is taken once, and their workers hold part of the node. */
+  clusters(): ClusterState[];
 }
 
 /** A cluster's name, if one is given, is a short word: it names log files and batch jobs. */
@@ -41,9 +42,28 @@ export function checkName(name: unknown): void {
   }
 }
 
-/** The plan a request body asks for on this node. */
+/**
+ * The plan a request body asks for, against what this owner's running clusters leave of the
+ * node (unless the request says overcommit), with its name checked so the form can say so live.
+ */
 export function checkPlanRequest(body: unknown, context: RequestContext): Plan {
-  return planCluster(context.resources(), parsePlanRequest(body, CLUSTER_FIELDS));
+  const request = parsePlanRequest(body, CLUSTER_FIELDS);
+  const fields = body as Record<string, unknown>;
+  const overcommit = fields.overcommit ?? false;
+  if (typeof overcommit !== 'boolean') throw new InputError('overcommit', `overcommit must be true or false, not ${JSON.stringify(overcommit)}`);
+  const resources = context.resources();
+  const clusters = context.clusters();
+  const held = heldByClusters(clusters);
+  // Worker jobs take nodes of their own: this one's share does not bound them.
+  const shared = held.clusters > 0 && !overcommit && (fields.worker_jobs === undefined || fields.worker_jobs === null);
+  const left = shared ? whatIsLeft(resources, held) : null;
+  const plan = planCluster(left?.resources ?? resources, request);
+  if (left) plan.warnings.unshift(left.warning);
+  checkName(fields.name);
+  if (typeof fields.name === 'string' && clusters.some(cluster => cluster.name === fields.name)) {
+    throw new InputError('name', `a cluster named ${JSON.stringify(fields.name)} is already running`);
+  }
+  return plan;
 }
 
 /** Checks a cluster request completely, so bad input creates nothing. */
@@ -51,10 +71,6 @@ export function checkClusterRequest(body: unknown, context: RequestContext): Clu
   const plan = checkPlanRequest(body, context);
   const fields = body as Record<string, unknown>;
   const name = fields.name;
-  checkName(name);
-  if (typeof name === 'string' && context.clusterNames().includes(name)) {
-    throw new InputError('name', `a cluster named ${JSON.stringify(name)} is already running`);
-  }
   const jobsBody = fields.worker_jobs;
   const runner = checkRunner(fields.runner, context);
   if (runner && jobsBody !== undefined && jobsBody !== null) {
@@ -78,13 +94,16 @@ function checkRunner(value: unknown, context: RequestContext): RunnerSpec | null
   if (value === undefined || value === null || value === false) return null;
   if (value !== true) throw new InputError('runner', `runner must be true or false, not ${JSON.stringify(value)}`);
   const system = context.resources().batch_system;
-  if (system === 'none') {
-    throw new InputError('runner', 'runner uses the nodes of the current PBS or Slurm job, and this process is not in one');
-  }
-  if (!commandOnPath(LAUNCH_COMMAND[system], context.env)) {
-    throw new InputError('runner', `${LAUNCH_COMMAND[system]} is not on PATH: workers cannot be started on this job's nodes`);
-  }
+  const unavailable = runnerUnavailable(system, context.env);
+  if (unavailable !== null || system === 'none') throw new InputError('runner', unavailable ?? '');
   return { system, nodes: allocationNodes(system, context.env), listenHost: chooseInterface(null).address };
+}
+
+/** Why runner mode cannot start workers here (null: it can), also for the form to say before Launch. */
+export function runnerUnavailable(system: Resources['batch_system'], env: Environment): string | null {
+  if (system === 'none') return 'runner uses the nodes of the current PBS or Slurm job, and this process is not in one';
+  if (!commandOnPath(LAUNCH_COMMAND[system], env)) return `${LAUNCH_COMMAND[system]} is not on PATH: workers cannot be started on this job's nodes`;
+  return null;
 }
 
 /** The worker-jobs part of a request: the job's shape and plan, the scheduler's interface. */

@@ -11,7 +11,14 @@ import { preloadPath } from '../cluster/preloads';
 import { ClusterStartError, NotFoundError } from '../errors';
 import { detectResources, type Environment } from '../node/detect';
 import { localDirectoryRoot } from '../node/plan';
-import { checkClusterRequest, checkJobScriptRequest, checkPlanRequest, type ClusterRequest, type RequestContext } from '../requests/cluster-request';
+import {
+  checkClusterRequest,
+  checkJobScriptRequest,
+  checkPlanRequest,
+  runnerUnavailable,
+  type ClusterRequest,
+  type RequestContext
+} from '../requests/cluster-request';
 import { checkScaleRequest } from '../requests/scale-request';
 import { AHEAD_DIRECTORY, writeCertificatesAhead } from '../startup/certificates-ahead';
 import { thisHost, whereabouts } from '../state/host';
@@ -51,7 +58,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   }
 
   resources(): Resources {
-    return detectResources({ env: this.options.env, root: this.options.root });
+    const detected = detectResources({ env: this.options.env, root: this.options.root });
+    return { ...detected, runner_unavailable: runnerUnavailable(detected.batch_system, this.options.env) };
   }
 
   plan(body: unknown): Plan {
@@ -64,7 +72,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   }
 
   private requestContext(): RequestContext {
-    return { env: this.options.env, resources: () => this.resources(), clusterNames: () => this.list().map(cluster => cluster.name) };
+    return { env: this.options.env, resources: () => this.resources(), clusters: () => this.list() };
   }
 
   /**

@@ -6,6 +6,7 @@ import { InputError } from '../errors';
 import type { Environment } from '../node/detect';
 import { openOwnDirectory } from './private-directory';
 import { thisHost, whereabouts } from './host';
+import { removeClusterFiles } from '../cluster/cluster-files';
 
 /** Cluster ids are ours: short lowercase hex, so an id can never name a path outside the state directory. */
 export const CLUSTER_ID_PATTERN = /^[a-f0-9]{8,32}$/;
@@ -120,14 +121,14 @@ function isZombie(pid: number): boolean {
 }
 
 /**
- * Clears away what a cluster of this node whose processes are all gone left: its directory,
+ * Clears away what a cluster of this node whose processes are all gone left: its files,
  * its owner's socket, its record. A record of another node is never touched. One of an
  * earlier boot names processes and sockets of that boot: its socket path may be in use again.
  */
 export function forgetDeadCluster(store: StateStore, cluster: ClusterState, socketInUse: string | null = null): void {
   const where = whereabouts(cluster, thisHost());
   if (where === 'elsewhere') return;
-  removeTree(cluster.local_directory);
+  removeClusterFiles(cluster.local_directory, cluster.name); // the user's files there stay
   const socket = cluster.control_socket;
   if (where === 'here' && socket && socket !== socketInUse && !processAlive(cluster.owner_pid)) rmSync(socket, { force: true });
   store.remove(cluster.id);

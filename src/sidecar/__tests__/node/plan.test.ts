@@ -103,6 +103,13 @@ describe('memory', () => {
     expect(plan.warnings.join('\n')).toMatch(/too little for 256–512 MiB chunks/);
     expect(planCluster(node(4, 64), { workload: 'cpu' }).recommended_chunk_bytes).toBe(512 * MiB);
   });
+  test('with one worker, the low-memory warning asks for more memory, not fewer workers', () => {
+    const plan = planCluster(node(8, 8), { workload: 'io' });
+    expect(plan.n_workers).toBe(1);
+    const warning = plan.warnings.find(text => text.includes('too little for 256–512 MiB chunks'));
+    expect(warning).toMatch(/give the worker more memory/);
+    expect(warning).not.toMatch(/fewer workers/);
+  });
 });
 
 describe('thresholds and directories', () => {

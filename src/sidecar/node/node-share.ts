@@ -1,0 +1,44 @@
+import { formatBytes } from '../../common/format';
+import type { ClusterState, Resources } from '../../common/protocol';
+import { InputError } from '../errors';
+
+/** What running clusters hold of this node: the cores and memory given to their workers here. */
+export interface HeldByClusters {
+  clusters: number;
+  cores: number;
+  memoryBytes: number;
+}
+
+/** Worker jobs run on other nodes; every other placement (local, runner) has workers on this one. */
+export function heldByClusters(clusters: ClusterState[]): HeldByClusters {
+  const holding = clusters.filter(c => c.status !== 'stopped' && c.status !== 'failed' && !c.worker_jobs);
+  const workersOf = (c: ClusterState) => Math.max(c.workers.length, c.status === 'starting' ? c.plan.n_workers : 0);
+  return {
+    clusters: holding.length,
+    cores: holding.reduce((sum, c) => sum + workersOf(c) * c.plan.threads_per_worker, 0),
+    memoryBytes: holding.reduce((sum, c) => sum + workersOf(c) * c.plan.memory_limit_bytes, 0)
+  };
+}
+
+function describe(held: HeldByClusters): string {
+  const clusters = held.clusters === 1 ? '1 cluster already holds' : `${held.clusters} clusters already hold`;
+  return `${clusters} ${held.cores} core${held.cores === 1 ? '' : 's'} and ${formatBytes(held.memoryBytes)}`;
+}
+
+/**
+ * The node as a new cluster may plan on it: what the running clusters hold is taken out, so
+ * workers of all clusters plus a reserve still fit in the job. Nothing left is an InputError
+ * at `overcommit`, the request's way to share the node anyway.
+ */
+export function whatIsLeft(resources: Resources, held: HeldByClusters): { resources: Resources; warning: string } {
+  const cores = resources.cores - held.cores;
+  const memoryBytes = resources.memory_bytes - held.memoryBytes;
+  if (cores < 1 || memoryBytes < 2 ** 30) {
+    throw new InputError(
+      'overcommit',
+      `${describe(held)} of this node's ${resources.cores} cores and ${formatBytes(resources.memory_bytes)}: nothing is left for another cluster. ` +
+        'Shut one down, or share the node anyway (overcommit: its workers then compete with the others).'
+    );
+  }
+  return { resources: { ...resources, cores, memory_bytes: memoryBytes }, warning: `${describe(held)}: this plan uses what is left.` };
+}
