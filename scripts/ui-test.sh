@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The UI tests: real JupyterLab (from .venv, set up by scripts/setup.sh) driven by Playwright
 # in Debian's Chromium. Afterwards, nothing the server started may be left running.
+# As root it also installs Debian's chromium if missing and starts the test Slurm
+# (scripts/slurm-up.sh: slurm-wlm and munge packages, a bridge and three namespaces), which it
+# stops again at the end; it ends no process it did not start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,23 +17,33 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 (cd ui-tests && npm ci --no-audit --no-fund --silent)
 
-# A real Slurm, so the sidebar's "workers on other nodes" launches real worker jobs (slurmd
-# needs root; elsewhere that one test is skipped and says so).
-if [ "$(id -u)" -eq 0 ]; then
-  eval "$(bash scripts/slurm-up.sh)"
-  export DASK_HPC_UI_SLURM=1
-  trap 'bash scripts/slurm-down.sh' EXIT
-fi
-
 export DASK_HPC_STATE_DIR
 DASK_HPC_STATE_DIR=$(mktemp -d)
+slurm_node_state=$(mktemp -d)
+cleanup() {
+  [ -z "${DASK_HPC_SLURM_DIR:-}" ] || bash scripts/slurm-down.sh "$DASK_HPC_SLURM_DIR"
+  rm -rf "$DASK_HPC_STATE_DIR" "$slurm_node_state"
+}
+trap cleanup EXIT
+
+# A real Slurm, so the sidebar's "workers on other nodes" launches real worker jobs on other
+# hosts (slurmd needs root; elsewhere that one test is skipped and says so).
+if [ "$(id -u)" -eq 0 ]; then
+  slurm_exports=$(bash scripts/slurm-up.sh)
+  eval "$slurm_exports"
+  export DASK_HPC_UI_SLURM=1
+fi
+
+# A port free now, unless one is given: another server may hold any fixed one.
+export UI_TESTS_PORT="${UI_TESTS_PORT:-$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+
 status=0
 (cd ui-tests && npx playwright test) || status=$?
 # Again, with the server inside a pretend Slurm job (its own state directory).
-slurm_node_state=$(mktemp -d)
 (cd ui-tests && DASK_HPC_STATE_DIR=$slurm_node_state SLURM_JOB_ID=5 SLURM_CPUS_ON_NODE=2 SLURM_MEM_PER_NODE=4096 \
   npx playwright test -c playwright.slurm-node.config.js) || status=$?
 
+# Every job in this Slurm was submitted by these tests.
 if [ -n "${DASK_HPC_UI_SLURM:-}" ] && [ -n "$(squeue -h -o %i)" ]; then
   echo "ui-test: worker jobs were left in Slurm's queue:" >&2; squeue >&2
   status=1

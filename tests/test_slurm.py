@@ -1,107 +1,192 @@
-"""Worker jobs through a real Slurm (Debian's slurm-wlm, started by scripts/slurm-up.sh):
-the scheduler runs here, each worker job runs `dask worker` under slurmd, a real Client computes."""
+"""Worker jobs and runner mode through a real Slurm of four hosts (Debian's slurm-wlm, started by
+scripts/slurm-up.sh): slurmctld and the scheduler here, three slurmd hosts each in a network and
+UTS namespace of its own on a private bridge. Workers run on those hosts and reach the
+scheduler over TLS on the bridge; a real Client computes. Run alone with `pytest -m slurm`."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from conftest import REPO, client_of, processes_mentioning, wait_for, wait_until_gone
 
-SLURM_DIR = Path(os.environ.get("DASK_HPC_SLURM_DIR", "/tmp/dask-hpc-slurm"))
-JOB_OPTIONS = ["--system", "slurm", "--job-cores", "1", "--job-mem-gb", "2", "--walltime", "00:10:00", "--workload", "cpu"]
+pytestmark = pytest.mark.slurm
+
+
+
+def job_options(mem_gb: int = 2) -> list[str]:
+    return ["--system", "slurm", "--job-cores", "1", "--job-mem-gb", str(mem_gb), "--walltime", "00:10:00", "--workload", "cpu"]
+
+
+JOB_OPTIONS = job_options()
+
+
+class Slurm:
+    """The running test Slurm: its config, the scheduler's interface on the bridge, its hosts."""
+
+    def __init__(self, exports: dict[str, str]):
+        self.conf = exports["SLURM_CONF"]
+        self.dir = Path(exports["DASK_HPC_SLURM_DIR"])
+        self.interface = exports["DASK_HPC_SLURM_INTERFACE"]
+        self.head_address = exports["DASK_HPC_SLURM_ADDRESS"]  # this host's address on the bridge
+        self.env = {**os.environ, "SLURM_CONF": self.conf}
+        # host name → address on the bridge, as slurmctld knows them.
+        self.hosts = dict(line.split() for line in self.run("sinfo", "-h", "-N", "-o", "%N %o").splitlines())
+
+    def run(self, *command: str) -> str:
+        return subprocess.run(command, env=self.env, capture_output=True, text=True, check=True, timeout=30).stdout
+
+    def queue(self, name: str | None = None) -> dict[str, str]:
+        """Jobs in the queue (of this job name): id → Slurm's state."""
+        out = self.run("squeue", "-h", *(["-n", name] if name else []), "-o", "%i %T")
+        return dict(line.split() for line in out.splitlines())
+
+    def processes_on(self, host: str) -> set[int]:
+        """Every process on that host (its network namespace) but its slurmd."""
+        pids = {int(p) for p in subprocess.run(["ip", "netns", "pids", host], capture_output=True, text=True, check=True).stdout.split()}
+        slurmd = int((self.dir / f"slurmd.{host}.pid").read_text().strip())
+        return pids - {slurmd}
 
 
 @pytest.fixture(scope="session")
-def slurm_conf() -> str:
-    started = subprocess.run(
-        ["bash", str(REPO / "scripts" / "slurm-up.sh"), str(SLURM_DIR)], capture_output=True, text=True, timeout=300
-    )
+def slurm() -> Slurm:
+    started = subprocess.run(["bash", str(REPO / "scripts" / "slurm-up.sh")], capture_output=True, text=True, timeout=300)
     assert started.returncode == 0, f"a real Slurm is needed for these tests: {started.stderr}"
-    yield started.stdout.strip().split("=", 1)[1]
-    subprocess.run(["bash", str(REPO / "scripts" / "slurm-down.sh"), str(SLURM_DIR)], timeout=60)
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines() if line.startswith("export "))
+    yield Slurm(exports)
+    subprocess.run(["bash", str(REPO / "scripts" / "slurm-down.sh"), exports["DASK_HPC_SLURM_DIR"]], timeout=120)
 
 
 @pytest.fixture
-def slurm_node(dask_hpc, slurm_conf):
-    """dask-hpc inside a Slurm job of 2 cores and 6 GiB, as JupyterLab on a compute node."""
+def slurm_node(dask_hpc, slurm):
+    """dask-hpc inside a Slurm job of 2 cores and 6 GiB on the head host, as JupyterLab would be."""
     for name in [n for n in dask_hpc.env if n.startswith("PBS_")]:
         del dask_hpc.env[name]
     dask_hpc.env.update(
-        SLURM_CONF=slurm_conf,
+        SLURM_CONF=slurm.conf,
         SLURM_JOB_ID="77",
         SLURM_CPUS_ON_NODE="2",
         SLURM_MEM_PER_NODE="6144",
         SLURM_TMPDIR=str(dask_hpc.jobfs),
     )
-    return dask_hpc
+    yield dask_hpc
+    # Nothing of the test may stay on any host.
+    for host in slurm.hosts:
+        assert not wait_for_empty(lambda: slurm.processes_on(host), 30), f"processes left on {host}"
 
 
-def our_jobs(conf: str, cluster_id: str) -> dict[str, str]:
-    """The cluster's jobs in Slurm's queue: id → state."""
-    result = subprocess.run(
-        ["squeue", "-h", "-n", f"dask-{cluster_id}", "-o", "%i %T"],
-        env={**os.environ, "SLURM_CONF": conf}, capture_output=True, text=True, check=True,
-    )
-    return dict(line.split() for line in result.stdout.splitlines())
+def wait_for_empty(probe, seconds: float):
+    deadline = time.monotonic() + seconds
+    while (left := probe()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
 
 
+def host_of(address: str) -> str:
+    return address.split("://")[1].rsplit(":", 1)[0]
 
 
-def test_slurm_worker_jobs_compute_scale_down_and_leave_nothing(slurm_node, slurm_conf):
-    cluster = slurm_node.up("--name", "sl", "--jobs", "2", *JOB_OPTIONS)
+def test_slurm_worker_jobs_on_three_hosts_compute_scale_down_and_leave_nothing(slurm_node, slurm):
+    cluster = slurm_node.up("--name", "sl", "--jobs", "3", "--interface", slurm.interface, *JOB_OPTIONS)
     cid = cluster["id"]
     assert cluster["worker_jobs"]["system"] == "slurm"
-    assert cluster["scheduler_address"].startswith("tls://") and "://127." not in cluster["scheduler_address"], "workers on other nodes must reach the scheduler, over TLS"
+    # The other hosts reach the scheduler over TLS on the bridge.
+    assert cluster["scheduler_address"].startswith(f"tls://{slurm.head_address}:")
     job_ids = {w["job_id"] for w in cluster["workers"]}
-    assert len(job_ids) == 2 and set(our_jobs(slurm_conf, cid)) == job_ids
+    assert len(job_ids) == 3 and set(slurm.queue(f"dask-{cid}")) == job_ids
 
     with client_of(cluster) as client:
-        client.wait_for_workers(2, timeout=90)
+        client.wait_for_workers(3, timeout=90)
+        import socket
+
         import dask.array as da
 
+        # One worker job on each host (Slurm's least-loaded placement), each registered by its host's address.
+        addresses = list(client.scheduler_info()["workers"])
+        assert {host_of(a) for a in addresses} == set(slurm.hosts.values())
+        # A computation on every host: each worker computes its part where it runs.
+        where = client.gather([client.submit(socket.gethostname, pure=False, workers=[a]) for a in addresses])
+        assert sorted(where) == sorted(slurm.hosts)
         assert int(da.ones((2000, 2000), chunks=500).sum().compute()) == 4_000_000
         # Each worker runs inside its own Slurm job, on that job's disk, with the job's plan.
-        seen = client.run(lambda: (os.environ.get("SLURM_JOB_ID"), os.environ["TMPDIR"]))
-        assert {job for job, _ in seen.values()} == job_ids
-        for _, tmpdir in seen.values():
+        seen = client.run(lambda: (socket.gethostname(), os.environ.get("SLURM_JOB_ID"), os.environ["TMPDIR"]))
+        assert {job for _, job, _ in seen.values()} == job_ids
+        assert {slurm.hosts[host] for host, _, _ in seen.values()} == {host_of(a) for a in seen}
+        for _, _, tmpdir in seen.values():
             assert f"/dask-hpc-{os.getuid()}/{cid}-sl-job-" in tmpdir
             assert not tmpdir.startswith(str(slurm_node.jobfs)), "the kernel's job filesystem leaked into the worker job"
         limits = {w["memory_limit"] for w in client.scheduler_info()["workers"].values()}
         assert limits == {cluster["plan"]["memory_limit_bytes"]}
 
+        assert set(slurm.queue(f"dask-{cid}").values()) == {"RUNNING"}
         listed = wait_for(
             lambda: [c for c in slurm_node.ls() if c["id"] == cid and all(w["job_state"] == "running" for w in c["workers"])],
-            20, "both jobs reported running",
+            20, "the jobs reported running",
         )
         assert all(w["registered"] == 1 and w["status"] == "running" for w in listed[0]["workers"])
 
-        scaled = slurm_node("scale", cid, "1")
+        scaled = slurm_node("scale", cid, "2")
         assert scaled.returncode == 0, scaled.stderr
-        wait_for(lambda: len(our_jobs(slurm_conf, cid)) == 1, 30, "scale down cancelling a job")
-        wait_for(lambda: len(client.scheduler_info()["workers"]) == 1, 30, "the client seeing one worker")
+        wait_for(lambda: len(slurm.queue(f"dask-{cid}")) == 2, 30, "scale down cancelling a job")
+        wait_for(lambda: len(client.scheduler_info()["workers"]) == 2, 30, "the client seeing two workers")
 
     down = slurm_node("down", cid)
     assert down.returncode == 0, down.stderr
-    wait_for(lambda: not our_jobs(slurm_conf, cid), 30, "shutdown emptying the queue")
+    wait_for(lambda: not slurm.queue(f"dask-{cid}"), 30, "shutdown emptying the queue")
     assert not wait_until_gone(processes_mentioning(cid), 30)
     assert not list(Path("/tmp/dask-hpc").glob(f"{cid}-*")), "a worker job left its spill directory"
 
 
-def test_slurm_owner_sigkill_cancels_queued_jobs_and_leaves_nothing(slurm_node, slurm_conf):
-    # Six one-core jobs on four slots: two stay queued when the owner dies.
-    cluster = slurm_node.up("--jobs", "6", *JOB_OPTIONS, "--adoption-grace", "2")
+def test_slurm_queued_jobs_are_shown_queued_and_owner_sigkill_cancels_them_all(slurm_node, slurm):
+    # Jobs of 5 GB fill a host's 6000 MB each: three run, one waits in the queue when the owner dies.
+    options = job_options(mem_gb=5)
+    result = slurm_node(
+        "up", "--detach", "--python", slurm_node.python, "--jobs", "4", "--interface", slurm.interface, *options, "--adoption-grace", "2"
+    )
+    assert result.returncode == 0, result.stderr
+    cluster = json.loads(result.stdout)
     cid = cluster["id"]
-    wait_for(lambda: list(our_jobs(slurm_conf, cid).values()).count("RUNNING") == 4, 60, "four jobs running")
-    assert "PENDING" in our_jobs(slurm_conf, cid).values()
+    three_running_one_pending = ["PENDING", "RUNNING", "RUNNING", "RUNNING"]
+    wait_for(lambda: sorted(slurm.queue(f"dask-{cid}").values()) == three_running_one_pending, 60, "three jobs running, one pending")
+    def job_states_listed() -> list[str]:
+        return sorted(w["job_state"] for c in slurm_node.ls() if c["id"] == cid for w in c["workers"])
+
+    wait_for(lambda: job_states_listed() == ["queued", "running", "running", "running"], 20, "ls showing three jobs running and one queued")
     os.kill(cluster["owner_pid"], signal.SIGKILL)
-    wait_for(lambda: not our_jobs(slurm_conf, cid), 30, "every job, queued or running, leaving the queue")
+    wait_for(lambda: not slurm.queue(f"dask-{cid}"), 30, "every job, queued or running, leaving the queue")
     assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
+def test_slurm_job_whose_workers_cannot_start_is_an_error_with_the_job_log(slurm_node, slurm):
+    """A job that runs but whose workers die before joining (here a broken Python environment on
+    the compute host) becomes the cluster's error, with the tail of the job's log, not a wait."""
+    up = subprocess.Popen(
+        ["node", str(REPO / "lib" / "dask-hpc.mjs"), "up", "--detach", "--python", slurm_node.python, "--name", "broken",
+         "--jobs", "1", "--interface", slurm.interface, *JOB_OPTIONS, "--prologue", "export PYTHONHOME=/nonexistent"],
+        env=slurm_node.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        failed = wait_for(
+            lambda: [c for c in slurm_node.ls() if c["name"] == "broken" and "ended before its workers joined" in (c.get("error") or "")],
+            120, "the cluster reporting that its job ended before its workers joined",
+        )[0]
+        assert re.search(r"encodings|PYTHONHOME|Fatal Python error", failed["error"]), f"the job's log tail is missing: {failed['error']}"
+        assert not slurm.queue(f"dask-{failed['id']}"), "the failed job is still queued"
+        # The user ends the failed cluster as any other.
+        down = slurm_node("down", failed["id"])
+        assert down.returncode == 0, down.stderr
+    finally:
+        for c in slurm_node.ls():
+            slurm_node("down", c["id"])
+        up.wait(timeout=60)
+    assert not slurm.queue(f"dask-{failed['id']}")
+    assert not wait_until_gone(processes_mentioning(failed["id"]), 30)
 
 
 @pytest.mark.parametrize(
@@ -114,60 +199,68 @@ def test_slurm_owner_sigkill_cancels_queued_jobs_and_leaves_nothing(slurm_node, 
         (["--interface", "nosuch0"], "no interface"),
     ],
 )
-def test_slurm_bad_job_options_submit_nothing(slurm_node, slurm_conf, flags, message):
-    before = subprocess.run(["squeue", "-h", "-o", "%i"], env={**os.environ, "SLURM_CONF": slurm_conf}, capture_output=True, text=True).stdout
+def test_slurm_bad_job_options_submit_nothing(slurm_node, slurm, flags, message):
+    before = slurm.queue()
     result = slurm_node("up", "--python", slurm_node.python, *JOB_OPTIONS, *flags)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    after = subprocess.run(["squeue", "-h", "-o", "%i"], env={**os.environ, "SLURM_CONF": slurm_conf}, capture_output=True, text=True).stdout
-    assert after == before
+    assert slurm.queue() == before
     assert slurm_node.ls() == []
 
 
 CHECK_SCRIPT = """
-import json, os
+import json, os, socket, sys
 from distributed import Client
 with Client(timeout=30) as client:  # no arguments: dask-hpc run sets Dask's own variables
-    client.wait_for_workers(2, timeout=60)
-    seen = client.run(lambda: [os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_STEP_ID"), os.environ["TMPDIR"]])
+    workers = list(client.scheduler_info()["workers"])
+    # One task on each worker: the computation runs on every host of the job.
+    hosts = client.gather([client.submit(socket.gethostname, pure=False, workers=[w]) for w in workers])
+    seen = client.run(lambda: [socket.gethostname(), os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_STEP_ID"), os.environ["TMPDIR"]])
     total = client.submit(sum, range(10)).result()
-print("RESULT " + json.dumps({"workers": list(seen.values()), "total": total}))
+print("RESULT " + json.dumps({"addresses": workers, "task_hosts": hosts, "workers": seen, "total": total}), flush=True)
+sys.exit(3)  # the job must end with the command's status
 """
 
 
-def test_slurm_runner_starts_workers_on_the_allocation_through_srun(slurm_node, slurm_conf, tmp_path):
-    """Inside a real Slurm job, `dask-hpc run --runner` puts the plan's workers on the job's nodes with srun."""
+def test_slurm_runner_in_a_three_host_job_computes_on_every_host_and_leaves_nothing(slurm_node, slurm, tmp_path):
+    """Inside a real 3-node Slurm job, `dask-hpc run --runner` starts the plan's workers on all
+    three hosts with srun, runs the command, exits with its status, and leaves no process."""
     script = tmp_path / "check.py"
     script.write_text(CHECK_SCRIPT)
     output = tmp_path / "job.out"
-    env = {k: v for k, v in slurm_node.env.items() if not k.startswith("SLURM_")} | {"SLURM_CONF": slurm_conf}
-    command = f"node {REPO / 'lib' / 'dask-hpc.mjs'} run --runner --workload cpu --python {slurm_node.python} -- {slurm_node.python} {script}"
+    env = {k: v for k, v in slurm_node.env.items() if not k.startswith("SLURM_")} | {"SLURM_CONF": slurm.conf}
+    python = slurm_node.python
+    command = f"node {REPO / 'lib' / 'dask-hpc.mjs'} run --runner --workload cpu --python {python} -- {python} {script}"
     submitted = subprocess.run(
-        ["sbatch", "--parsable", "-N1", "-c2", "--mem=4G", "-J", "dask-hpc-runner-test", "-o", str(output), "--wrap", command],
+        ["sbatch", "--parsable", "-N3", "--ntasks-per-node=1", "-c2", "--mem=3G", "-J", "dask-hpc-runner-test", "-o", str(output),
+         "--wrap", command],
         env=env, capture_output=True, text=True, cwd=tmp_path,
     )
     assert submitted.returncode == 0, submitted.stderr
     job_id = submitted.stdout.strip()
-    wait_for(lambda: job_id not in our_queue(slurm_conf), 120, "the runner job finishing")
+    wait_for(lambda: job_id not in slurm.queue(), 180, "the runner job finishing")
     text = output.read_text()
+    assert "RESULT " in text, text[-3000:]
     result = json.loads(next(line for line in text.splitlines() if line.startswith("RESULT ")).removeprefix("RESULT "))
     assert result["total"] == 45
-    assert len(result["workers"]) == 2
-    for worker_job, step, tmpdir in result["workers"]:
+    assert set(result["task_hosts"]) == set(slurm.hosts), "a computation on every host of the job"
+    assert {host_of(a) for a in result["addresses"]} == set(slurm.hosts.values())
+    for address, (host, worker_job, step, tmpdir) in result["workers"].items():
+        assert slurm.hosts[host] == host_of(address)
         assert worker_job == job_id and step not in (None, "batch"), "workers run in an srun step of the same job"
         assert f"/dask-hpc-{os.getuid()}/" in tmpdir
+    # The job's exit status is the command's.
+    shown = slurm.run("scontrol", "show", "job", "-o", job_id)
+    assert "ExitCode=3:0" in shown, shown
     cluster_id = tmpdir.split(f"/dask-hpc-{os.getuid()}/")[1].split("/")[0]
     assert not wait_until_gone(processes_mentioning(cluster_id), 30)
 
 
-def our_queue(conf: str) -> list[str]:
-    result = subprocess.run(["squeue", "-h", "-o", "%i"], env={**os.environ, "SLURM_CONF": conf}, capture_output=True, text=True, check=True)
-    return result.stdout.split()
-
-
 def test_runner_outside_a_batch_job_is_refused_before_anything_starts(dask_hpc):
     env = {k: v for k, v in dask_hpc.env.items() if not k.startswith("PBS_")}
-    result = subprocess.run(["node", str(REPO / "lib" / "dask-hpc.mjs"), "up", "--runner", "--python", dask_hpc.python], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        ["node", str(REPO / "lib" / "dask-hpc.mjs"), "up", "--runner", "--python", dask_hpc.python], env=env, capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "--runner uses the nodes of the current PBS or Slurm job" in result.stderr
     assert dask_hpc.ls() == []

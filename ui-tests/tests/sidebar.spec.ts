@@ -163,7 +163,8 @@ test('workers on other nodes: the job script is previewed for Slurm and Gadi, an
 
 test('a cluster of real Slurm worker jobs, launched from the sidebar, runs its jobs and is shut down with them', async () => {
   test.skip(!process.env.DASK_HPC_UI_SLURM, 'needs the real Slurm that scripts/ui-test.sh starts as root');
-  await fillWorkerJobs('slurm', { cores: '1', memory_gb: '2', queue: '', prologue: '', jobs: '2' });
+  // The workers run on the test Slurm's other hosts: they reach the scheduler on its bridge.
+  await fillWorkerJobs('slurm', { cores: '1', memory_gb: '2', queue: '', prologue: '', interface: process.env.DASK_HPC_SLURM_INTERFACE ?? '', jobs: '2' });
   await expect(plan()).toContainText('Each job: 1 worker × 1 thread');
   await sidebar().locator('input[name="name"]').fill('ui-slurm');
   await sidebar().locator('button.jp-DaskHpc-launch').click();

@@ -79,13 +79,17 @@ function directives(spec: WorkerJobSpec, context: JobContext): string[] {
 
 /**
  * The interface is a preference (Gadi's ib0), used on the hosts that have it: the scheduler's
- * own may not exist where the job lands (pbsbr0, eth1, …), and dask worker exits at once on an
- * unknown one. Elsewhere the worker connects to the scheduler's address by the route that reaches it.
+ * own may not exist where the job lands (pbsbr0, slurmbr0, eth1, …), and dask worker exits at
+ * once on an unknown one. Elsewhere the worker connects to the scheduler's address by the route
+ * that reaches it. The test is Dask's own (psutil's interfaces of this network namespace):
+ * /sys/class/net shows the interfaces of whoever mounted sysfs, which in a container or a
+ * network namespace without its own mount may be another host's.
  */
-function interfacePreference(name: string | null): string[] {
+function interfacePreference(python: string, name: string | null): string[] {
   if (!name) return ['worker_interface=()'];
   const quoted = shellQuote(name);
-  return [`worker_interface=()`, `if [ -e /sys/class/net/${quoted} ]; then worker_interface=(--interface ${quoted}); fi`];
+  const present = `${shellQuote(python)} -c 'import sys, psutil; sys.exit(sys.argv[1] not in psutil.net_if_addrs())' ${quoted}`;
+  return ['worker_interface=()', `if ${present}; then worker_interface=(--interface ${quoted}); fi`];
 }
 
 /**
@@ -132,7 +136,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     `local_dir="$local_root/${context.clusterId}-${context.workerName}"`,
     '(umask 077 && mkdir -p "$local_dir")',
     `trap 'rm -rf "$local_dir"' EXIT`,
-    ...interfacePreference(spec.interface),
+    ...interfacePreference(context.python, spec.interface),
     ...environment,
     worker.join(' '),
     ''

@@ -76,13 +76,34 @@ describe('contract: Gadi PBS job script (PBS Pro cannot run here)', () => {
     expect(spec.plan.n_workers).toBe(48);
     expect(spec.plan.n_workers * spec.plan.memory_limit_bytes + spec.plan.reserve_bytes).toBeLessThanOrEqual(190 * GiB);
     expect(worker).toContain('"${worker_interface[@]}"');
-    expect(script).toContain("if [ -e /sys/class/net/'ib0' ]; then worker_interface=(--interface 'ib0'); fi");
     expect(worker).toContain('--lifetime 6600s --lifetime-stagger 150s'); // 2 h minus 10 min
     expect(script).toContain(`local_root="\${PBS_JOBFS:-\${TMPDIR:-/tmp}}/dask-hpc-${process.getuid!()}"`);
     expect(script).toContain('local_dir="$local_root/1a2b3c4d-era5-job-0"');
     expect(script).toMatch(/module load python3\/3.11.7\nsource \/g\/data\/ab12\/venv\/bin\/activate/);
     expect(script).toContain("export DASK_DISTRIBUTED__WORKER__MEMORY__SPILL='0.85'");
     expect(script).toContain("export OMP_NUM_THREADS='1'");
+  });
+});
+
+describe("a worker job's interface: a preference where the node has it", () => {
+  // The repository's Python (scripts/setup.sh), with Dask and psutil, as on a compute node.
+  const PYTHON = join(__dirname, '..', '..', '..', '..', '.venv', 'bin', 'python');
+  /** The flags the script gives `dask worker` for this interface, on this machine. */
+  function interfaceFlags(name: string): string {
+    const spec = parseWorkerJobs({ system: 'slurm', cores: 1, memory_gb: 2, interface: name }, {});
+    const lines = renderJobScript(spec, { ...context, python: PYTHON }).split('\n');
+    const start = lines.indexOf('worker_interface=()');
+    expect(start).toBeGreaterThan(0);
+    const probe = [...lines.slice(start, start + 2), 'printf "%s " "${worker_interface[@]}"'].join('\n');
+    return spawnSync('bash', ['-c', probe], { encoding: 'utf8' }).stdout.trim();
+  }
+
+  test('a node with that interface gets --interface', () => {
+    expect(interfaceFlags('lo')).toBe('--interface lo');
+  });
+
+  test('a node without it (the scheduler\'s bridge is not on the compute nodes) gets none, so the worker still starts', () => {
+    expect(interfaceFlags('nosuch0')).toBe('');
   });
 });
 
