@@ -4,7 +4,20 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['lib/', 'node_modules/', 'jupyterlab_dask_hpc/', 'ui-tests/', 'coverage/', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  {
+    ignores: [
+      'lib/',
+      'node_modules/',
+      '.venv/',
+      'notebooks/',
+      'jupyterlab_dask_hpc/',
+      'ui-tests/',
+      'coverage/',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs'
+    ]
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

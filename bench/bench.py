@@ -8,6 +8,7 @@ limit. "Ready" is from the request to every worker registered with the scheduler
 counts above this machine's cores run on a node described as having that many (`--root`):
 the same oversubscription for every method.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,8 +84,25 @@ def dask_hpc_cli(root: str):
     def method(n: int, env: dict) -> tuple[float, float]:
         with Timer() as ready:
             out = subprocess.run(
-                [*CLI, "up", "--detach", "--workload", "cpu", "--max-workers", str(n), "--reserve-mem-gb", str(RESERVE_GB), "--python", PYTHON, "--root", root],
-                env=env, capture_output=True, text=True, check=True,
+                [
+                    *CLI,
+                    "up",
+                    "--detach",
+                    "--workload",
+                    "cpu",
+                    "--max-workers",
+                    str(n),
+                    "--reserve-mem-gb",
+                    str(RESERVE_GB),
+                    "--python",
+                    PYTHON,
+                    "--root",
+                    root,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
             )
         cluster = json.loads(out.stdout)
         tree = [cluster["owner_pid"], cluster["scheduler_pid"], *[w["pid"] for w in cluster["workers"]]]
@@ -105,9 +123,19 @@ class JupyterServer:
             self.port = s.getsockname()[1]
         self.token = "bench"
         self.process = subprocess.Popen(
-            [str(Path(PYTHON).parent / "jupyter"), "server", "--no-browser", "--allow-root", f"--port={self.port}",
-             f"--IdentityProvider.token={self.token}", f"--DaskHpcApp.python={PYTHON}", f"--DaskHpcApp.node_root={root}"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(Path(PYTHON).parent / "jupyter"),
+                "server",
+                "--no-browser",
+                "--allow-root",
+                f"--port={self.port}",
+                f"--IdentityProvider.token={self.token}",
+                f"--DaskHpcApp.python={PYTHON}",
+                f"--DaskHpcApp.node_root={root}",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -121,7 +149,8 @@ class JupyterServer:
 
     def call(self, method: str, path: str, body: dict | None = None):
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/dask-hpc/api/{path}", method=method,
+            f"http://127.0.0.1:{self.port}/dask-hpc/api/{path}",
+            method=method,
             data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
         )
@@ -152,7 +181,11 @@ def dask_hpc_rest(server: JupyterServer):
 def borrow_certificates(env: dict, into: str) -> None:
     """A CA, certificate and key for the bare floor's TLS: those of a dask-hpc cluster, copied
     before it stops (the floor needs the same kind; this Python has no `cryptography`)."""
-    cluster = json.loads(subprocess.run([*CLI, "up", "--detach", "--max-workers", "1", "--python", PYTHON], env=env, capture_output=True, text=True, check=True).stdout)
+    cluster = json.loads(
+        subprocess.run(
+            [*CLI, "up", "--detach", "--max-workers", "1", "--python", PYTHON], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
     shutil.copytree(Path(cluster["security"]["tls_ca_file"]).parent, into)
     subprocess.run([*CLI, "down", cluster["id"]], env=env, capture_output=True, check=True)
 
@@ -187,17 +220,55 @@ def bare_cli(n: int, env: dict) -> tuple[float, float]:
 
     with Timer() as ready:
         scheduler = subprocess.Popen(
-            [PYTHON, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
-             "--no-dashboard", "--preload", str(REPO / "lib" / "python" / "deferred_dashboard.py"), "--scheduler-file", scheduler_file,
-             "--protocol", "tls", *tls],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                PYTHON,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--dashboard-address",
+                "127.0.0.1:0",
+                "--no-dashboard",
+                "--preload",
+                str(REPO / "lib" / "python" / "deferred_dashboard.py"),
+                "--scheduler-file",
+                scheduler_file,
+                "--protocol",
+                "tls",
+                *tls,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         workers = [
             subprocess.Popen(
-                [PYTHON, "-m", "distributed.cli.dask_worker", "--scheduler-file", scheduler_file, "--nworkers", str(n), "--nthreads", "1",
-                 "--memory-limit", str(memory_limit_bytes(n)), "--local-directory", directory, "--nanny", "--no-dashboard", "--host", "127.0.0.1", *tls],
+                [
+                    PYTHON,
+                    "-m",
+                    "distributed.cli.dask_worker",
+                    "--scheduler-file",
+                    scheduler_file,
+                    "--nworkers",
+                    str(n),
+                    "--nthreads",
+                    "1",
+                    "--memory-limit",
+                    str(memory_limit_bytes(n)),
+                    "--local-directory",
+                    directory,
+                    "--nanny",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                    *tls,
+                ],
                 env={**env, "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD": "fork", "MALLOC_TRIM_THRESHOLD_": "65536"},
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
         ]
         for worker in workers:
@@ -228,7 +299,9 @@ def python_peer(setup_code: str):
             "client.close(); cluster.close()\n"
         )
         with Timer() as ready:
-            process = subprocess.Popen([PYTHON, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            process = subprocess.Popen(
+                [PYTHON, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            )
             for line in process.stdout:  # a peer may print its own summary first
                 if line.strip() == "ready":
                     break
@@ -266,7 +339,10 @@ def sidecar_cost(server: JupyterServer, requests: int = 200) -> dict:
     cpu_before = sum(sidecar.cpu_times()[:2])
     time.sleep(10)
     cpu_idle_seconds = sum(sidecar.cpu_times()[:2]) - cpu_before
-    clusters = [server.call("POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": 1, "reserve_mem_gb": RESERVE_GB, "max_mem_gb": 12}) for _ in range(10)]
+    clusters = [
+        server.call("POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": 1, "reserve_mem_gb": RESERVE_GB, "max_mem_gb": 12})
+        for _ in range(10)
+    ]
     rss_ten = sidecar.memory_info().rss
     for cluster in clusters:
         server.call("DELETE", f"clusters/{cluster['id']}")
@@ -338,7 +414,21 @@ def memory_pressure(env: dict) -> list[dict]:
     job_env = {**env, "PBS_JOBID": "4242.bench", "PBS_NCPUS": "2", "PBS_VMEM": str(PRESSURE_JOB_BYTES), "PBS_JOBFS": jobfs, "TMPDIR": jobfs}
     workload = [PYTHON, str(REPO / "bench" / "memory_pressure.py")]
     commands = {
-        "dask-hpc": [*CLI, "run", "--workload", "cpu", "--max-workers", "2", "--reserve-mem-gb", "1", "--python", PYTHON, "--", *workload, "dask-hpc"],
+        "dask-hpc": [
+            *CLI,
+            "run",
+            "--workload",
+            "cpu",
+            "--max-workers",
+            "2",
+            "--reserve-mem-gb",
+            "1",
+            "--python",
+            PYTHON,
+            "--",
+            *workload,
+            "dask-hpc",
+        ],
         "LocalCluster defaults": [*workload, "local-cluster"],
         "dask-setup": [*workload, "dask-setup"],
     }
@@ -353,13 +443,18 @@ def memory_pressure(env: dict) -> list[dict]:
             try:
                 done = subprocess.run(command, env=job_env, preexec_fn=enter_job, capture_output=True, text=True, timeout=600)
                 output = next((line for line in reversed(done.stdout.splitlines()) if line.startswith("{")), None)
-                result = json.loads(output) if output else {"completed": False, "error": f"exit status {done.returncode}: {done.stderr[-300:]}"}
+                result = (
+                    json.loads(output) if output else {"completed": False, "error": f"exit status {done.returncode}: {done.stderr[-300:]}"}
+                )
             except subprocess.TimeoutExpired:
                 result = {"completed": False, "error": "no answer in 600 s"}
             empty_cgroup(cgroup)
             directories = result.get("spill_directories") or []
-            result.update(method=name, oom_kills=oom_kills(cgroup) - kills_before,
-                          spill_under_jobfs=bool(directories) and all(d.startswith(jobfs) for d in directories))
+            result.update(
+                method=name,
+                oom_kills=oom_kills(cgroup) - kills_before,
+                spill_under_jobfs=bool(directories) and all(d.startswith(jobfs) for d in directories),
+            )
             rows.append(result)
             print(f"memory pressure, {name}: completed {result['completed']}, {result['oom_kills']} OOM kills", file=sys.stderr, flush=True)
     finally:
@@ -370,14 +465,18 @@ def memory_pressure(env: dict) -> list[dict]:
 
 
 def print_pressure(rows: list[dict]) -> None:
-    print(f"\nmemory pressure: 5 GiB of array data on 2 workers in a 4 GiB, 2-core job (memory cgroup, PBS_VMEM, PBS_JOBFS)")
-    print(f"{'method':<22} {'completed':>9} {'seconds':>8} {'limit/worker':>12} {'spilled GiB':>11} {'OOM kills':>9} {'workers lost':>12}  spill on jobfs")
+    print("\nmemory pressure: 5 GiB of array data on 2 workers in a 4 GiB, 2-core job (memory cgroup, PBS_VMEM, PBS_JOBFS)")
+    print(
+        f"{'method':<22} {'completed':>9} {'seconds':>8} {'limit/worker':>12} {'spilled GiB':>11} {'OOM kills':>9} {'workers lost':>12}  spill on jobfs"
+    )
     for row in rows:
         spilled = row.get("spilled_bytes_at_peak")
         limit = row.get("memory_limit_per_worker")
-        print(f"{row['method']:<22} {str(row['completed']):>9} {row.get('seconds', float('nan')):>8.1f} "
-              f"{(limit or 0) / GiB:>10.2f}Gi {'-' if spilled is None else f'{spilled / GiB:.2f}':>11} {row['oom_kills']:>9} "
-              f"{row.get('workers_lost', '-'):>12}  {row['spill_under_jobfs']}")
+        print(
+            f"{row['method']:<22} {str(row['completed']):>9} {row.get('seconds', float('nan')):>8.1f} "
+            f"{(limit or 0) / GiB:>10.2f}Gi {'-' if spilled is None else f'{spilled / GiB:.2f}':>11} {row['oom_kills']:>9} "
+            f"{row.get('workers_lost', '-'):>12}  {row['spill_under_jobfs']}"
+        )
         if row.get("error"):
             print(f"{'':<22} {row['error'][:150]}")
 
@@ -401,7 +500,12 @@ def main() -> None:
     node_cores = max(counts + [os.cpu_count() or 1])
     root = node_description(node_cores)
     results = {
-        "machine": {"host": platform.node(), "cores": os.cpu_count(), "memory_gib": psutil.virtual_memory().total / GiB, "python": platform.python_version()},
+        "machine": {
+            "host": platform.node(),
+            "cores": os.cpu_count(),
+            "memory_gib": psutil.virtual_memory().total / GiB,
+            "python": platform.python_version(),
+        },
         "repeats": args.repeats,
     }
     if "ready" in parts:
@@ -446,11 +550,17 @@ def main() -> None:
         print(f"medians of {args.repeats} runs")
         print(f"{'workers':>7}  {'method':<14} {'ready s':>8} {'teardown s':>10} {'ready ÷ dask-hpc up':>20}")
         for row in rows:
-            print(f"{row['workers']:>7}  {row['method']:<14} {row['ready_s']:>8.2f} {row['teardown_s']:>10.2f} {row['ready_vs_dask_hpc_up']:>20.2f}")
+            print(
+                f"{row['workers']:>7}  {row['method']:<14} {row['ready_s']:>8.2f} {row['teardown_s']:>10.2f} {row['ready_vs_dask_hpc_up']:>20.2f}"
+            )
         print("\ncost curve, ready s at " + ", ".join(f"{n}" for n in counts) + " workers:")
         for name in methods:
             curve = [next(r["ready_s"] for r in rows if r["workers"] == n and r["method"] == name) for n in counts]
-            print(f"  {name:<14} " + "  ".join(f"{t:.2f}" for t in curve) + f"   ({curve[-1] / curve[0]:.2f}× from {counts[0]} to {counts[-1]})")
+            print(
+                f"  {name:<14} "
+                + "  ".join(f"{t:.2f}" for t in curve)
+                + f"   ({curve[-1] / curve[0]:.2f}× from {counts[0]} to {counts[-1]})"
+            )
     if "sidecar" in parts:
         cost = results["sidecar"]
         print(

@@ -9,6 +9,7 @@ Prints one JSON line: whether it completed with the right answer, how long it to
 workers the scheduler lost (killed by the cgroup's OOM killer, say), how much was spilled, and
 where the workers keep their spill files.
 """
+
 from __future__ import annotations
 
 import json

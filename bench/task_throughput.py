@@ -9,6 +9,7 @@ and the workers', and writes bench/task-throughput-GRAPH.json.
 
     .venv/bin/python bench/task_throughput.py [--repeats 5] [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -113,8 +114,12 @@ def run_local_cluster(n_workers: int, repeats: int, certificates: str) -> dict:
     files = {f"tls_{role}_{kind}": f"{certificates}/{kind}.pem" for role in ("scheduler", "worker", "client") for kind in ("cert", "key")}
     security = Security(tls_ca_file=f"{certificates}/ca.pem", require_encryption=True, **files)
     # The scheduler runs in this process, the client's.
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, protocol="tls", security=security,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, protocol="tls", security=security, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         return measure(client, [psutil.Process()], worker_processes(client), repeats)
 
 
@@ -141,7 +146,9 @@ def main() -> None:
         print(f"{method:20} " + "  ".join(f"{key} {value:.3f}" for key, value in summary[method].items()))
     ratio = summary["dask-hpc"]["wall_seconds"] / summary["LocalCluster(TLS)"]["wall_seconds"]
     print(f"dask-hpc / LocalCluster(TLS) wall time: {ratio:.2f}")
-    (REPO / "bench" / f"task-throughput-{args.graph}.json").write_text(json.dumps({"summary": summary, "runs": results, "ratio": ratio}, indent=2) + "\n")
+    (REPO / "bench" / f"task-throughput-{args.graph}.json").write_text(
+        json.dumps({"summary": summary, "runs": results, "ratio": ratio}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -5,13 +5,20 @@
 - The kernel API: `connect()` and `setup_dask_client()` (seed 000's signature), raising the
   `DaskHpcError` family (errors.py).
 """
+
 from ._version import __version__  # written by the build (hatch)
 from .errors import ConfigurationError, DaskHpcError, InsufficientResourcesError, InvalidConfigurationError
 from .kernel_api import connect
 
 __all__ = [
-    "ConfigurationError", "DaskHpcError", "HpcCluster", "InsufficientResourcesError", "InvalidConfigurationError",
-    "__version__", "connect", "setup_dask_client",
+    "ConfigurationError",
+    "DaskHpcError",
+    "HpcCluster",
+    "InsufficientResourcesError",
+    "InvalidConfigurationError",
+    "__version__",
+    "connect",
+    "setup_dask_client",
 ]
 
 

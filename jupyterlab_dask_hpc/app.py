@@ -1,4 +1,5 @@
 """The Jupyter server extension: starts and supervises the sidecar, relays to it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,6 @@ from traitlets import Bool, Float, Unicode
 from .handlers import SidecarRelayHandler
 from .paths import SIDECAR_SCRIPT, engine_paths, find_node
 from .sidecar import Sidecar
-
 
 # The sidecar answers a few requests a second: no optimizing compiler and a small young
 # generation keep it small. A detached owner runs
@@ -56,10 +56,14 @@ class DaskHpcApp(ExtensionApp):
             *SIDECAR_NODE_FLAGS,
             str(SIDECAR_SCRIPT),
             "serve",
-            "--socket", socket_path,
-            "--python", self.python,
-            "--base-url", base_url,
-            "--adoption-grace", str(self.adoption_grace),
+            "--socket",
+            socket_path,
+            "--python",
+            self.python,
+            "--base-url",
+            base_url,
+            "--adoption-grace",
+            str(self.adoption_grace),
             "--exit-with-stdin",
             *(["--root", self.node_root] if self.node_root else []),
         ]

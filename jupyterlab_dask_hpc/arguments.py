@@ -1,4 +1,5 @@
 """setup_dask_client's arguments, all checked before anything starts (seed 000, dask-setup 2.3.0)."""
+
 from __future__ import annotations
 
 import numbers
@@ -19,14 +20,22 @@ PROFILES = {
 
 # dask-setup parameters with no meaning here: the value that changes nothing, and what to use instead.
 UNSUPPORTED = {
-    "config": (None, "pass the DaskSetupConfig's fields as arguments (workload_type, max_workers, reserve_mem_gb, "
-                     "max_mem_gb, dashboard, adaptive, min_workers) or a profile"),
-    "fallback_on_detection_failure": (False, "dask-hpc reads the job's cores and memory from PBS or Slurm, the cgroup "
-                                             "and the node and never guesses; give max_mem_gb or max_workers to use less"),
-    "adaptive_memory": (False, "the plan sets the spill thresholds (dask-hpc up --memory-target/--memory-spill "
-                               "for others)"),
-    "multi_node_config": (None, "for workers on other nodes start the cluster with `dask-hpc up --system pbs|slurm "
-                                "--job-cores N --job-mem-gb X` (or the sidebar's worker jobs) and use connect()"),
+    "config": (
+        None,
+        "pass the DaskSetupConfig's fields as arguments (workload_type, max_workers, reserve_mem_gb, "
+        "max_mem_gb, dashboard, adaptive, min_workers) or a profile",
+    ),
+    "fallback_on_detection_failure": (
+        False,
+        "dask-hpc reads the job's cores and memory from PBS or Slurm, the cgroup "
+        "and the node and never guesses; give max_mem_gb or max_workers to use less",
+    ),
+    "adaptive_memory": (False, "the plan sets the spill thresholds (dask-hpc up --memory-target/--memory-spill for others)"),
+    "multi_node_config": (
+        None,
+        "for workers on other nodes start the cluster with `dask-hpc up --system pbs|slurm "
+        "--job-cores N --job-mem-gb X` (or the sidebar's worker jobs) and use connect()",
+    ),
 }
 MODES_HERE = ("interactive", "local")
 

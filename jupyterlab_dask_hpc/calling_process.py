@@ -4,6 +4,7 @@ Seed 000: the client's own temporary files go to the job filesystem too, through
 `DASK_TEMPORARY_DIRECTORY` and Dask's `temporary-directory` (and `distributed.worker.local-directory`
 for workers this process might start itself).
 """
+
 from __future__ import annotations
 
 import os

@@ -4,8 +4,8 @@ The plan says how many bytes a chunk should have on this cluster (`recommended_c
 a share of each thread's memory, 256-512 MiB where there is room); this finds, for a dataset's
 largest variable, the chunk lengths of about that size, halving the longest dimension first.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 
 def _largest_variable(ds):
@@ -14,7 +14,7 @@ def _largest_variable(ds):
     if not variables:
         raise ValueError("the dataset has no data variables to chunk")
     largest = max(variables, key=lambda v: v.size * v.dtype.itemsize)
-    return dict(zip(largest.dims, largest.shape)), largest.dtype.itemsize
+    return dict(zip(largest.dims, largest.shape, strict=True)), largest.dtype.itemsize
 
 
 def recommend_chunks(ds, target_bytes: int) -> dict[str, int]:

@@ -3,6 +3,7 @@
 Code written for dask-setup caught its `InsufficientResourcesError` and
 `InvalidConfigurationError`; the same names are here, under `DaskHpcError`.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Relays {base_url}dask-hpc/api/* to the sidecar: REST and the events WebSocket, uninterpreted."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,9 +46,7 @@ class SidecarRelayHandler(NamedLocalProxyHandler):
         raise web.HTTPError(403)
 
     async def _sidecar_ready(self):
-        ready = await asyncio.get_running_loop().run_in_executor(
-            None, self.sidecar.wait_ready, SIDECAR_READY_TIMEOUT_SECONDS
-        )
+        ready = await asyncio.get_running_loop().run_in_executor(None, self.sidecar.wait_ready, SIDECAR_READY_TIMEOUT_SECONDS)
         if not ready:
             raise web.HTTPError(503, "the dask-hpc sidecar is not running; see the Jupyter server's log")
 

@@ -4,6 +4,7 @@
 dask-labextension-style tooling use the base class over a connection to the scheduler; the
 cluster's size (`scale`, `adapt`) and its end (`close`) go to its owner, the dask-hpc engine.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -92,9 +93,7 @@ class HpcCluster(Cluster):
 
     def adapt(self, minimum: int = 0, maximum: int | None = None, **kwargs) -> EngineAdaptive:
         if kwargs:
-            raise ConfigurationError(
-                f"adapt takes minimum and maximum; the engine chooses when to scale, so not {', '.join(kwargs)}"
-            )
+            raise ConfigurationError(f"adapt takes minimum and maximum; the engine chooses when to scale, so not {', '.join(kwargs)}")
         maximum = self.state["plan"]["n_workers"] if maximum is None else maximum
         self._adaptive = EngineAdaptive(self, minimum, maximum)
         return self._adaptive

@@ -1,5 +1,6 @@
 """The kernel side: reach a cluster the sidebar or `dask-hpc` started (`connect`), or start
 one (`setup_dask_client`, in setup_client.py)."""
+
 from __future__ import annotations
 
 import json
@@ -63,7 +64,8 @@ def running_clusters() -> list[dict]:
     Other nodes' records (the directory may be in a shared $HOME) are not judged: their pids are theirs."""
     here = this_host()
     clusters = [
-        cluster for cluster in _records()
+        cluster
+        for cluster in _records()
         if recorded_here(cluster, here) and cluster.get("status") == "running" and _alive(cluster.get("scheduler_pid"))
     ]
     return sorted(clusters, key=lambda c: c.get("created_at", ""))
@@ -84,8 +86,7 @@ def _find(name_or_id: str | None) -> dict:
     if not clusters:
         wanted = f" named {name_or_id!r}" if name_or_id else ""
         raise LookupError(
-            f"no running Dask cluster{wanted}: start one in the Dask HPC sidebar, "
-            "with setup_dask_client(), or with `dask-hpc up`"
+            f"no running Dask cluster{wanted}: start one in the Dask HPC sidebar, with setup_dask_client(), or with `dask-hpc up`"
         )
     return clusters[-1]  # the newest, when several run
 
@@ -136,5 +137,3 @@ def connect(name_or_id: str | None = None, **client_kwargs):
     client = Client(cluster["scheduler_address"], **client_kwargs)
     check_versions(client, cluster)
     return client
-
-

@@ -5,6 +5,7 @@ this Python process: when the process ends, however it ends (exit without close,
 SIGKILL), the kernel closes the pipe and the owner stops the cluster (`up --exit-with-stdin`).
 Nothing in Python has to survive for that to happen.
 """
+
 from __future__ import annotations
 
 import json

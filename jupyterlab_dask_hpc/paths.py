@@ -1,4 +1,5 @@
 """Where dask-hpc keeps things, as the engine says (`dask-hpc paths`), and how records name their node (state/host.ts)."""
+
 from __future__ import annotations
 
 import functools
@@ -57,7 +58,10 @@ def engine_paths(node: str = "") -> dict[str, str]:
     engine itself (`dask-hpc paths --json`): one definition of the rules, in src/sidecar/state/runtime-dir.ts."""
     result = subprocess.run(
         [find_node(node), str(SIDECAR_SCRIPT), "paths", "--json"],
-        capture_output=True, text=True, env=node_start_environment(), timeout=60,
+        capture_output=True,
+        text=True,
+        env=node_start_environment(),
+        timeout=60,
     )
     if result.returncode != 0:
         raise RuntimeError(result.stderr.strip() or f"dask-hpc paths exited with status {result.returncode}")

@@ -5,6 +5,7 @@ planned and run by the same engine as the sidebar's: through the sidecar inside 
 shows in the sidebar and lives as long as the server), through a `dask-hpc up` tied to this
 process elsewhere (it ends when this process ends, unless `detached=True`).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,10 @@ def _planned_workers(body: dict) -> int:
     flags = [f"--{key.replace('_', '-')}={value}" for key, value in body.items() if key != "name"]
     result = subprocess.run(
         [find_node(), str(SIDECAR_SCRIPT), "plan", "--json", *flags],
-        capture_output=True, text=True, env=node_start_environment(), timeout=60,
+        capture_output=True,
+        text=True,
+        env=node_start_environment(),
+        timeout=60,
     )
     if result.returncode != 0:
         from .owner_process import _failure
@@ -99,14 +103,29 @@ def setup_dask_client(
     from .kernel_api import check_versions
 
     extra = {
-        "config": config, "fallback_on_detection_failure": fallback_on_detection_failure,
-        "adaptive_memory": adaptive_memory, "mode": mode, "multi_node_config": multi_node_config,
+        "config": config,
+        "fallback_on_detection_failure": fallback_on_detection_failure,
+        "adaptive_memory": adaptive_memory,
+        "mode": mode,
+        "multi_node_config": multi_node_config,
     }
-    arguments = checked(dict(
-        workload_type=workload_type, max_workers=max_workers, reserve_mem_gb=reserve_mem_gb,
-        max_mem_gb=max_mem_gb, dashboard=dashboard, adaptive=adaptive, min_workers=min_workers,
-        profile=profile, suggest_chunks=suggest_chunks, ds=ds, name=name, detached=detached,
-    ), extra)
+    arguments = checked(
+        dict(
+            workload_type=workload_type,
+            max_workers=max_workers,
+            reserve_mem_gb=reserve_mem_gb,
+            max_mem_gb=max_mem_gb,
+            dashboard=dashboard,
+            adaptive=adaptive,
+            min_workers=min_workers,
+            profile=profile,
+            suggest_chunks=suggest_chunks,
+            ds=ds,
+            name=name,
+            detached=detached,
+        ),
+        extra,
+    )
     body = {
         "workload": arguments["workload_type"],
         "max_workers": arguments["max_workers"],
@@ -119,7 +138,9 @@ def setup_dask_client(
     if arguments["adaptive"] and minimum is not None and arguments["max_workers"] is None:
         planned = _planned_workers(body)
         if minimum > planned:
-            raise ConfigurationError(f"min_workers={minimum} is above the {planned} workers this node has room for; use max_workers to say more")
+            raise ConfigurationError(
+                f"min_workers={minimum} is above the {planned} workers this node has room for; use max_workers to say more"
+            )
 
     owner = _start(body, arguments["detached"], arguments["dashboard"])
     temporary_files = TemporaryFilesHere(owner.state["local_directory"])

@@ -1,4 +1,5 @@
 """The one place that owns the sidecar's life: start, watch, restart with backoff, stop."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """JSON over HTTP on a unix socket: how Python reaches a dask-hpc owner (sidecar or `up`)."""
+
 from __future__ import annotations
 
 import http.client
@@ -17,7 +18,6 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(self.socket_path)
-
 
 
 def call(socket_path: str, method: str, path: str, body: dict | None = None, timeout: float = 300):

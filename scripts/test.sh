@@ -13,6 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 status=0
+# House rules first (fast): Prettier and ESLint for TypeScript, Ruff for Python.
+npm run lint --silent || status=$?
+.venv/bin/ruff check . || status=$?
+.venv/bin/ruff format --check . || status=$?
 npm test --silent || status=$?
 if [ "$(id -u)" -eq 0 ]; then
   .venv/bin/python -m pytest -q -p no:cacheprovider tests || status=$?

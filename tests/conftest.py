@@ -1,4 +1,5 @@
 """Fixtures for tests that run the real `dask-hpc` (lib/dask-hpc.mjs) with real Dask processes."""
+
 from __future__ import annotations
 
 import contextlib
@@ -87,10 +88,20 @@ def jupyter_server(node: "DaskHpc", token: str, **env):
 
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "server", "--no-browser", f"--port={port}",
-         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={node.jobfs.parent}",
-         f"--DaskHpcApp.python={node.python}", f"--DaskHpcApp.node={shutil.which('node')}"],
-        env={**node.env, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "jupyter"),
+            "server",
+            "--no-browser",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            "--allow-root",
+            f"--ServerApp.root_dir={node.jobfs.parent}",
+            f"--DaskHpcApp.python={node.python}",
+            f"--DaskHpcApp.node={shutil.which('node')}",
+        ],
+        env={**node.env, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}/dask-hpc/api"
     try:

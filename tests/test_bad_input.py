@@ -1,4 +1,5 @@
 """Bad input: exit status 2, one line on stderr that names what was wrong, and nothing started."""
+
 from __future__ import annotations
 
 import json
@@ -75,9 +76,21 @@ def _a_file_in_place_of_a_socket(tmp_path):
         lambda tmp: (["run", "--python", "no-such-python3", "--", "true"], {}, "no-such-python3"),
         lambda tmp: (["up", "--python", sys.executable], {"PBS_JOBFS": "/etc/passwd"}, "/etc/passwd"),
     ],
-    ids=["detect-root-missing", "plan-root-file", "serve-socket-dir-missing", "serve-socket-is-a-file", "state-dir-is-a-file",
-         "state-dir-under-a-file", "state-dir-dangling-link", "state-dir-in-proc", "state-dir-deep-in-proc", "up-python-missing",
-         "up-python-not-executable", "run-python-not-on-path", "jobfs-is-a-file"],
+    ids=[
+        "detect-root-missing",
+        "plan-root-file",
+        "serve-socket-dir-missing",
+        "serve-socket-is-a-file",
+        "state-dir-is-a-file",
+        "state-dir-under-a-file",
+        "state-dir-dangling-link",
+        "state-dir-in-proc",
+        "state-dir-deep-in-proc",
+        "up-python-missing",
+        "up-python-not-executable",
+        "run-python-not-on-path",
+        "jobfs-is-a-file",
+    ],
 )
 def test_a_path_that_cannot_be_used_is_one_clear_line_and_exit_2(dask_hpc, tmp_path, case):
     args, env, named = case(tmp_path)
@@ -116,7 +129,7 @@ def test_slurm_mem_per_node_zero_is_a_warning_and_the_nodes_own_memory_is_used(d
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["memory_limit_bytes"] > 0
-    assert any("SLURM_MEM_PER_NODE=\"0\"" in w and "--mem=0" in w for w in plan["warnings"]), plan["warnings"]
+    assert any('SLURM_MEM_PER_NODE="0"' in w and "--mem=0" in w for w in plan["warnings"]), plan["warnings"]
 
 
 def test_garbage_pbs_vmem_is_a_warning_naming_it(dask_hpc):
@@ -131,7 +144,10 @@ def test_a_python_without_distributed_fails_clearly_and_leaves_nothing(dask_hpc,
     result = dask_hpc("up", "--workload", "cpu", "--python", str(bare / "bin" / "python"))
     # Found before anything starts: one line, exit 2, no cluster directory at all.
     assert result.returncode == 2
-    assert result.stderr.strip() == f"dask-hpc: --python {bare / 'bin' / 'python'}: has no module named 'distributed'; install dask[distributed] into it, or give a Python that has it"
+    assert (
+        result.stderr.strip()
+        == f"dask-hpc: --python {bare / 'bin' / 'python'}: has no module named 'distributed'; install dask[distributed] into it, or give a Python that has it"
+    )
     assert dask_hpc.ls() == []
     assert not dask_hpc.local_root.exists()
 
@@ -139,11 +155,7 @@ def test_a_python_without_distributed_fails_clearly_and_leaves_nothing(dask_hpc,
 def python_shim(tmp_path, worker_behaviour: str):
     """A `--python` that runs the real Python for the scheduler but misbehaves as a worker."""
     shim = tmp_path / "python-shim"
-    shim.write_text(
-        "#!/bin/sh\n"
-        'case "$*" in *dask_worker*) ' + worker_behaviour + " ;; esac\n"
-        f'exec "{sys.executable}" "$@"\n'
-    )
+    shim.write_text('#!/bin/sh\ncase "$*" in *dask_worker*) ' + worker_behaviour + f' ;; esac\nexec "{sys.executable}" "$@"\n')
     shim.chmod(0o755)
     return str(shim)
 
@@ -167,8 +179,30 @@ def test_workers_that_never_register_time_out_and_nothing_is_left(dask_hpc, tmp_
     assert dask_hpc.ls() == []
 
 
-PLAN_FLAGS = ["--workload", "--max-workers", "--reserve-mem-gb", "--max-mem-gb", "--memory-target", "--memory-spill", "--memory-pause", "--memory-terminate"]
-JOB_FLAGS = ["--system", "--dialect", "--job-cores", "--job-mem-gb", "--walltime", "--queue", "--account", "--jobfs-gb", "--storage", "--prologue", "--interface", "--jobs"]
+PLAN_FLAGS = [
+    "--workload",
+    "--max-workers",
+    "--reserve-mem-gb",
+    "--max-mem-gb",
+    "--memory-target",
+    "--memory-spill",
+    "--memory-pause",
+    "--memory-terminate",
+]
+JOB_FLAGS = [
+    "--system",
+    "--dialect",
+    "--job-cores",
+    "--job-mem-gb",
+    "--walltime",
+    "--queue",
+    "--account",
+    "--jobfs-gb",
+    "--storage",
+    "--prologue",
+    "--interface",
+    "--jobs",
+]
 CLI_FUZZ_RESULTS: list[int] = []
 
 
@@ -177,7 +211,7 @@ def _flag_values():
 
     value = st.one_of(
         st.text(min_size=0, max_size=40),
-        st.integers(-10**12, 10**12).map(str),
+        st.integers(-(10**12), 10**12).map(str),
         st.floats(allow_nan=True, allow_infinity=True).map(repr),
         st.sampled_from(["cpu", "io", "mixed", "pbs", "slurm", "gadi", "pbspro", "01:00:00", "gdata/ab12", "module load x"]),
     ).filter(lambda text: "\0" not in text)
@@ -204,7 +238,9 @@ def test_fuzzed_flags_get_a_clear_answer_never_a_crash(dask_hpc):
 
     check()
     assert dask_hpc.ls() == []
-    print(f"\n{len(CLI_FUZZ_RESULTS)} fuzzed command lines: {CLI_FUZZ_RESULTS.count(2)} refused with exit 2, {CLI_FUZZ_RESULTS.count(0)} accepted")
+    print(
+        f"\n{len(CLI_FUZZ_RESULTS)} fuzzed command lines: {CLI_FUZZ_RESULTS.count(2)} refused with exit 2, {CLI_FUZZ_RESULTS.count(0)} accepted"
+    )
 
 
 @pytest.mark.parametrize("value", ["\x85x", "a\u2028b", "a\nb"])

@@ -1,4 +1,5 @@
 """A real cluster from `dask-hpc up`: real scheduler and workers, checked through a real Client."""
+
 from __future__ import annotations
 
 import json
@@ -115,7 +116,6 @@ def test_the_dashboard_port_serves_nothing_that_changes_the_cluster_and_the_owne
     """Any user of the node can reach the dashboard's loopback port: it must not retire workers.
     The owner asks its scheduler over the lifeline socket instead: metrics while a computation
     runs (its tasks have tuple keys), and scaling down and up again."""
-    import threading
 
     import dask.array as da
     import requests
@@ -248,7 +248,9 @@ def test_a_sites_node_ca_bundle_skips_the_owners_start_but_reaches_the_workers(d
     assert scheduler_environ["NODE_EXTRA_CA_CERTS"] == str(bundle)
     assert not any(name.startswith("DASK_HPC_DEFERRED") for name in scheduler_environ)
     with client_of(cluster) as client:
-        seen = client.run(lambda: (os.environ.get("NODE_EXTRA_CA_CERTS"), sorted(k for k in os.environ if k.startswith("DASK_HPC_DEFERRED"))))
+        seen = client.run(
+            lambda: (os.environ.get("NODE_EXTRA_CA_CERTS"), sorted(k for k in os.environ if k.startswith("DASK_HPC_DEFERRED")))
+        )
     assert list(seen.values()) == [(str(bundle), [])]
     assert dask_hpc("down", "--all").returncode == 0
 
@@ -265,8 +267,26 @@ def test_the_command_run_directly_keeps_arguments_and_the_users_node_ca_bundle(d
         " [k for k in os.environ if k.startswith('DASK_HPC_DEFERRED')]]))\n"
     )
     result = subprocess.run(
-        [str(CLI), "run", "--workload", "cpu", "--max-workers", "1", "--python", dask_hpc.python, "--", dask_hpc.python, "-c", probe, *tricky],
-        env={**dask_hpc.env, "NODE_EXTRA_CA_CERTS": bundle}, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            str(CLI),
+            "run",
+            "--workload",
+            "cpu",
+            "--max-workers",
+            "1",
+            "--python",
+            dask_hpc.python,
+            "--",
+            dask_hpc.python,
+            "-c",
+            probe,
+            *tricky,
+        ],
+        env={**dask_hpc.env, "NODE_EXTRA_CA_CERTS": bundle},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [tricky, bundle, []]

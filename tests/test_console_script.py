@@ -1,4 +1,5 @@
 """`dask-hpc` on PATH after `pip install` of the wheel, in a fresh virtual environment."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,10 @@ def test_pip_install_puts_dask_hpc_on_path_and_it_runs_a_batch_script(tmp_path, 
     script = "from distributed import Client; print(Client().submit(sum, [1, 2, 3]).result())"
     run = subprocess.run(
         ["dask-hpc", "run", "--workload", "cpu", "--reserve-mem-gb", "2", "--python", sys.executable, "--", sys.executable, "-c", script],
-        env=env, capture_output=True, text=True, timeout=180,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "6"

@@ -1,5 +1,6 @@
 """The scheduler's dashboard comes from a preload once the scheduler is up (deferred_dashboard.py):
 a page asked for before it is there waits and is sent to itself again; after, it is Dask's."""
+
 from __future__ import annotations
 
 import http.client
@@ -16,7 +17,8 @@ PRELOAD = REPO / "lib" / "python" / "deferred_dashboard.py"
 
 def start_scheduler(tmp_path, slow_import_seconds: float) -> tuple[subprocess.Popen, int]:
     # A sitecustomize that holds the dashboard's import back: the "before" is then certain.
-    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent(f"""
+    (tmp_path / "sitecustomize.py").write_text(
+        textwrap.dedent(f"""
         import builtins, threading, time
         real_import = builtins.__import__
         def slow_import(name, *args, **kwargs):
@@ -24,11 +26,26 @@ def start_scheduler(tmp_path, slow_import_seconds: float) -> tuple[subprocess.Po
                 time.sleep({slow_import_seconds})
             return real_import(name, *args, **kwargs)
         builtins.__import__ = slow_import
-    """))
+    """)
+    )
     scheduler = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-         "--dashboard-address", "127.0.0.1:0", "--no-dashboard", "--preload", str(PRELOAD)],
-        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--dashboard-address",
+            "127.0.0.1:0",
+            "--no-dashboard",
+            "--preload",
+            str(PRELOAD),
+        ],
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        stderr=subprocess.PIPE,
+        text=True,
     )
     for line in scheduler.stderr:
         found = re.search(r"dashboard at:\s+\S+:(\d+)", line)

@@ -1,6 +1,7 @@
 """Faults caused for real: processes killed with SIGKILL, a job filesystem that cannot take
 spill, and a workload bigger than the workers' memory. Each leaves the user with a working
 cluster or a clear reason, and nothing behind."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,6 @@ import pytest
 
 from conftest import CLI, client_of, process_tree, wait_for, wait_until_gone
 from jupyterlab_dask_hpc.unix_http import DaskHpcError, call
-
-
 
 
 def worker_processes(unit_pid: int) -> list[psutil.Process]:
@@ -66,7 +65,12 @@ def test_a_killed_nanny_is_replaced_so_the_cluster_keeps_its_size(dask_hpc):
 
     def replaced():
         workers = described(dask_hpc, cluster["id"])["workers"]
-        return len(workers) == 2 and all(w["status"] == "running" for w in workers) and not set(lost) & {w["name"] for w in workers} and workers
+        return (
+            len(workers) == 2
+            and all(w["status"] == "running" for w in workers)
+            and not set(lost) & {w["name"] for w in workers}
+            and workers
+        )
 
     workers = wait_for(replaced, 60, "replacement workers")
     assert sum(w["restarts"] for w in workers) == len(lost)
@@ -86,8 +90,19 @@ def sidecar(dask_hpc, request):
     socket_path = str(dask_hpc.state_dir / "sidecar.sock")
     marker = request.node.get_closest_marker("sidecar_flags")
     process = subprocess.Popen(
-        ["node", str(CLI), "serve", "--socket", socket_path, "--python", dask_hpc.python, "--exit-with-stdin", *(marker.args if marker else ())],
-        env=dask_hpc.env, stdin=subprocess.PIPE,
+        [
+            "node",
+            str(CLI),
+            "serve",
+            "--socket",
+            socket_path,
+            "--python",
+            dask_hpc.python,
+            "--exit-with-stdin",
+            *(marker.args if marker else ()),
+        ],
+        env=dask_hpc.env,
+        stdin=subprocess.PIPE,
     )
     wait_for(lambda: os.path.exists(socket_path), 30, "the sidecar's socket")
     yield socket_path
@@ -99,7 +114,9 @@ def test_a_killed_scheduler_fails_the_cluster_with_the_reason_and_leaves_nothing
     cluster = call(sidecar, "POST", "/api/clusters?wait=ready", {"workload": "cpu"})
     tree = process_tree(cluster["scheduler_pid"]) + [p for w in cluster["workers"] for p in process_tree(w["pid"])]
     psutil.Process(cluster["scheduler_pid"]).send_signal(signal.SIGKILL)
-    failed = wait_for(lambda: (c := call(sidecar, "GET", f"/api/clusters/{cluster['id']}"))["status"] == "failed" and c, 60, "the cluster failing")
+    failed = wait_for(
+        lambda: (c := call(sidecar, "GET", f"/api/clusters/{cluster['id']}"))["status"] == "failed" and c, 60, "the cluster failing"
+    )
     assert "the scheduler exited" in failed["error"] and "SIGKILL" in failed["error"]
     assert wait_until_gone(tree, 30) == [], "its workers exit"
     assert not Path(cluster["local_directory"]).exists()
@@ -166,7 +183,8 @@ def test_a_full_state_disk_registers_nothing_says_so_and_recovers_once_there_is_
         socket_path = str(state / "sidecar.sock")
         process = subprocess.Popen(
             ["node", str(CLI), "serve", "--socket", socket_path, "--python", dask_hpc.python, "--exit-with-stdin"],
-            env=dask_hpc.env, stdin=subprocess.PIPE,
+            env=dask_hpc.env,
+            stdin=subprocess.PIPE,
         )
         wait_for(lambda: os.path.exists(socket_path), 30, "the sidecar's socket")
         filler = state / "filler"
@@ -195,7 +213,7 @@ def test_a_workload_bigger_than_memory_spills_to_the_job_filesystem_and_loses_no
     assert cluster["plan"]["memory_limit_bytes"] == 2**30
     import dask.array as da
 
-    with client_of(cluster) as client:
+    with client_of(cluster):
         x = da.random.RandomState(0).random_sample((200_000, 1000), chunks=(10_000, 1000)).persist()
         first = float(x.sum().compute())
         on_disk = sum(f.stat().st_size for f in Path(cluster["local_directory"]).rglob("*") if f.is_file())

@@ -4,6 +4,7 @@ Two nodes are simulated with PID, mount and UTS namespaces: each has its own hos
 process numbers and its own /tmp, and both see the test's directory (the state directory, as a
 shared $HOME holds it) at the same path.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,9 +58,10 @@ class SimulatedNode:
         self.hostname = hostname
         self.env = {k: v for k, v in env.items() if k not in ("XDG_RUNTIME_DIR", "DASK_HPC_RUNTIME_DIR")}
         self.unshare = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--mount", "--uts", "--mount-proc",
-             sys.executable, "-c", NODE_INIT, hostname, str(shared)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            ["unshare", "--pid", "--fork", "--mount", "--uts", "--mount-proc", sys.executable, "-c", NODE_INIT, hostname, str(shared)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         line = self.unshare.stdout.readline()
         assert line.strip() == "ready", f"node {hostname} did not start: {line!r}"
@@ -70,7 +72,10 @@ class SimulatedNode:
         return subprocess.run(
             # In this checkout, so that `python -c` imports its package, as the tests do.
             ["nsenter", "--target", str(self.init.pid), "--pid", "--mount", "--uts", f"--wd={REPO}", "--", *command],
-            env=self.env, capture_output=True, text=True, timeout=timeout,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def dask_hpc(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -85,8 +90,11 @@ class SimulatedNode:
         found = []
         for process in psutil.process_iter():
             try:
-                if process.pid != self.init.pid and os.readlink(f"/proc/{process.pid}/ns/pid") == self.pid_namespace \
-                        and process.status() != psutil.STATUS_ZOMBIE:
+                if (
+                    process.pid != self.init.pid
+                    and os.readlink(f"/proc/{process.pid}/ns/pid") == self.pid_namespace
+                    and process.status() != psutil.STATUS_ZOMBIE
+                ):
                     found.append(process)
             except (OSError, psutil.Error):
                 pass
@@ -134,9 +142,7 @@ def two_nodes(dask_hpc, tmp_path):
 
 
 CONNECT_AND_COMPUTE = (
-    "from jupyterlab_dask_hpc import connect\n"
-    "with connect({!r}) as client:\n"
-    "    print(client.submit(sum, [1, 2, 3]).result())\n"
+    "from jupyterlab_dask_hpc import connect\nwith connect({!r}) as client:\n    print(client.submit(sum, [1, 2, 3]).result())\n"
 )
 
 
@@ -177,9 +183,27 @@ def test_another_node_sharing_the_home_directory_leaves_a_nodes_cluster_alone(da
 
     # A sidecar starting on B (a Jupyter server there) neither adopts nor sweeps A's cluster.
     sidecar = subprocess.Popen(
-        ["nsenter", "--target", str(b.init.pid), "--pid", "--mount", "--uts", "--", shutil.which("node"), str(CLI),
-         "serve", "--socket", "/tmp/dask-hpc-0-runtime/sidecar-8888.sock", "--python", dask_hpc.python, "--exit-with-stdin"],
-        env=b.env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            "nsenter",
+            "--target",
+            str(b.init.pid),
+            "--pid",
+            "--mount",
+            "--uts",
+            "--",
+            shutil.which("node"),
+            str(CLI),
+            "serve",
+            "--socket",
+            "/tmp/dask-hpc-0-runtime/sidecar-8888.sock",
+            "--python",
+            dask_hpc.python,
+            "--exit-with-stdin",
+        ],
+        env=b.env,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert "dask-hpc: serving on /tmp/dask-hpc-0-runtime/sidecar-8888.sock; adopted 0 running cluster(s)" in sidecar.stderr.readline()
     sidecar.stdin.close()  # it stops its clusters (none) and leaves
@@ -225,12 +249,23 @@ def test_a_record_of_an_earlier_boot_of_this_host_is_swept_without_a_signal(dask
         tls = dask_hpc.state_dir / "0123abcd.tls"
         tls.mkdir(mode=0o700)
         record = dask_hpc.state_dir / "0123abcd.json"
-        record.write_text(json.dumps({
-            "id": "0123abcd", "name": "before-the-reboot", "status": "running", "host": socket.gethostname(),
-            "boot_id": "00000000-0000-0000-0000-000000000000", "owner_pid": bystander.pid,
-            "scheduler_pid": bystander.pid, "control_socket": None, "workers": [],
-            "local_directory": str(tmp_path / "gone"), "created_at": "2024-01-01T00:00:00Z",
-        }))
+        record.write_text(
+            json.dumps(
+                {
+                    "id": "0123abcd",
+                    "name": "before-the-reboot",
+                    "status": "running",
+                    "host": socket.gethostname(),
+                    "boot_id": "00000000-0000-0000-0000-000000000000",
+                    "owner_pid": bystander.pid,
+                    "scheduler_pid": bystander.pid,
+                    "control_socket": None,
+                    "workers": [],
+                    "local_directory": str(tmp_path / "gone"),
+                    "created_at": "2024-01-01T00:00:00Z",
+                }
+            )
+        )
         assert dask_hpc.ls() == []
         assert not record.exists() and not tls.exists()
         assert dask_hpc("down", "--all").returncode == 0

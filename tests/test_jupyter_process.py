@@ -1,4 +1,5 @@
 """A whole `jupyter server` process with the extension, as a user runs it; and the package as pip installs it."""
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,10 @@ def test_sigkill_of_the_jupyter_server_leaves_nothing_after_30_seconds(dask_hpc,
 
 def test_jupyter_lists_both_extensions_enabled():
     servers = subprocess.run([str(JUPYTER), "server", "extension", "list"], capture_output=True, text=True)
-    assert "jupyterlab_dask_hpc \x1b[32menabled" in servers.stderr + servers.stdout or "jupyterlab_dask_hpc enabled" in servers.stderr + servers.stdout
+    assert (
+        "jupyterlab_dask_hpc \x1b[32menabled" in servers.stderr + servers.stdout
+        or "jupyterlab_dask_hpc enabled" in servers.stderr + servers.stdout
+    )
     labs = subprocess.run([str(JUPYTER), "labextension", "list"], capture_output=True, text=True)
     assert "jupyterlab-dask-hpc v" in labs.stderr + labs.stdout and "enabled" in labs.stderr + labs.stdout
 

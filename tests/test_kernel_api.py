@@ -1,4 +1,5 @@
 """The kernel API outside JupyterLab: setup_dask_client with seed 000's signature, and connect()."""
+
 from __future__ import annotations
 
 import os
@@ -40,9 +41,7 @@ def test_setup_dask_client_in_a_batch_script(batch_script_environment):
 
 
 def test_setup_dask_client_refuses_what_cannot_fit(batch_script_environment):
-    from jupyterlab_dask_hpc import setup_dask_client
-
-    from jupyterlab_dask_hpc import DaskHpcError, InsufficientResourcesError
+    from jupyterlab_dask_hpc import DaskHpcError, InsufficientResourcesError, setup_dask_client
 
     with pytest.raises(InsufficientResourcesError, match="^reserve_mem_gb=50.0 leaves no memory for workers") as refused:
         setup_dask_client("cpu", reserve_mem_gb=50)
@@ -84,7 +83,9 @@ def test_a_kernel_with_another_distributed_is_warned_in_words_it_can_act_on(batc
                 assert client.submit(sum, [1, 2]).result() == 3
         real = distributed.__version__
         monkeypatch.setattr(distributed, "__version__", "2000.1.0")
-        with pytest.warns(VersionMismatchWarning, match=f"this kernel has distributed 2000.1.0, but cluster versions runs distributed {real}"):
+        with pytest.warns(
+            VersionMismatchWarning, match=f"this kernel has distributed 2000.1.0, but cluster versions runs distributed {real}"
+        ):
             client = connect("versions")
         monkeypatch.setattr(distributed, "__version__", real)
         assert client.submit(sum, [1, 2]).result() == 3
@@ -165,7 +166,11 @@ def wait_for_count(cluster, n: int) -> None:
         ({"reserve_mem_gb": -1}, "ConfigurationError", "reserve_mem_gb must be a number of GiB, 0 or more, not -1"),
         ({"workload_type": "gpu"}, "ConfigurationError", "GPU nodes are not supported yet"),
         ({"workload_type": "quantum"}, "ConfigurationError", "workload_type must be one of 'cpu', 'io', 'mixed', not 'quantum'"),
-        ({"workload_type": "cpu", "max_workers": 2, "reserve_mem_gb": 5.5}, "InsufficientResourcesError", "^2 workers would get .* a Dask worker needs; use max_workers=1 or less"),
+        (
+            {"workload_type": "cpu", "max_workers": 2, "reserve_mem_gb": 5.5},
+            "InsufficientResourcesError",
+            "^2 workers would get .* a Dask worker needs; use max_workers=1 or less",
+        ),
         ({"min_workers": 2}, "ConfigurationError", "min_workers=2 applies with adaptive=True only"),
         ({"config": object()}, "ConfigurationError", "config=.* is not taken here: pass the DaskSetupConfig's fields as arguments"),
         ({"mode": "pbs"}, "ConfigurationError", "mode='pbs' is not taken.*dask-hpc up --system pbs"),
@@ -255,7 +260,6 @@ def test_dashboard_false_serves_no_dashboard(batch_script_environment, capsys, d
 
 def test_a_cluster_stopped_elsewhere_gives_the_process_its_temporary_directory_back(batch_script_environment, monkeypatch):
     from conftest import wait_for
-
     from jupyterlab_dask_hpc import setup_dask_client
 
     monkeypatch.setenv("TMPDIR", "/tmp")

@@ -3,6 +3,7 @@
 A script outside Jupyter that ends without close(), by an exception, or by SIGKILL leaves
 nothing; one that asked for detached=True leaves its cluster running until `dask-hpc down`.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def start_script(dask_hpc, extra: str = "") -> tuple[subprocess.Popen, dict, lis
     script = subprocess.Popen(
         [sys.executable, "-c", SCRIPT.format(extra=extra)],
         env={**dask_hpc.env, "PYTHONPATH": str(REPO)},
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     for line in script.stdout:  # setup_dask_client prints the dashboard's address first
         if line.startswith("STARTED "):

@@ -2,6 +2,7 @@
 real clusters while many WebSocket subscribers listen and a poller times GET /clusters. Every
 request is answered, no cluster is lost or duplicated, every subscriber hears every cluster
 start and go, and the sidecar stays responsive with bounded memory."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,9 @@ SAME_NAME_CREATES = 4
 
 
 async def call(base: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict | list]:
-    request = HTTPRequest(f"{base}/{path}", method=method, headers=HEADERS, body=None if body is None else json.dumps(body), request_timeout=300)
+    request = HTTPRequest(
+        f"{base}/{path}", method=method, headers=HEADERS, body=None if body is None else json.dumps(body), request_timeout=300
+    )
     response = await AsyncHTTPClient().fetch(request, raise_error=False)
     return response.code, json.loads(response.body) if response.body else {}
 
@@ -89,10 +92,17 @@ async def load(base: str, sidecar: psutil.Process) -> dict:
 
     # Many clusters on one small node: each shares it knowingly (overcommit), or the node would be full.
     # The same name asked for at once: exactly one cluster gets it.
-    same = await asyncio.gather(*[call(base, "POST", "clusters", {"workload": "cpu", "max_workers": 1, "name": "twin", "overcommit": True}) for _ in range(SAME_NAME_CREATES)])
+    same = await asyncio.gather(
+        *[
+            call(base, "POST", "clusters", {"workload": "cpu", "max_workers": 1, "name": "twin", "overcommit": True})
+            for _ in range(SAME_NAME_CREATES)
+        ]
+    )
     assert sorted(code for code, _ in same) == [201] + [400] * (SAME_NAME_CREATES - 1), same
     # Many at once, each answered once running.
-    created = await asyncio.gather(*[call(base, "POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": 1, "overcommit": True}) for _ in range(CLUSTERS - 1)])
+    created = await asyncio.gather(
+        *[call(base, "POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": 1, "overcommit": True}) for _ in range(CLUSTERS - 1)]
+    )
     assert all(code == 201 and body["status"] == "running" for code, body in created), created
     ids = {body["id"] for _, body in created} | {body["id"] for code, body in same if code == 201}
     assert len(ids) == CLUSTERS

@@ -1,6 +1,7 @@
 """The REST API against its OpenAPI description (docs/openapi.yaml), fuzzed by schemathesis
 through a real Jupyter server, its sidecar and real Dask: no 500, every 4xx says what was
 wrong, every answer matches the description, and no request leaves a half-created cluster."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,8 +64,10 @@ def test_after_the_fuzzing_no_cluster_is_left_half_created(api):
     assert REQUESTS, "the fuzzing ran first"
     clusters = requests.get(f"{api}/clusters", headers=HEADERS, timeout=30).json()
     assert clusters == []
-    print(f"\n{len(REQUESTS)} requests, {sum(1 for _, s in REQUESTS if 400 <= s < 500)} refused with 4xx, "
-          f"{sum(1 for m, s in REQUESTS if m == 'POST' and s == 201)} clusters created and deleted")
+    print(
+        f"\n{len(REQUESTS)} requests, {sum(1 for _, s in REQUESTS if 400 <= s < 500)} refused with 4xx, "
+        f"{sum(1 for m, s in REQUESTS if m == 'POST' and s == 201)} clusters created and deleted"
+    )
 
 
 def test_without_a_token_every_route_is_403(api):

@@ -6,6 +6,7 @@ scripts, each starting real Dask processes on those hosts. The tests run on the 
     bash scripts/pbs-exec.sh .venv/bin/python -m pytest -m pbs tests/test_pbs.py
     bash scripts/pbs-down.sh
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,28 @@ PBS_BIN = Path("/opt/pbs/bin")
 COMPUTE_HOSTS = {f"gadi-cpu-clx-000{i}" for i in (1, 2, 3)}
 VENV_BIN = Path(sys.executable).parent
 UNPRIVILEGED = os.environ.get("PBS_GADI_USER", "pbsuser")
-GADI_JOB = ["--system", "pbs", "--dialect", "gadi", "--job-cores", "1", "--job-mem-gb", "2", "--walltime", "00:10:00",
-            "--account", "proj", "--storage", "scratch/proj", "--jobfs-gb", "1", "--workload", "cpu", "--max-workers", "1"]
+GADI_JOB = [
+    "--system",
+    "pbs",
+    "--dialect",
+    "gadi",
+    "--job-cores",
+    "1",
+    "--job-mem-gb",
+    "2",
+    "--walltime",
+    "00:10:00",
+    "--account",
+    "proj",
+    "--storage",
+    "scratch/proj",
+    "--jobfs-gb",
+    "1",
+    "--workload",
+    "cpu",
+    "--max-workers",
+    "1",
+]
 
 
 def why_no_pbs() -> str | None:
@@ -43,8 +64,10 @@ def why_no_pbs() -> str | None:
         return "the PBS server does not answer qstat -B within 20 s"
     if answer.returncode != 0:
         said = "; ".join(answer.stderr.split("\n")).strip("; ")
-        return (f"no PBS server answers here ({said}): start it with scripts/pbs-up.sh "
-                "and run these tests on its login node through scripts/pbs-exec.sh")
+        return (
+            f"no PBS server answers here ({said}): start it with scripts/pbs-up.sh "
+            "and run these tests on its login node through scripts/pbs-exec.sh"
+        )
     return None
 
 
@@ -125,9 +148,11 @@ def test_gadi_worker_jobs_reach_the_scheduler_from_other_hosts_compute_scale_dow
         assert int(da.ones((2000, 2000), chunks=500).sum().compute()) == 4_000_000
 
         listed = wait_for(
-            lambda: [c for c in login.ls()
-                     if c["id"] == cid and all(w["job_state"] == "running" and w["registered"] == 1 for w in c["workers"])],
-            20, "every job reported running with its worker",
+            lambda: [
+                c for c in login.ls() if c["id"] == cid and all(w["job_state"] == "running" and w["registered"] == 1 for w in c["workers"])
+            ],
+            20,
+            "every job reported running with its worker",
         )
         assert listed[0]["status"] == "running" and not listed[0].get("error")
 
@@ -145,8 +170,26 @@ def test_gadi_worker_jobs_reach_the_scheduler_from_other_hosts_compute_scale_dow
 
 
 def test_standard_pbs_pro_worker_job_uses_select_and_computes_on_a_compute_host(login):
-    cluster = login.up("--name", "p", "--jobs", "1", "--system", "pbs", "--dialect", "pbspro", "--job-cores", "1",
-                       "--job-mem-gb", "2", "--walltime", "00:10:00", "--workload", "cpu", "--max-workers", "1")
+    cluster = login.up(
+        "--name",
+        "p",
+        "--jobs",
+        "1",
+        "--system",
+        "pbs",
+        "--dialect",
+        "pbspro",
+        "--job-cores",
+        "1",
+        "--job-mem-gb",
+        "2",
+        "--walltime",
+        "00:10:00",
+        "--workload",
+        "cpu",
+        "--max-workers",
+        "1",
+    )
     cid = cluster["id"]
     (jid,) = our_jobs(cid)
     assert qstat_jobs()[jid]["Resource_List"]["select"] == "1:ncpus=1:mem=2048MB"
@@ -177,12 +220,16 @@ def test_owner_sigkill_deletes_queued_and_running_jobs(login):
     # Four two-core jobs on three two-core hosts: one stays queued when the owner dies.
     cluster = login.up("--jobs", "4", *whole_host_jobs(), "--adoption-grace", "2")
     cid = cluster["id"]
-    states = wait_for(lambda: (s := our_jobs(cid)) and sorted(s.values()) == ["Q", "R", "R", "R"] and s, 60,
-                      "three jobs running, one queued")
+    states = wait_for(
+        lambda: (s := our_jobs(cid)) and sorted(s.values()) == ["Q", "R", "R", "R"] and s, 60, "three jobs running, one queued"
+    )
     assert len(states) == 4
     card = ["queued", "running", "running", "running"]
-    listed = wait_for(lambda: [c for c in login.ls() if c["id"] == cid and sorted(w["job_state"] for w in c["workers"]) == card],
-                      20, "the card showing queued and running jobs")
+    listed = wait_for(
+        lambda: [c for c in login.ls() if c["id"] == cid and sorted(w["job_state"] for w in c["workers"]) == card],
+        20,
+        "the card showing queued and running jobs",
+    )
     assert listed
     os.kill(cluster["owner_pid"], signal.SIGKILL)
     wait_for(lambda: not our_jobs(cid), 60, "every job, queued or running, deleted")
@@ -194,12 +241,14 @@ def test_worker_job_that_ends_while_the_cluster_runs_is_replaced_by_a_new_job(lo
     cluster = login.up("--name", "w", "--jobs", "1", *GADI_JOB)
     cid = cluster["id"]
     (first,) = {w["job_id"] for w in cluster["workers"]}
-    wait_for(lambda: [c for c in login.ls() if c["id"] == cid and c["workers"][0]["status"] == "running"], 60,
-             "the first job's worker running")
+    wait_for(
+        lambda: [c for c in login.ls() if c["id"] == cid and c["workers"][0]["status"] == "running"], 60, "the first job's worker running"
+    )
     pbs("qdel", first)
     replaced = wait_for(
         lambda: [c for c in login.ls() if c["id"] == cid and any(w["job_id"] != first and w["status"] == "running" for w in c["workers"])],
-        90, "a new job's worker running in place of the deleted one",
+        90,
+        "a new job's worker running in place of the deleted one",
     )[0]
     assert not replaced.get("error"), replaced["error"]
     assert [w["job_id"] for w in replaced["workers"]] != [first] and first not in our_jobs(cid)
@@ -376,18 +425,38 @@ exec jupyter server --no-browser --ip=0.0.0.0 --port={port} --IdentityProvider.t
         assert resources["cores"] == 2 and resources["memory_bytes"] == 3 * 2**30
         assert resources["jobfs"] == f"/tmp/jobfs/{job_id}"
 
-        created = requests.post(f"{base}/clusters", params={"wait": "ready"}, headers=auth, timeout=120,
-                                json={"workload": "cpu", "max_workers": 1, "name": "are"})
+        created = requests.post(
+            f"{base}/clusters",
+            params={"wait": "ready"},
+            headers=auth,
+            timeout=120,
+            json={"workload": "cpu", "max_workers": 1, "name": "are"},
+        )
         assert created.ok, created.text
         cluster = created.json()
         assert cluster["local_directory"].startswith(resources["jobfs"] + "/"), "spill under the job's PBS_JOBFS"
         # The snippet, as a kernel beside the server on that host runs it.
-        snippet = ("from jupyterlab_dask_hpc.kernel_api import connect\n"
-                   f"client = connect({cluster['id']!r})\n"
-                   "print('TOTAL', client.submit(sum, range(10)).result())\n")
-        ran = subprocess.run(["bash", str(Path(CLI).parents[1] / "scripts" / "pbs-exec.sh"), "-n", host,
-                              "env", f"DASK_HPC_STATE_DIR={directory}/state", sys.executable, "-c", snippet],
-                             capture_output=True, text=True, timeout=120)
+        snippet = (
+            "from jupyterlab_dask_hpc.kernel_api import connect\n"
+            f"client = connect({cluster['id']!r})\n"
+            "print('TOTAL', client.submit(sum, range(10)).result())\n"
+        )
+        ran = subprocess.run(
+            [
+                "bash",
+                str(Path(CLI).parents[1] / "scripts" / "pbs-exec.sh"),
+                "-n",
+                host,
+                "env",
+                f"DASK_HPC_STATE_DIR={directory}/state",
+                sys.executable,
+                "-c",
+                snippet,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert "TOTAL 45" in ran.stdout, ran.stderr
         deleted = requests.delete(f"{base}/clusters/{cluster['id']}", headers=auth, timeout=120)
         assert deleted.ok, deleted.text

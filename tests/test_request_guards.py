@@ -2,10 +2,10 @@
 sidecar's own socket: forged cross-site requests (the login cookie without Jupyter's XSRF
 token, a cross-origin WebSocket), bodies that are not JSON, bodies over 64 KiB and JSON
 nested too deep. Each refusal is prompt, says what was wrong and changes nothing."""
+
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import time
 from pathlib import Path
@@ -114,7 +114,9 @@ def test_a_body_that_is_not_declared_json_is_415_and_creates_nothing(server, con
 
 
 def test_json_with_a_charset_is_json(server):
-    plan = requests.post(f"{server.api}/plan", data="{}", headers={**TOKEN_AUTH, "Content-Type": "application/json; charset=utf-8"}, timeout=30)
+    plan = requests.post(
+        f"{server.api}/plan", data="{}", headers={**TOKEN_AUTH, "Content-Type": "application/json; charset=utf-8"}, timeout=30
+    )
     assert plan.status_code == 200
 
 

@@ -7,6 +7,7 @@ write makes the store one window long), so its dataset is one window long; examp
 dimension names to Rechunker for a bare dask array, which Rechunker refuses whatever runs the
 cluster: its use of dask_local_dir is test_kernel_api.py's temp_store test.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,17 +38,27 @@ DATA = textwrap.dedent(
 )
 
 EXAMPLES = {
-    "1 big xarray reductions (cpu)": (480, '''
+    "1 big xarray reductions (cpu)": (
+        480,
+        """
 client, cluster, dask_tmp = setup_dask_client("cpu", reserve_mem_gb=60)
 ds = ds.chunk({"time": 240, "y": 512, "x": 512})  # ~256–512 MiB/chunk
 out = ds.mean(("y", "x")).compute()
-''', "assert out.t2m.shape == (480,)"),
-    "2 heavy I/O (io)": (480, '''
+""",
+        "assert out.t2m.shape == (480,)",
+    ),
+    "2 heavy I/O (io)": (
+        480,
+        """
 client, cluster, dask_tmp = setup_dask_client("io", reserve_mem_gb=40)
 ds = xr.open_mfdataset(files, engine="netcdf4", chunks={}, parallel=True)
 # perform indexing/slicing/concat operations
-''', "assert ds.sizes['time'] == 480 and float(ds.t2m.sum().compute()) > 0"),
-    "3 zarr in time windows": (240, '''
+""",
+        "assert ds.sizes['time'] == 480 and float(ds.t2m.sum().compute()) > 0",
+    ),
+    "3 zarr in time windows": (
+        240,
+        """
 client, cluster, dask_tmp = setup_dask_client("cpu", max_workers=1, reserve_mem_gb=50)
 step = 240
 n = ds.sizes["time"]
@@ -60,10 +71,16 @@ for start in range(step, n, step):
     stop = min(start + step, n)
     ds.isel(time=slice(start, stop)).to_zarr("out.zarr", mode="a",
         region={"time": slice(start, stop)})
-''', "assert xr.open_zarr('out.zarr').sizes['time'] == 240"),
-    "troubleshooting: one fat worker": (240, '''
+""",
+        "assert xr.open_zarr('out.zarr').sizes['time'] == 240",
+    ),
+    "troubleshooting: one fat worker": (
+        240,
+        """
 client, cluster, _ = setup_dask_client("cpu", max_workers=1, reserve_mem_gb=60)
-''', "assert len(client.scheduler_info()['workers']) == 1"),
+""",
+        "assert len(client.scheduler_info()['workers']) == 1",
+    ),
 }
 
 
@@ -71,16 +88,22 @@ client, cluster, _ = setup_dask_client("cpu", max_workers=1, reserve_mem_gb=60)
 def test_a_seed_000_example_runs_with_only_the_import_changed(dask_hpc, tmp_path, example):
     time_steps, code, check = EXAMPLES[example]
     code = re.sub(r"reserve_mem_gb=\d+", "reserve_mem_gb=2", code)
-    script = "\n".join([
-        DATA.replace("TIME", str(time_steps)),
-        "from jupyterlab_dask_hpc import setup_dask_client   # was: from dask_setup import setup_dask_client",
-        code,
-        check,
-        "print('EXAMPLE DONE')",
-    ])
+    script = "\n".join(
+        [
+            DATA.replace("TIME", str(time_steps)),
+            "from jupyterlab_dask_hpc import setup_dask_client   # was: from dask_setup import setup_dask_client",
+            code,
+            check,
+            "print('EXAMPLE DONE')",
+        ]
+    )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env={**dask_hpc.env, "PYTHONPATH": str(REPO)},
-        capture_output=True, text=True, timeout=240,
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**dask_hpc.env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "EXAMPLE DONE" in result.stdout
@@ -105,8 +128,12 @@ def test_suggest_chunks_and_ds_return_chunk_advice_and_a_profile_fills_in_argume
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env={**dask_hpc.env, "PYTHONPATH": str(REPO)},
-        capture_output=True, text=True, timeout=240,
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**dask_hpc.env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Chunks: about " in result.stdout and "ds.chunk({'time': " in result.stdout

@@ -1,10 +1,11 @@
 """The server extension in a real Jupyter server (pytest-jupyter), with the real sidecar and real Dask."""
+
 from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -12,9 +13,8 @@ import time
 import psutil
 import pytest
 from tornado.httpclient import HTTPClientError
-from tornado.websocket import WebSocketClosedError
 
-from conftest import alive, process_tree, wait_until_gone
+from conftest import process_tree, wait_until_gone
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -66,7 +66,9 @@ async def api(jp_fetch, method, path, body=None, **kwargs):
 
 
 def sidecar_process() -> psutil.Process:
-    candidates = [p for p in psutil.Process().children(recursive=True) if "serve" in p.cmdline() and any("dask-hpc" in a for a in p.cmdline())]
+    candidates = [
+        p for p in psutil.Process().children(recursive=True) if "serve" in p.cmdline() and any("dask-hpc" in a for a in p.cmdline())
+    ]
     assert len(candidates) == 1, [p.cmdline() for p in candidates]
     return candidates[0]
 
@@ -144,12 +146,15 @@ async def test_create_list_scale_connect_dashboard_delete(jp_fetch, jp_base_url,
     # A kernel started by this server inherits its environment: its client links the proxied dashboard.
     kernel = subprocess.run(
         [dask_hpc.python, "-c", "from jupyterlab_dask_hpc import connect; print(connect('lab').dashboard_link)"],
-        capture_output=True, text=True, env=os.environ.copy(), timeout=60,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
     )
     assert kernel.stdout.strip() == cluster["dashboard_url"], kernel.stderr
 
     # The dashboard through Jupyter's proxy, under the server's base URL.
-    page = await jp_fetch(*cluster["dashboard_url"][len(jp_base_url):].split("/"))
+    page = await jp_fetch(*cluster["dashboard_url"][len(jp_base_url) :].split("/"))
     assert page.code == 200 and b"Dask" in page.body
 
     stopped = await api(jp_fetch, "DELETE", f"clusters/{cluster['id']}")

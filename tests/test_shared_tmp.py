@@ -1,5 +1,6 @@
 """Two real Unix users on one node without a job filesystem: each gets a root of its own under
 the shared temporary directory, and a root another user made or can write to is refused."""
+
 from __future__ import annotations
 
 import json
@@ -63,12 +64,22 @@ class Node:
     def run(self, uid: int, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """`dask-hpc ARGS` as user `uid`, with no job filesystem: TMPDIR is the shared directory."""
         home = self.home(uid)
-        env = {**batch_free_environ(), "HOME": str(home), "USER": f"user{uid}", "TMPDIR": str(self.tmp),
-               "DASK_HPC_STATE_DIR": str(home / "state"), "DASK_HPC_RUNTIME_DIR": str(home / "run")}
+        env = {
+            **batch_free_environ(),
+            "HOME": str(home),
+            "USER": f"user{uid}",
+            "TMPDIR": str(self.tmp),
+            "DASK_HPC_STATE_DIR": str(home / "state"),
+            "DASK_HPC_RUNTIME_DIR": str(home / "run"),
+        }
         env.pop("XDG_RUNTIME_DIR", None)
         return subprocess.run(
             ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "node", str(CLI), *args],
-            env=env, capture_output=True, text=True, timeout=timeout, cwd=home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=home,
         )
 
     def up(self, uid: int) -> subprocess.CompletedProcess:
@@ -148,6 +159,9 @@ def test_a_state_directory_the_user_cannot_enter_is_one_clear_line(node):
     env = {**batch_free_environ(), "HOME": str(home), "DASK_HPC_STATE_DIR": str(private / "state")}
     result = subprocess.run(
         ["setpriv", f"--reuid={ALICE}", f"--regid={ALICE}", "--clear-groups", "node", str(CLI), "ls"],
-        env=env, capture_output=True, text=True, timeout=20,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
     )
     assert_one_clear_line(result, str(private / "state"), "permission denied")

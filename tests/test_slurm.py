@@ -2,6 +2,7 @@
 scripts/slurm-up.sh): slurmctld and the scheduler here, three slurmd hosts each in a network and
 UTS namespace of its own on a private bridge. Workers run on those hosts and reach the
 scheduler over TLS on the bridge; a real Client computes. Run alone with `pytest -m slurm`."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,6 @@ import pytest
 from conftest import REPO, client_of, processes_mentioning, wait_for, wait_until_gone
 
 pytestmark = pytest.mark.slurm
-
 
 
 def job_options(mem_gb: int = 2) -> list[str]:
@@ -78,7 +78,7 @@ def slurm_node(dask_hpc, slurm):
     yield dask_hpc
     # Nothing of the test may stay on any host.
     for host in slurm.hosts:
-        assert not wait_for_empty(lambda: slurm.processes_on(host), 30), f"processes left on {host}"
+        assert not wait_for_empty(lambda host=host: slurm.processes_on(host), 30), f"processes left on {host}"
 
 
 def wait_for_empty(probe, seconds: float):
@@ -127,7 +127,8 @@ def test_slurm_worker_jobs_on_three_hosts_compute_scale_down_and_leave_nothing(s
         assert set(slurm.queue(f"dask-{cid}").values()) == {"RUNNING"}
         listed = wait_for(
             lambda: [c for c in slurm_node.ls() if c["id"] == cid and all(w["job_state"] == "running" for w in c["workers"])],
-            20, "the jobs reported running",
+            20,
+            "the jobs reported running",
         )
         assert all(w["registered"] == 1 and w["status"] == "running" for w in listed[0]["workers"])
 
@@ -154,6 +155,7 @@ def test_slurm_queued_jobs_are_shown_queued_and_owner_sigkill_cancels_them_all(s
     cid = cluster["id"]
     three_running_one_pending = ["PENDING", "RUNNING", "RUNNING", "RUNNING"]
     wait_for(lambda: sorted(slurm.queue(f"dask-{cid}").values()) == three_running_one_pending, 60, "three jobs running, one pending")
+
     def job_states_listed() -> list[str]:
         return sorted(w["job_state"] for c in slurm_node.ls() if c["id"] == cid for w in c["workers"])
 
@@ -167,14 +169,33 @@ def test_slurm_job_whose_workers_cannot_start_is_an_error_with_the_job_log(slurm
     """A job that runs but whose workers die before joining (here a broken Python environment on
     the compute host) becomes the cluster's error, with the tail of the job's log, not a wait."""
     up = subprocess.Popen(
-        ["node", str(REPO / "lib" / "dask-hpc.mjs"), "up", "--detach", "--python", slurm_node.python, "--name", "broken",
-         "--jobs", "1", "--interface", slurm.interface, *JOB_OPTIONS, "--prologue", "export PYTHONHOME=/nonexistent"],
-        env=slurm_node.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            "node",
+            str(REPO / "lib" / "dask-hpc.mjs"),
+            "up",
+            "--detach",
+            "--python",
+            slurm_node.python,
+            "--name",
+            "broken",
+            "--jobs",
+            "1",
+            "--interface",
+            slurm.interface,
+            *JOB_OPTIONS,
+            "--prologue",
+            "export PYTHONHOME=/nonexistent",
+        ],
+        env=slurm_node.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         failed = wait_for(
             lambda: [c for c in slurm_node.ls() if c["name"] == "broken" and "ended before its workers joined" in (c.get("error") or "")],
-            120, "the cluster reporting that its job ended before its workers joined",
+            120,
+            "the cluster reporting that its job ended before its workers joined",
         )[0]
         assert re.search(r"encodings|PYTHONHOME|Fatal Python error", failed["error"]), f"the job's log tail is missing: {failed['error']}"
         assert not slurm.queue(f"dask-{failed['id']}"), "the failed job is still queued"
@@ -232,9 +253,24 @@ def test_slurm_runner_in_a_three_host_job_computes_on_every_host_and_leaves_noth
     python = slurm_node.python
     command = f"node {REPO / 'lib' / 'dask-hpc.mjs'} run --runner --workload cpu --python {python} -- {python} {script}"
     submitted = subprocess.run(
-        ["sbatch", "--parsable", "-N3", "--ntasks-per-node=1", "-c2", "--mem=3G", "-J", "dask-hpc-runner-test", "-o", str(output),
-         "--wrap", command],
-        env=env, capture_output=True, text=True, cwd=tmp_path,
+        [
+            "sbatch",
+            "--parsable",
+            "-N3",
+            "--ntasks-per-node=1",
+            "-c2",
+            "--mem=3G",
+            "-J",
+            "dask-hpc-runner-test",
+            "-o",
+            str(output),
+            "--wrap",
+            command,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert submitted.returncode == 0, submitted.stderr
     job_id = submitted.stdout.strip()

@@ -1,5 +1,6 @@
 """Every cluster speaks TLS with a certificate authority of its own: only this user's clients,
 holding the cluster's key, get in (a shared node's other users must not run code as us)."""
+
 from __future__ import annotations
 
 import socket

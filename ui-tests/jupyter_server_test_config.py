@@ -1,4 +1,5 @@
 """The Jupyter server of the UI tests: Galata's test settings (no token, the app exposed to the page)."""
+
 import os
 
 from jupyterlab.galata import configure_jupyter_server

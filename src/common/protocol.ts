@@ -197,6 +197,4 @@ export interface ClusterMetrics {
   cpu_percent: number;
 }
 
-export type ClusterEvent =
-  | { type: 'cluster'; cluster: ClusterState }
-  | { type: 'cluster-removed'; id: string };
+export type ClusterEvent = { type: 'cluster'; cluster: ClusterState } | { type: 'cluster-removed'; id: string };

@@ -7,7 +7,11 @@ import { autoConnectCode } from './snippet';
  * (connected to the newest running cluster) and `dask_local_dir`. Kernels already running when
  * the page loads are left alone.
  */
-export function connectNewKernels(kernels: JupyterFrontEnd['serviceManager']['kernels'], model: DaskHpcModel, enabled: () => boolean): void {
+export function connectNewKernels(
+  kernels: JupyterFrontEnd['serviceManager']['kernels'],
+  model: DaskHpcModel,
+  enabled: () => boolean
+): void {
   const known = new Set<string>();
   const onRunningChanged = () => {
     const cluster = model.newestRunning;

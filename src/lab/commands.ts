@@ -43,7 +43,11 @@ export function addCommands(commands: JupyterFrontEnd['commands'], context: Comm
   const hasCluster = (args: { id?: unknown }) => clusterOf(model, args) !== undefined;
   const required = (args: { id?: unknown }): ClusterState => {
     const cluster = clusterOf(model, args);
-    if (!cluster) throw new Error(typeof args.id === 'string' ? `No cluster ${args.id}.` : 'No cluster is running: launch one in the Dask HPC sidebar.');
+    if (!cluster) {
+      throw new Error(
+        typeof args.id === 'string' ? `No cluster ${args.id}.` : 'No cluster is running: launch one in the Dask HPC sidebar.'
+      );
+    }
     return cluster;
   };
   // The palette asks isEnabled when it renders; a cluster that comes or goes changes the answer.

@@ -34,7 +34,9 @@ export function clusterGone(cluster: ClusterState): boolean {
  */
 export function dashboardTabFromArgs(args: Record<string, unknown>, latestClusterId: () => string): DashboardTab {
   if (args.url !== undefined) {
-    throw new Error('dask-hpc:open-dashboard takes a cluster id ("id") and a plot ("plot"), not a URL: a dashboard tab follows its cluster.');
+    throw new Error(
+      'dask-hpc:open-dashboard takes a cluster id ("id") and a plot ("plot"), not a URL: a dashboard tab follows its cluster.'
+    );
   }
   if (args.id !== undefined && (typeof args.id !== 'string' || args.id === '')) {
     throw new Error(`dask-hpc:open-dashboard: "id" is a cluster id, not ${JSON.stringify(args.id)}.`);

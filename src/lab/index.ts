@@ -98,7 +98,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         focusWhenRendered(sidebar.node, 'input[name="workload"]:checked');
       }
     });
-    for (const command of [CommandIDs.launch, CommandIDs.insertSnippet, CommandIDs.openDashboard, CommandIDs.copyTunnel, CommandIDs.shutdown]) {
+    for (const command of [
+      CommandIDs.launch,
+      CommandIDs.insertSnippet,
+      CommandIDs.openDashboard,
+      CommandIDs.copyTunnel,
+      CommandIDs.shutdown
+    ]) {
       palette?.addItem({ command, category: 'Dask HPC' });
     }
     connectNewKernels(app.serviceManager.kernels, model, () => config.autoConnect);

@@ -168,7 +168,9 @@ export class DaskHpcModel {
   }
 
   private async patch(id: string, body: unknown): Promise<void> {
-    this.update(await this.transport.request<ClusterState>(`clusters/${encodeURIComponent(id)}`, { method: 'PATCH', body: JSON.stringify(body) }));
+    this.update(
+      await this.transport.request<ClusterState>(`clusters/${encodeURIComponent(id)}`, { method: 'PATCH', body: JSON.stringify(body) })
+    );
   }
 
   private connect(): void {

@@ -38,7 +38,9 @@ export class DaskHpcSidebar extends ReactWidget {
           <div className="jp-DaskHpc-panel">
             <h2 className="jp-DaskHpc-heading">This node</h2>
             <ResourcesView resources={model.resources} error={model.resourcesError} clusters={model.list} />
-            <h2 className="jp-DaskHpc-heading">Clusters {model.connected ? '' : <span className="jp-DaskHpc-muted">(reconnecting…)</span>}</h2>
+            <h2 className="jp-DaskHpc-heading">
+              Clusters {model.connected ? '' : <span className="jp-DaskHpc-muted">(reconnecting…)</span>}
+            </h2>
             <div className="jp-DaskHpc-cards">
               {model.list.length === 0 && <div className="jp-DaskHpc-muted">None yet.</div>}
               {model.list.map(cluster => (

@@ -8,7 +8,7 @@ export const DEFAULT_SNIPPET_TEMPLATE = [
   'from jupyterlab_dask_hpc import connect',
   '',
   'client = connect({id})  # cluster {name}',
-  '# Temp and spill live here, on the job filesystem: reuse it, e.g. as Rechunker\'s temp_store.',
+  "# Temp and spill live here, on the job filesystem: reuse it, e.g. as Rechunker's temp_store.",
   'dask_local_dir = {local_directory}',
   'client'
 ].join('\n');

@@ -52,7 +52,10 @@ export function workerJobsBody(fields: WorkerJobFields): Record<string, unknown>
     const text = fields[key].trim();
     if (text !== '') body[key] = text;
   }
-  const prologue = fields.prologue.split('\n').map(line => line.trim()).filter(Boolean);
+  const prologue = fields.prologue
+    .split('\n')
+    .map(line => line.trim())
+    .filter(Boolean);
   if (prologue.length) body.prologue = prologue;
   return body;
 }

@@ -20,7 +20,13 @@ if (args[0] === 'up' && args.includes('--detach')) {
     process.stderr.write(errorLine(error.message));
     process.exitCode = 2;
   }
-  if (directory) process.exitCode = await upDetached(args.slice(1).filter(arg => arg !== '--detach'), fileURLToPath(ENGINE), directory);
+  if (directory) {
+    process.exitCode = await upDetached(
+      args.slice(1).filter(arg => arg !== '--detach'),
+      fileURLToPath(ENGINE),
+      directory
+    );
+  }
 } else {
   await import(ENGINE.href);
 }

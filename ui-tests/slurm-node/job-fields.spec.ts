@@ -20,5 +20,9 @@ test('on a Slurm node the job fields start on Slurm and runner mode uses srun', 
   await expect(sidebar.locator('[data-testid="dask-hpc-batch"]')).toContainText('SLURM job 5');
   await sidebar.locator('select[name="placement"]').selectOption('jobs');
   await expect(sidebar.locator('select[name="job-system"]')).toHaveValue('slurm');
-  await expect(sidebar.locator('select[name="placement"] option')).toHaveText(['on this node', 'on other nodes, as batch jobs', 'on every node of this job (srun)']);
+  await expect(sidebar.locator('select[name="placement"] option')).toHaveText([
+    'on this node',
+    'on other nodes, as batch jobs',
+    'on every node of this job (srun)'
+  ]);
 });

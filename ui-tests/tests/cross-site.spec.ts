@@ -45,7 +45,16 @@ async function startJupyter(): Promise<void> {
   jupyterUrl = `http://127.0.0.1:${port}`;
   jupyter = spawn(
     '../.venv/bin/jupyter',
-    ['lab', '--no-browser', `--port=${port}`, '--ServerApp.ip=127.0.0.1', `--IdentityProvider.token=${TOKEN}`, '--LabApp.expose_app_in_browser=True', `--ServerApp.root_dir=${scratch}`, '--allow-root'],
+    [
+      'lab',
+      '--no-browser',
+      `--port=${port}`,
+      '--ServerApp.ip=127.0.0.1',
+      `--IdentityProvider.token=${TOKEN}`,
+      '--LabApp.expose_app_in_browser=True',
+      `--ServerApp.root_dir=${scratch}`,
+      '--allow-root'
+    ],
     {
       stdio: ['ignore', 'ignore', logFile],
       env: {
@@ -76,7 +85,11 @@ function attackerPages(target: string): Server {
   const api = `${target}/dask-hpc/api/clusters`;
   // A text/plain form sends name=value: the "=" is the one inside the prologue line, so the
   // body is this JSON.
-  const json = JSON.stringify({ workload: 'cpu', name: 'forged-form', worker_jobs: { system: 'pbs', cores: 1, memory_gb: 8, jobs: 0, prologue: ['export A=B'] } });
+  const json = JSON.stringify({
+    workload: 'cpu',
+    name: 'forged-form',
+    worker_jobs: { system: 'pbs', cores: 1, memory_gb: 8, jobs: 0, prologue: ['export A=B'] }
+  });
   const [name, value] = [json.slice(0, json.indexOf('=')), json.slice(json.indexOf('=') + 1)];
   const pages: Record<string, string> = {
     '/fetch.html': `<script>fetch(${JSON.stringify(api)}, { method: 'POST', mode: 'no-cors', credentials: 'include', body: '{"workload": "cpu", "name": "forged-fetch"}' }).then(() => { document.title = 'sent'; }, () => { document.title = 'sent'; });</script>`,
@@ -91,7 +104,10 @@ function attackerPages(target: string): Server {
 
 /** GET through the logged-in Lab page: what the user's own session sees. */
 async function clusterNames(): Promise<string[]> {
-  return lab.evaluate(async url => (await (await fetch(url)).json()).map((c: { name: string }) => c.name), `${jupyterUrl}/dask-hpc/api/clusters`);
+  return lab.evaluate(
+    async url => (await (await fetch(url)).json()).map((c: { name: string }) => c.name),
+    `${jupyterUrl}/dask-hpc/api/clusters`
+  );
 }
 
 test.beforeAll(async ({ browser }: { browser: Browser }) => {
@@ -138,7 +154,9 @@ async function forge(host: string, file: string) {
   expect(response.status()).toBe(REFUSED);
   // The browser did send the login cookie (Jupyter logs the user it identified): only the
   // XSRF check stands in the way.
-  await expect.poll(() => readFileSync(jupyterLog, 'utf8').slice(logBefore)).toMatch(/ POST \/dask-hpc\/api\/clusters \([0-9a-f]{32}@127\.0\.0\.1\)/);
+  await expect
+    .poll(() => readFileSync(jupyterLog, 'utf8').slice(logBefore))
+    .toMatch(/ POST \/dask-hpc\/api\/clusters \([0-9a-f]{32}@127\.0\.0\.1\)/);
   const contentType = (await request.allHeaders())['content-type'];
   await other.close();
   return contentType;

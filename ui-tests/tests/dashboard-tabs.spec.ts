@@ -34,14 +34,17 @@ async function foreignServer(port = 0): Promise<{ port: number; requests: string
 }
 
 async function command(id: string, args: Record<string, unknown> = {}): Promise<string | null> {
-  return page.evaluate(async ([id, args]) => {
-    try {
-      await (window as any).jupyterapp.commands.execute(id, args);
-      return null;
-    } catch (error) {
-      return String((error as Error).message);
-    }
-  }, [id, args] as const);
+  return page.evaluate(
+    async ([id, args]) => {
+      try {
+        await (window as any).jupyterapp.commands.execute(id, args);
+        return null;
+      } catch (error) {
+        return String((error as Error).message);
+      }
+    },
+    [id, args] as const
+  );
 }
 
 const sidebar = () => page.locator('#dask-hpc-sidebar');
@@ -110,14 +113,22 @@ test('a dashboard tab of a running cluster comes back after a reload, under the 
   await expect(dashboardTab()).toHaveText('Dask Status · tabs-a');
   await expect(page.frameLocator('.jp-DaskHpc-dashboard iframe').first().locator('body')).toContainText('Workers', { timeout: 60000 });
 
-  await expect.poll(savedTabs, { timeout: 30000 }).toEqual({ [`dask-hpc-dashboard:${clusterId}:status`]: { data: { id: clusterId, plot: 'status' } } });
+  await expect
+    .poll(savedTabs, { timeout: 30000 })
+    .toEqual({ [`dask-hpc-dashboard:${clusterId}:status`]: { data: { id: clusterId, plot: 'status' } } });
   await page.reload();
   await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
   await page.evaluate(() => (window as any).jupyterapp.restored);
   await expect(dashboardTab()).toHaveText('Dask Status · tabs-a');
   const baseUrl = await page.evaluate(() => (window as any).jupyterapp.serviceManager.serverSettings.baseUrl as string);
   // The frame's address as the browser resolves it: the cluster's port through Jupyter's proxy, under this page's base URL.
-  await expect.poll(() => dashboard().locator('iframe').evaluate(frame => (frame as HTMLIFrameElement).src)).toBe(new URL(`proxy/${dashboardPort}/status`, new URL(baseUrl, page.url())).href);
+  await expect
+    .poll(() =>
+      dashboard()
+        .locator('iframe')
+        .evaluate(frame => (frame as HTMLIFrameElement).src)
+    )
+    .toBe(new URL(`proxy/${dashboardPort}/status`, new URL(baseUrl, page.url())).href);
   await expect(page.frameLocator('.jp-DaskHpc-dashboard iframe').first().locator('body')).toContainText('Workers', { timeout: 60000 });
 });
 

@@ -35,7 +35,13 @@ async function commandsEnabled() {
   return page.evaluate(() => {
     const commands = (window as any).jupyterapp.commands;
     const enabled = (id: string) => commands.isEnabled(`dask-hpc:${id}`, {});
-    return { launch: enabled('launch'), insert: enabled('insert-snippet'), dashboard: enabled('open-dashboard'), tunnel: enabled('copy-tunnel'), shutdown: enabled('shutdown') };
+    return {
+      launch: enabled('launch'),
+      insert: enabled('insert-snippet'),
+      dashboard: enabled('open-dashboard'),
+      tunnel: enabled('copy-tunnel'),
+      shutdown: enabled('shutdown')
+    };
   });
 }
 
@@ -151,9 +157,13 @@ test('workers on other nodes: the job script is previewed for Slurm and Gadi, an
   await expect(script).toContainText('module load python3/3.11.7');
   if (process.env.README_SCREENSHOT) {
     await page.setViewportSize({ width: 1280, height: 2400 });
-    await sidebar().locator('[data-testid="dask-hpc-job-script"]').evaluate(pre => ((pre as HTMLElement).style.maxHeight = 'none'));
+    await sidebar()
+      .locator('[data-testid="dask-hpc-job-script"]')
+      .evaluate(pre => ((pre as HTMLElement).style.maxHeight = 'none'));
     await sidebar().locator('form').screenshot({ path: '../docs/sidebar-worker-jobs.png' });
-    await sidebar().locator('[data-testid="dask-hpc-job-script"]').evaluate(pre => ((pre as HTMLElement).style.maxHeight = ''));
+    await sidebar()
+      .locator('[data-testid="dask-hpc-job-script"]')
+      .evaluate(pre => ((pre as HTMLElement).style.maxHeight = ''));
     await page.setViewportSize({ width: 1280, height: 900 });
   }
   await sidebar().locator('select[name="placement"]').selectOption('here');
@@ -164,7 +174,14 @@ test('workers on other nodes: the job script is previewed for Slurm and Gadi, an
 test('a cluster of real Slurm worker jobs, launched from the sidebar, runs its jobs and is shut down with them', async () => {
   test.skip(!process.env.DASK_HPC_UI_SLURM, 'needs the real Slurm that scripts/ui-test.sh starts as root');
   // The workers run on the test Slurm's other hosts: they reach the scheduler on its bridge.
-  await fillWorkerJobs('slurm', { cores: '1', memory_gb: '2', queue: '', prologue: '', interface: process.env.DASK_HPC_SLURM_INTERFACE ?? '', jobs: '2' });
+  await fillWorkerJobs('slurm', {
+    cores: '1',
+    memory_gb: '2',
+    queue: '',
+    prologue: '',
+    interface: process.env.DASK_HPC_SLURM_INTERFACE ?? '',
+    jobs: '2'
+  });
   await expect(plan()).toContainText('Each job: 1 worker × 1 thread');
   await sidebar().locator('input[name="name"]').fill('ui-slurm');
   await sidebar().locator('button.jp-DaskHpc-launch').click();
@@ -200,7 +217,7 @@ test('a second cluster plans on what the first leaves: a full node is refused un
   await sidebar().locator('input[name="name"]').fill('');
   const share = sidebar().locator('input[name="overcommit"]');
   await expect(share).toBeVisible();
-  await expect(sidebar().getByRole('alert')).toContainText("1 cluster already holds 2 cores and 20.");
+  await expect(sidebar().getByRole('alert')).toContainText('1 cluster already holds 2 cores and 20.');
   await expect(sidebar().getByRole('alert')).toContainText('nothing is left for another cluster');
   await expect(sidebar().locator('button.jp-DaskHpc-launch')).toBeDisabled();
   await share.check();
@@ -218,7 +235,11 @@ test('a second cluster plans on what the first leaves: a full node is refused un
 });
 
 /** Masks for the card's figures that change from run to run (addresses, memory, CPU). */
-const cardFigures = () => [card().locator('.jp-DaskHpc-meter-value'), card().locator('.jp-DaskHpc-address'), card().locator('.jp-DaskHpc-metrics .jp-DaskHpc-bar')];
+const cardFigures = () => [
+  card().locator('.jp-DaskHpc-meter-value'),
+  card().locator('.jp-DaskHpc-address'),
+  card().locator('.jp-DaskHpc-metrics .jp-DaskHpc-bar')
+];
 
 test('the running card fits a 250 px sidebar: one header row with its four icon buttons, one line per figure', async () => {
   await setSidebarWidth(250);
@@ -235,7 +256,11 @@ test('the running card fits a 250 px sidebar: one header row with its four icon 
   const cardBox = (await card().boundingBox())!;
   expect(cardBox.width).toBeLessThanOrEqual(250);
   // The name is not cut short by the toolbar ("ui-test" is short enough to show whole).
-  expect(await card().locator('.jp-DaskHpc-card-name').evaluate(name => name.scrollWidth <= name.clientWidth)).toBe(true);
+  expect(
+    await card()
+      .locator('.jp-DaskHpc-card-name')
+      .evaluate(name => name.scrollWidth <= name.clientWidth)
+  ).toBe(true);
   expect(cardBox.height).toBeLessThan(200);
   for (const line of ['dask-hpc-workers', 'dask-hpc-metrics']) {
     const box = (await card().locator(`[data-testid="${line}"]`).boundingBox())!;
@@ -266,7 +291,11 @@ test('copying the SSH tunnel says so on screen, and off Gadi what to put in plac
 
 test('inserted client code connects a notebook to the cluster', async () => {
   await command('notebook:create-new', { kernelName: 'python3' });
-  await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle', undefined, { timeout: 120000 });
+  await page.waitForFunction(
+    () => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle',
+    undefined,
+    { timeout: 120000 }
+  );
   await card().getByRole('button', { name: 'Insert client code' }).click();
   const cells = page.locator('.jp-NotebookPanel:visible .jp-Cell');
   await expect(cells).toHaveCount(2);
@@ -274,10 +303,13 @@ test('inserted client code connects a notebook to the cluster', async () => {
   await command('notebook:insert-cell-below');
   await command('notebook:replace-selection', { text: 'print(len(client.scheduler_info()["workers"]), "workers for", dask_local_dir)' });
   await command('notebook:run-all-cells');
-  await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText(`2 workers for /tmp/dask-hpc-${process.getuid!()}/`, { timeout: 120000 });
+  await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText(
+    `2 workers for /tmp/dask-hpc-${process.getuid!()}/`,
+    { timeout: 120000 }
+  );
 });
 
-test('the card\'s figures follow a real computation, and the metrics route never fails meanwhile', async () => {
+test("the card's figures follow a real computation, and the metrics route never fails meanwhile", async () => {
   const answers: number[] = [];
   const record = (response: import('@playwright/test').Response) => {
     // Jupyter's request helper adds a cache-busting query.
@@ -286,7 +318,9 @@ test('the card\'s figures follow a real computation, and the metrics route never
   page.on('response', record);
   try {
     const cpu = card().locator('[data-testid="dask-hpc-metrics"] .jp-DaskHpc-meter', { hasText: 'CPU' }).locator('.jp-DaskHpc-meter-value');
-    const memory = card().locator('[data-testid="dask-hpc-metrics"] .jp-DaskHpc-meter', { hasText: 'Memory' }).locator('.jp-DaskHpc-meter-value');
+    const memory = card()
+      .locator('[data-testid="dask-hpc-metrics"] .jp-DaskHpc-meter', { hasText: 'Memory' })
+      .locator('.jp-DaskHpc-meter-value');
     await expect(cpu).toHaveText(/^\d+%$/);
     const idleMemory = await memory.textContent();
     // Tuple task keys in flight (a dask.array) are what made the scheduler's HTTP route answer 500.
@@ -383,10 +417,16 @@ test('after a reload the dashboard tabs come back, and with autoConnect new kern
   await expect(page.locator('.jp-DaskHpc-dashboard iframe[src$="/individual-task-stream"]')).toHaveCount(1);
   await expect(card().locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2');
   await command('notebook:create-new', { kernelName: 'python3' });
-  await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle', undefined, { timeout: 120000 });
+  await page.waitForFunction(
+    () => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle',
+    undefined,
+    { timeout: 120000 }
+  );
   await command('notebook:replace-selection', { text: 'print(len(client.scheduler_info()["workers"]), "workers without any code")' });
   await command('notebook:run-all-cells');
-  await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText('2 workers without any code', { timeout: 120000 });
+  await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText('2 workers without any code', {
+    timeout: 120000
+  });
 });
 
 test('shutting down asks first, then the cluster goes', async () => {

@@ -31,13 +31,18 @@ describe('dashboard tabs are bound to a cluster and a plot, never a URL', () => 
   });
 
   test('a cluster that has no dashboard of its own now gives no URL at all', () => {
-    for (const status of ['stopping', 'stopped', 'failed'] as const) expect(dashboardFrameUrl({ ...cluster, status }, 'status', '/')).toBeNull();
+    for (const status of ['stopping', 'stopped', 'failed'] as const) {
+      expect(dashboardFrameUrl({ ...cluster, status }, 'status', '/')).toBeNull();
+    }
     expect(dashboardFrameUrl({ ...cluster, status: 'starting', dashboard_address: null }, 'status', '/')).toBeNull();
   });
 
   test('the command takes a cluster id and a known plot; a URL, an odd id or an unknown plot is refused with the reason', () => {
     const latest = () => 'latest01';
-    expect(dashboardTabFromArgs({ id: 'abcd1234', plot: 'individual-cpu' }, latest)).toEqual({ clusterId: 'abcd1234', plot: 'individual-cpu' });
+    expect(dashboardTabFromArgs({ id: 'abcd1234', plot: 'individual-cpu' }, latest)).toEqual({
+      clusterId: 'abcd1234',
+      plot: 'individual-cpu'
+    });
     expect(dashboardTabFromArgs({}, latest)).toEqual({ clusterId: 'latest01', plot: 'status' });
     expect(() => dashboardTabFromArgs({ url: '/proxy/41234/status' }, latest)).toThrow('not a URL');
     expect(() => dashboardTabFromArgs({ id: 'abcd1234', url: 'http://127.0.0.1:41234/status' }, latest)).toThrow('not a URL');
@@ -53,7 +58,14 @@ describe('dashboard tabs are bound to a cluster and a plot, never a URL', () => 
 
 describe('workers on other nodes', () => {
   test('the fields become the worker_jobs request; empty ones are left to the engine', () => {
-    const fields = { ...initialWorkerJobFields('pbs'), cores: '48', memory_gb: '190', account: ' ab12 ', storage: 'gdata/ab12', prologue: 'module load python3/3.11.7\n\n  source /g/data/ab12/venv/bin/activate  ' };
+    const fields = {
+      ...initialWorkerJobFields('pbs'),
+      cores: '48',
+      memory_gb: '190',
+      account: ' ab12 ',
+      storage: 'gdata/ab12',
+      prologue: 'module load python3/3.11.7\n\n  source /g/data/ab12/venv/bin/activate  '
+    };
     expect(workerJobsBody(fields)).toEqual({
       system: 'pbs',
       dialect: 'gadi',
@@ -75,7 +87,13 @@ describe('workers on other nodes', () => {
   });
 
   test('job counts follow the job states of the cluster workers', () => {
-    const workers = [{ job_state: 'queued' }, { job_state: 'running' }, { job_state: 'running' }, { job_state: 'finished' }, {}] as ClusterState['workers'];
+    const workers = [
+      { job_state: 'queued' },
+      { job_state: 'running' },
+      { job_state: 'running' },
+      { job_state: 'finished' },
+      {}
+    ] as ClusterState['workers'];
     expect(jobCounts(workers)).toEqual({ queued: 1, running: 2, finished: 1 });
   });
 });

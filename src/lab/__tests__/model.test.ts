@@ -18,7 +18,13 @@ class FakeSocket {
 const resources = { hostname: 'node1', cores: 2, jobfs_free_bytes: 100 } as Resources;
 const cluster = (id: string, status = 'running', created = '2026-01-01T00:00:00Z') =>
   ({ id, name: `c-${id}`, status, created_at: created, workers: [], plan: { n_workers: 2 } }) as unknown as ClusterState;
-const figures = (cpu: number): ClusterMetrics => ({ n_workers: 2, memory_bytes: 1, memory_limit_bytes: 10, spilled_bytes: 0, cpu_percent: cpu });
+const figures = (cpu: number): ClusterMetrics => ({
+  n_workers: 2,
+  memory_bytes: 1,
+  memory_limit_bytes: 10,
+  spilled_bytes: 0,
+  cpu_percent: cpu
+});
 
 /** A server of canned answers that records every call. */
 function fakeServer(answers: Record<string, (init?: RequestInit) => unknown>) {
@@ -100,7 +106,9 @@ test('launch, scale, adapt and shut down are calls of the model, and their answe
   });
   model = new DaskHpcModel(server.transport, 60000);
   const events: string[] = [];
-  model.clusterEvent.connect((_, event) => events.push(event.type === 'cluster' ? `${event.cluster.id}:${event.cluster.status}` : event.type));
+  model.clusterEvent.connect((_, event) =>
+    events.push(event.type === 'cluster' ? `${event.cluster.id}:${event.cluster.status}` : event.type)
+  );
   expect((await model.plan({ workload: 'cpu' })).n_workers).toBe(2);
   expect((await model.jobScript({ worker_jobs: {} })).script).toBe('#!/bin/sh');
   await model.launch({ workload: 'io', name: 'n' });

@@ -57,15 +57,33 @@ function Figures({ metrics }: { metrics: ClusterMetrics }): JSX.Element {
   const spilled = metrics.spilled_bytes > 0 ? `, ${formatBytes(metrics.spilled_bytes)} spilled` : '';
   return (
     <div className="jp-DaskHpc-metrics" data-testid="dask-hpc-metrics">
-      <Meter label="Memory" used={metrics.memory_bytes} total={metrics.memory_limit_bytes} text={`${formatBytes(metrics.memory_bytes)} of ${formatBytes(metrics.memory_limit_bytes)}${spilled}`} />
+      <Meter
+        label="Memory"
+        used={metrics.memory_bytes}
+        total={metrics.memory_limit_bytes}
+        text={`${formatBytes(metrics.memory_bytes)} of ${formatBytes(metrics.memory_limit_bytes)}${spilled}`}
+      />
       {/* 100% is one core busy: the bar's whole is every worker thread's core. */}
-      <Meter label="CPU" used={metrics.cpu_percent} total={Math.max(100, 100 * metrics.n_workers)} text={`${Math.round(metrics.cpu_percent)}%`} />
+      <Meter
+        label="CPU"
+        used={metrics.cpu_percent}
+        total={Math.max(100, 100 * metrics.n_workers)}
+        text={`${Math.round(metrics.cpu_percent)}%`}
+      />
     </div>
   );
 }
 
 /** One cluster, live: a header with its actions, its workers and figures, and the rarer controls folded away. */
-export function ClusterCard({ cluster, metrics, actions }: { cluster: ClusterState; metrics: ClusterMetrics | null; actions: CardActions }): JSX.Element {
+export function ClusterCard({
+  cluster,
+  metrics,
+  actions
+}: {
+  cluster: ClusterState;
+  metrics: ClusterMetrics | null;
+  actions: CardActions;
+}): JSX.Element {
   const [actionError, setActionError] = React.useState<string | null>(null);
   const running = cluster.workers.filter(w => w.status === 'running').length;
   const wanted = Math.max(cluster.workers.length, cluster.status === 'starting' ? cluster.plan.n_workers : 0);
@@ -79,8 +97,17 @@ export function ClusterCard({ cluster, metrics, actions }: { cluster: ClusterSta
     <ToolbarButtonComponent icon={icon} tooltip={tooltip} onClick={onClick} enabled={enabled} />
   );
   return (
-    <div className={`jp-DaskHpc-card jp-mod-${cluster.status}`} data-testid="dask-hpc-card" data-cluster-id={cluster.id} aria-label={`Cluster ${cluster.name}`}>
-      <div className="jp-DaskHpc-card-header" title="Drag into a notebook to insert client code" onMouseDown={startDragging(cluster.id, actions)}>
+    <div
+      className={`jp-DaskHpc-card jp-mod-${cluster.status}`}
+      data-testid="dask-hpc-card"
+      data-cluster-id={cluster.id}
+      aria-label={`Cluster ${cluster.name}`}
+    >
+      <div
+        className="jp-DaskHpc-card-header"
+        title="Drag into a notebook to insert client code"
+        onMouseDown={startDragging(cluster.id, actions)}
+      >
         <span className={`jp-DaskHpc-status-dot jp-mod-${cluster.status}`} aria-hidden="true" />
         <span className="jp-DaskHpc-card-title">
           <span className="jp-DaskHpc-card-name">{cluster.name}</span>

@@ -36,16 +36,40 @@ export function ClusterControls({ cluster, actions, onError }: Props): JSX.Eleme
       </div>
       <div className="jp-DaskHpc-control">
         <span className="jp-DaskHpc-control-label">Workers</span>
-        <input className="jp-mod-styled" type="number" min="0" step="1" aria-label="Number of workers" value={size} onChange={e => setSize(e.target.value)} />
+        <input
+          className="jp-mod-styled"
+          type="number"
+          min="0"
+          step="1"
+          aria-label="Number of workers"
+          value={size}
+          onChange={e => setSize(e.target.value)}
+        />
         <button className="jp-mod-styled" onClick={act(() => actions.scale(cluster.id, Number(size)))}>
           Scale
         </button>
       </div>
       <div className="jp-DaskHpc-control">
         <span className="jp-DaskHpc-control-label">Adaptive</span>
-        <input className="jp-mod-styled" type="number" min="0" step="1" aria-label="Adaptive minimum" value={minimum} onChange={e => setMinimum(e.target.value)} />
+        <input
+          className="jp-mod-styled"
+          type="number"
+          min="0"
+          step="1"
+          aria-label="Adaptive minimum"
+          value={minimum}
+          onChange={e => setMinimum(e.target.value)}
+        />
         <span aria-hidden="true">–</span>
-        <input className="jp-mod-styled" type="number" min="1" step="1" aria-label="Adaptive maximum" value={maximum} onChange={e => setMaximum(e.target.value)} />
+        <input
+          className="jp-mod-styled"
+          type="number"
+          min="1"
+          step="1"
+          aria-label="Adaptive maximum"
+          value={maximum}
+          onChange={e => setMaximum(e.target.value)}
+        />
         <button className="jp-mod-styled" onClick={act(() => actions.adapt(cluster.id, Number(minimum), Number(maximum)))}>
           Adapt
         </button>

@@ -64,7 +64,15 @@ function planBody(fields: Fields): Record<string, unknown> {
 }
 
 /** The launch form, with a plan preview from the engine that follows every keystroke. */
-export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavailable, plan: planOf, jobScript: jobScriptOf, launch: launchCluster }: Props): JSX.Element {
+export function LaunchForm({
+  defaults,
+  batchSystem,
+  clustersHere,
+  runnerUnavailable,
+  plan: planOf,
+  jobScript: jobScriptOf,
+  launch: launchCluster
+}: Props): JSX.Element {
   const [fields, setFields] = React.useState<Fields>({
     workload: defaults.workload,
     max_workers: defaults.maxWorkers?.toString() ?? '',
@@ -130,7 +138,20 @@ export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavaila
       current = false;
       clearTimeout(timer);
     };
-  }, [fields.workload, fields.max_workers, fields.reserve_mem_gb, fields.max_mem_gb, fields.target, fields.spill, fields.pause, fields.terminate, fields.name, placement, jobFields, overcommit]);
+  }, [
+    fields.workload,
+    fields.max_workers,
+    fields.reserve_mem_gb,
+    fields.max_mem_gb,
+    fields.target,
+    fields.spill,
+    fields.pause,
+    fields.terminate,
+    fields.name,
+    placement,
+    jobFields,
+    overcommit
+  ]);
 
   const set = (key: keyof Fields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) => {
     touch(key);
@@ -144,15 +165,31 @@ export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavaila
     if (unreadable.has(field)) return `${FIELD_LABELS[field] ?? field}: not a number.`;
     return error && error.field === apiField && touched.has(field) ? inFormWords(error.message) : null;
   };
-  const fieldError = (field: string) => messageAt(field, ['target', 'spill', 'pause', 'terminate'].includes(field) ? `thresholds.${field}` : field);
+  const fieldError = (field: string) =>
+    messageAt(field, ['target', 'spill', 'pause', 'terminate'].includes(field) ? `thresholds.${field}` : field);
 
   const numberField = (key: keyof Fields, label: string, placeholder: string, step = 'any') => {
     const message = fieldError(key);
     return (
       <label className="jp-DaskHpc-field">
         <span>{label}</span>
-        <input className="jp-mod-styled" type="number" step={step} min={key === 'max_workers' ? '1' : '0'} value={fields[key]} placeholder={placeholder} onChange={set(key)} onInput={checkReadable(key)} aria-invalid={message !== null} name={key} />
-        {message && <span className="jp-DaskHpc-field-error" role="alert">{message}</span>}
+        <input
+          className="jp-mod-styled"
+          type="number"
+          step={step}
+          min={key === 'max_workers' ? '1' : '0'}
+          value={fields[key]}
+          placeholder={placeholder}
+          onChange={set(key)}
+          onInput={checkReadable(key)}
+          aria-invalid={message !== null}
+          name={key}
+        />
+        {message && (
+          <span className="jp-DaskHpc-field-error" role="alert">
+            {message}
+          </span>
+        )}
       </label>
     );
   };
@@ -190,8 +227,20 @@ export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavaila
       {numberField('max_mem_gb', 'Max memory (GiB)', 'whole job')}
       <label className="jp-DaskHpc-field">
         <span>Name</span>
-        <input className="jp-mod-styled" type="text" value={fields.name} placeholder="optional" onChange={set('name')} aria-invalid={fieldError('name') !== null} name="name" />
-        {fieldError('name') && <span className="jp-DaskHpc-field-error" role="alert">{fieldError('name')}</span>}
+        <input
+          className="jp-mod-styled"
+          type="text"
+          value={fields.name}
+          placeholder="optional"
+          onChange={set('name')}
+          aria-invalid={fieldError('name') !== null}
+          name="name"
+        />
+        {fieldError('name') && (
+          <span className="jp-DaskHpc-field-error" role="alert">
+            {fieldError('name')}
+          </span>
+        )}
       </label>
       <details className="jp-DaskHpc-advanced">
         <summary>Advanced: memory thresholds</summary>
@@ -202,7 +251,12 @@ export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavaila
       </details>
       <label className="jp-DaskHpc-field">
         <span>Workers run</span>
-        <select className="jp-mod-styled" name="placement" value={placement} onChange={event => setPlacement(event.target.value as Placement)}>
+        <select
+          className="jp-mod-styled"
+          name="placement"
+          value={placement}
+          onChange={event => setPlacement(event.target.value as Placement)}
+        >
           <option value="here">on this node</option>
           <option value="jobs">on other nodes, as batch jobs</option>
           <option value="runner" disabled={runnerUnavailable !== null}>
@@ -214,7 +268,11 @@ export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavaila
             Every node of this job: unavailable, {runnerUnavailable}.
           </span>
         )}
-        {fieldError('runner') && <span className="jp-DaskHpc-field-error" role="alert">{fieldError('runner')}</span>}
+        {fieldError('runner') && (
+          <span className="jp-DaskHpc-field-error" role="alert">
+            {fieldError('runner')}
+          </span>
+        )}
       </label>
       {placement === 'jobs' && (
         <details className="jp-DaskHpc-advanced" open>
@@ -224,7 +282,13 @@ export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavaila
       )}
       {(clustersHere > 0 || overcommit || error?.field === 'overcommit') && (
         <label className="jp-DaskHpc-check">
-          <input type="checkbox" name="overcommit" checked={overcommit} onChange={event => setOvercommit(event.target.checked)} aria-invalid={error?.field === 'overcommit'} />
+          <input
+            type="checkbox"
+            name="overcommit"
+            checked={overcommit}
+            onChange={event => setOvercommit(event.target.checked)}
+            aria-invalid={error?.field === 'overcommit'}
+          />
           <span>Share the node anyway (plan as if the running clusters were not there)</span>
           {error?.field === 'overcommit' && (
             <span className="jp-DaskHpc-field-error" role="alert">
@@ -267,7 +331,11 @@ export function LaunchForm({ defaults, batchSystem, clustersHere, runnerUnavaila
           <div className="jp-DaskHpc-muted">Planning…</div>
         )}
       </div>
-      <button type="submit" className="jp-mod-styled jp-mod-accept jp-DaskHpc-launch" disabled={launching || !plan || unreadableField !== null}>
+      <button
+        type="submit"
+        className="jp-mod-styled jp-mod-accept jp-DaskHpc-launch"
+        disabled={launching || !plan || unreadableField !== null}
+      >
         {launching ? 'Launching…' : 'Launch'}
       </button>
     </form>

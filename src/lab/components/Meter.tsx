@@ -17,7 +17,14 @@ export function Meter({ label, used, total, text, testId, role = 'meter' }: Prop
     <div className="jp-DaskHpc-meter" data-testid={testId}>
       {/* The trailing space keeps the line's text readable ("Workers 2/2") for assistive tools and tests. */}
       <span className="jp-DaskHpc-meter-label">{label} </span>
-      <div className="jp-DaskHpc-bar" role={role} aria-label={label} aria-valuenow={Math.round(used)} aria-valuemin={0} aria-valuemax={Math.round(total)}>
+      <div
+        className="jp-DaskHpc-bar"
+        role={role}
+        aria-label={label}
+        aria-valuenow={Math.round(used)}
+        aria-valuemin={0}
+        aria-valuemax={Math.round(total)}
+      >
         <div className="jp-DaskHpc-bar-fill" style={{ width: `${percent}%` }} />
       </div>
       <span className="jp-DaskHpc-meter-value">{text}</span>

@@ -11,12 +11,23 @@ interface Props {
 function Bar(props: { label: string; used: number; total: number; text: string; source: string }) {
   const fraction = props.total > 0 ? Math.min(1, props.used / props.total) : 0;
   return (
-    <div className="jp-DaskHpc-resource" title={`from ${props.source}`} data-testid={`dask-hpc-resource-${props.label.toLowerCase().replace(/ /g, '-')}`}>
+    <div
+      className="jp-DaskHpc-resource"
+      title={`from ${props.source}`}
+      data-testid={`dask-hpc-resource-${props.label.toLowerCase().replace(/ /g, '-')}`}
+    >
       <div className="jp-DaskHpc-resource-label">
         <span>{props.label}</span>
         <span className="jp-DaskHpc-resource-value">{props.text}</span>
       </div>
-      <div className="jp-DaskHpc-bar" role="meter" aria-label={props.label} aria-valuenow={Math.round(fraction * 100)} aria-valuemin={0} aria-valuemax={100}>
+      <div
+        className="jp-DaskHpc-bar"
+        role="meter"
+        aria-label={props.label}
+        aria-valuenow={Math.round(fraction * 100)}
+        aria-valuemin={0}
+        aria-valuemax={100}
+      >
         <div className="jp-DaskHpc-bar-fill" style={{ width: `${fraction * 100}%` }} />
       </div>
     </div>
@@ -35,10 +46,23 @@ export function ResourcesView({ resources, error, clusters }: Props): JSX.Elemen
   return (
     <div className="jp-DaskHpc-resources">
       <div className="jp-DaskHpc-job" data-testid="dask-hpc-batch">
-        {resources.batch_system === 'none' ? 'No batch system' : `${resources.batch_system.toUpperCase()} job ${resources.job_id}`} on {resources.hostname}
+        {resources.batch_system === 'none' ? 'No batch system' : `${resources.batch_system.toUpperCase()} job ${resources.job_id}`} on{' '}
+        {resources.hostname}
       </div>
-      <Bar label="Cores" used={coresInUse} total={resources.cores} text={`${coresInUse} of ${resources.cores} in use`} source={resources.sources.cores} />
-      <Bar label="Memory" used={memoryInUse} total={resources.memory_bytes} text={`${formatBytes(memoryInUse)} of ${formatBytes(resources.memory_bytes)} given to workers`} source={resources.sources.memory} />
+      <Bar
+        label="Cores"
+        used={coresInUse}
+        total={resources.cores}
+        text={`${coresInUse} of ${resources.cores} in use`}
+        source={resources.sources.cores}
+      />
+      <Bar
+        label="Memory"
+        used={memoryInUse}
+        total={resources.memory_bytes}
+        text={`${formatBytes(memoryInUse)} of ${formatBytes(resources.memory_bytes)} given to workers`}
+        source={resources.sources.memory}
+      />
       {jobfsFree !== null && jobfsSize ? (
         <Bar
           label="Job filesystem"

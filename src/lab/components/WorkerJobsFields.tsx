@@ -20,8 +20,22 @@ export function WorkerJobsFields({ fields, onChange, errorFor }: Props): JSX.Ele
     return (
       <label className="jp-DaskHpc-field">
         <span>{label}</span>
-        <input className="jp-mod-styled" type={type} step="any" min="0" value={fields[key]} placeholder={placeholder} onChange={set(key)} aria-invalid={message !== null} name={`job-${key}`} />
-        {message && <span className="jp-DaskHpc-field-error" role="alert">{message}</span>}
+        <input
+          className="jp-mod-styled"
+          type={type}
+          step="any"
+          min="0"
+          value={fields[key]}
+          placeholder={placeholder}
+          onChange={set(key)}
+          aria-invalid={message !== null}
+          name={`job-${key}`}
+        />
+        {message && (
+          <span className="jp-DaskHpc-field-error" role="alert">
+            {message}
+          </span>
+        )}
       </label>
     );
   };
@@ -32,11 +46,21 @@ export function WorkerJobsFields({ fields, onChange, errorFor }: Props): JSX.Ele
     <div className="jp-DaskHpc-jobs" data-testid="dask-hpc-job-fields">
       <label className="jp-DaskHpc-field">
         <span>Batch system</span>
-        <select className="jp-mod-styled" name="job-system" value={fields.system} onChange={set('system')} aria-invalid={systemError !== null}>
+        <select
+          className="jp-mod-styled"
+          name="job-system"
+          value={fields.system}
+          onChange={set('system')}
+          aria-invalid={systemError !== null}
+        >
           <option value="pbs">PBS</option>
           <option value="slurm">Slurm</option>
         </select>
-        {systemError && <span className="jp-DaskHpc-field-error" role="alert">{systemError}</span>}
+        {systemError && (
+          <span className="jp-DaskHpc-field-error" role="alert">
+            {systemError}
+          </span>
+        )}
       </label>
       {fields.system === 'pbs' && (
         <label className="jp-DaskHpc-field">
@@ -56,8 +80,20 @@ export function WorkerJobsFields({ fields, onChange, errorFor }: Props): JSX.Ele
       {gadi && field('storage', 'Storage (-l storage)', 'gdata/ab12+scratch/ab12')}
       <label className="jp-DaskHpc-field">
         <span>Prologue</span>
-        <textarea className="jp-mod-styled" name="job-prologue" rows={2} value={fields.prologue} placeholder="module load python3/3.11.7" onChange={set('prologue')} aria-invalid={prologueError !== null} />
-        {prologueError && <span className="jp-DaskHpc-field-error" role="alert">{prologueError}</span>}
+        <textarea
+          className="jp-mod-styled"
+          name="job-prologue"
+          rows={2}
+          value={fields.prologue}
+          placeholder="module load python3/3.11.7"
+          onChange={set('prologue')}
+          aria-invalid={prologueError !== null}
+        />
+        {prologueError && (
+          <span className="jp-DaskHpc-field-error" role="alert">
+            {prologueError}
+          </span>
+        )}
       </label>
       {field('interface', 'Network interface', 'ib0, else the first')}
       {field('jobs', 'Jobs to submit', '1', 'number')}

@@ -22,6 +22,11 @@ export function allocationNodes(system: JobSystem, env: Environment): Allocation
   if (!list) return [{ host: hostname().split('.')[0], index: 0 }];
   // scontrol expands Slurm's compressed lists (n[001-004,010]) the one right way.
   const expanded = execaSync('scontrol', ['show', 'hostnames', list], { reject: false });
-  if (expanded.exitCode !== 0) throw new InputError('runner', `scontrol cannot expand SLURM_JOB_NODELIST=${JSON.stringify(list)}: ${String(expanded.stderr).trim()}`);
-  return String(expanded.stdout).split('\n').filter(Boolean).map((host, index) => ({ host, index }));
+  if (expanded.exitCode !== 0) {
+    throw new InputError('runner', `scontrol cannot expand SLURM_JOB_NODELIST=${JSON.stringify(list)}: ${String(expanded.stderr).trim()}`);
+  }
+  return String(expanded.stdout)
+    .split('\n')
+    .filter(Boolean)
+    .map((host, index) => ({ host, index }));
 }

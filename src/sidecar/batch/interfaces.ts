@@ -27,7 +27,9 @@ export function chooseInterface(requested: string | null, interfaces: Interfaces
   const names = candidates.map(c => c.name).join(', ');
   if (requested !== null) {
     const match = candidates.find(c => c.name === requested);
-    if (!match) throw new InputError('interface', `this node has no interface ${JSON.stringify(requested)} with an IPv4 address; it has ${names}`);
+    if (!match) {
+      throw new InputError('interface', `this node has no interface ${JSON.stringify(requested)} with an IPv4 address; it has ${names}`);
+    }
     return match;
   }
   const chosen = candidates.find(c => c.name === 'ib0') ?? candidates[0];

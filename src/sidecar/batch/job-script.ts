@@ -51,10 +51,7 @@ function directives(spec: WorkerJobSpec, context: JobContext): string[] {
       `#SBATCH --output=${context.logFile}`
     ];
   }
-  const common = [
-    `#PBS -N ${context.jobName}`,
-    ...(spec.queue ? [`#PBS -q ${spec.queue}`] : [])
-  ];
+  const common = [`#PBS -N ${context.jobName}`, ...(spec.queue ? [`#PBS -q ${spec.queue}`] : [])];
   const tail = [`#PBS -l walltime=${spec.walltime}`, '#PBS -j oe', `#PBS -o ${context.logFile}`];
   if (spec.dialect === 'gadi') {
     // Gadi: -P project, resources one by one, no select (seed 004's job_directives_skip).
@@ -69,12 +66,7 @@ function directives(spec: WorkerJobSpec, context: JobContext): string[] {
       '#PBS -l wd'
     ];
   }
-  return [
-    ...common,
-    ...(spec.account ? [`#PBS -A ${spec.account}`] : []),
-    `#PBS -l select=1:ncpus=${spec.cores}:mem=${memory}`,
-    ...tail
-  ];
+  return [...common, ...(spec.account ? [`#PBS -A ${spec.account}`] : []), `#PBS -l select=1:ncpus=${spec.cores}:mem=${memory}`, ...tail];
 }
 
 /**
@@ -105,19 +97,30 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     value === '\0' ? `export ${name}="$local_dir"` : `export ${name}=${shellQuote(value)}`
   );
   const worker = [
-    shellQuote(context.python), '-m', 'distributed.cli.dask_worker', shellQuote(context.schedulerAddress),
-    '--name', shellQuote(context.workerName),
-    '--nworkers', String(plan.n_workers),
-    '--nthreads', String(plan.threads_per_worker),
-    '--memory-limit', String(plan.memory_limit_bytes),
-    '--local-directory', '"$local_dir"',
+    shellQuote(context.python),
+    '-m',
+    'distributed.cli.dask_worker',
+    shellQuote(context.schedulerAddress),
+    '--name',
+    shellQuote(context.workerName),
+    '--nworkers',
+    String(plan.n_workers),
+    '--nthreads',
+    String(plan.threads_per_worker),
+    '--memory-limit',
+    String(plan.memory_limit_bytes),
+    '--local-directory',
+    '"$local_dir"',
     ...tlsFlags(context.security).map((flag, i) => (i % 2 ? shellQuote(flag) : flag)),
     '"${worker_interface[@]}"',
     '--nanny',
     '--no-dashboard', // nobody reaches a worker's own dashboard; it costs each worker an import of Bokeh
-    '--death-timeout', '60',
-    '--lifetime', `${walltimeSeconds(spec.walltime) - margin}s`,
-    '--lifetime-stagger', `${Math.floor(margin / 4)}s`
+    '--death-timeout',
+    '60',
+    '--lifetime',
+    `${walltimeSeconds(spec.walltime) - margin}s`,
+    '--lifetime-stagger',
+    `${Math.floor(margin / 4)}s`
   ];
   return [
     '#!/bin/bash',

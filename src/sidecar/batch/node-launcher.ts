@@ -26,7 +26,16 @@ export function parsePbsNodefile(text: string, path: string): AllocationNode[] {
  */
 export function nodeLauncher(system: JobSystem, node: AllocationNode, cores: number, env: Record<string, string>): string[] {
   if (system === 'slurm') {
-    return ['srun', '--nodes=1', '--ntasks=1', `--nodelist=${node.host}`, `--cpus-per-task=${cores}`, '--overlap', '--kill-on-bad-exit=0', '--quiet'];
+    return [
+      'srun',
+      '--nodes=1',
+      '--ntasks=1',
+      `--nodelist=${node.host}`,
+      `--cpus-per-task=${cores}`,
+      '--overlap',
+      '--kill-on-bad-exit=0',
+      '--quiet'
+    ];
   }
   return ['pbsdsh', '-n', String(node.index), '--', '/usr/bin/env', ...Object.entries(env).map(([name, value]) => `${name}=${value}`)];
 }

@@ -3,8 +3,8 @@ import { InputError } from '../errors';
 // A prologue line is one of the few things job scripts need before Dask starts. Words are
 // plain (no quotes, spaces, ;, |, &, `, $( or redirections); `export` values may name
 // variables ($PATH, ${HOME}).
-const WORD = "[A-Za-z0-9_./+:@%,=~-]+";
-const VALUE = "(?:[A-Za-z0-9_./+:@%,=~-]|\\$[A-Za-z_][A-Za-z0-9_]*|\\$\\{[A-Za-z_][A-Za-z0-9_]*\\})+";
+const WORD = '[A-Za-z0-9_./+:@%,=~-]+';
+const VALUE = '(?:[A-Za-z0-9_./+:@%,=~-]|\\$[A-Za-z_][A-Za-z0-9_]*|\\$\\{[A-Za-z_][A-Za-z0-9_]*\\})+';
 const ALLOWED: RegExp[] = [
   new RegExp(`^module (load|unload|purge|use|swap|switch|add|rm)( ${WORD})*$`),
   new RegExp(`^(source|\\.) ${WORD}$`),
@@ -17,7 +17,10 @@ const ALLOWED: RegExp[] = [
 export function checkPrologue(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value) || value.some(line => typeof line !== 'string')) {
-    throw new InputError('worker_jobs.prologue', 'worker_jobs.prologue must be a list of lines, like ["module load python3/3.11.7", "source /g/data/ab12/venv/bin/activate"]');
+    throw new InputError(
+      'worker_jobs.prologue',
+      'worker_jobs.prologue must be a list of lines, like ["module load python3/3.11.7", "source /g/data/ab12/venv/bin/activate"]'
+    );
   }
   const lines = (value as string[]).map(line => line.trim().replace(/\s+/g, ' ')).filter(line => line !== '');
   lines.forEach((line, index) => {

@@ -98,7 +98,9 @@ export class JobTracker {
     this.timer = setTimeout(() => {
       this.timer = null;
       // A batch system that does not answer now may answer next time; the card keeps the last state.
-      void this.refresh().catch(() => undefined).finally(() => this.schedule());
+      void this.refresh()
+        .catch(() => undefined)
+        .finally(() => this.schedule());
     }, this.pollMs);
   }
 

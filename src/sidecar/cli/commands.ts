@@ -28,15 +28,15 @@ export async function main(argv: string[], engineScript: string): Promise<number
     switch (command) {
       case 'detect':
         {
-        const { values } = parse(args, { json: PLAN_FLAGS.json, root: PLAN_FLAGS.root });
-        printResources(detectResources({ env, root: rootFlag(values) }), values.json);
-      }
+          const { values } = parse(args, { json: PLAN_FLAGS.json, root: PLAN_FLAGS.root });
+          printResources(detectResources({ env, root: rootFlag(values) }), values.json);
+        }
         return 0;
       case 'plan':
         {
-        const { values } = parse(args, PLAN_FLAGS);
-        printPlan(planFromFlags(values), values.json);
-      }
+          const { values } = parse(args, PLAN_FLAGS);
+          printPlan(planFromFlags(values), values.json);
+        }
         return 0;
       case 'up':
         return await up(args, engineScript);
@@ -63,7 +63,9 @@ export async function main(argv: string[], engineScript: string): Promise<number
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are detect, plan, up, ls, down, scale, adapt, run, job-script, serve, paths`);
+        throw new UsageError(
+          `unknown command ${JSON.stringify(command)}; the commands are detect, plan, up, ls, down, scale, adapt, run, job-script, serve, paths`
+        );
     }
   } catch (error) {
     if (error instanceof UsageError || error instanceof InputError) {
@@ -80,4 +82,3 @@ export async function main(argv: string[], engineScript: string): Promise<number
     return 1;
   }
 }
-

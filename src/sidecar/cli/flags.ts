@@ -84,7 +84,12 @@ export function jobBodyFromFlags(values: FlagValues): Record<string, unknown> | 
   for (const flag of ['system', 'dialect', 'walltime', 'queue', 'account', 'storage', 'interface']) {
     if (values[flag] !== undefined) body[flag] = values[flag];
   }
-  for (const [field, flag] of [['cores', 'job-cores'], ['memory_gb', 'job-mem-gb'], ['jobfs_gb', 'jobfs-gb'], ['jobs', 'jobs']]) {
+  for (const [field, flag] of [
+    ['cores', 'job-cores'],
+    ['memory_gb', 'job-mem-gb'],
+    ['jobfs_gb', 'jobfs-gb'],
+    ['jobs', 'jobs']
+  ]) {
     const value = numberFlag(values, flag);
     if (value !== undefined) body[field] = value;
   }

@@ -38,7 +38,13 @@ function clusterRequest(owner: ClusterOwner, values: FlagValues) {
 export async function up(args: string[], engineScript: string): Promise<number> {
   const { values } = parse(args, { ...OWNER_FLAGS, detach: { type: 'boolean' }, 'exit-with-stdin': { type: 'boolean' } });
   if (values.detach && values['exit-with-stdin']) throw new UsageError('--detach and --exit-with-stdin contradict each other: choose one');
-  if (values.detach) return upDetached(args.filter(arg => arg !== '--detach'), engineScript, store().runtimeDir);
+  if (values.detach) {
+    return upDetached(
+      args.filter(arg => arg !== '--detach'),
+      engineScript,
+      store().runtimeDir
+    );
+  }
   const state = store();
   // The id is not known before the cluster exists, so the owner's socket is named by its pid (on this node: its runtime directory).
   const owner = new ClusterOwner(state, ownerOptions(values, `${state.runtimeDir}/owner-${process.pid}.sock`));
@@ -78,7 +84,9 @@ export function clientEnvironment(cluster: ClusterState): Record<string, string>
 
 export async function run(args: string[]): Promise<number> {
   const separator = args.indexOf('--');
-  if (separator === -1 || separator === args.length - 1) throw new UsageError('run needs a command after --, as in: dask-hpc run -- python script.py');
+  if (separator === -1 || separator === args.length - 1) {
+    throw new UsageError('run needs a command after --, as in: dask-hpc run -- python script.py');
+  }
   const { values } = parse(args.slice(0, separator), OWNER_FLAGS);
   const command = args.slice(separator + 1);
   const owner = new ClusterOwner(store(), ownerOptions(values, null));
@@ -99,7 +107,9 @@ export async function run(args: string[]): Promise<number> {
 
 export function jobScript(args: string[]): number {
   const { values } = parse(args, { ...OWNER_FLAGS });
-  if (values.system === undefined) throw new UsageError('job-script needs --system pbs or --system slurm, and --job-cores and --job-mem-gb');
+  if (values.system === undefined) {
+    throw new UsageError('job-script needs --system pbs or --system slurm, and --job-cores and --job-mem-gb');
+  }
   const owner = new ClusterOwner(store(), ownerOptions(values, null));
   try {
     process.stdout.write(owner.engine.jobScript(clusterBody(values)).script);
@@ -117,7 +127,12 @@ function exitWithStdin(): void {
 }
 
 export async function serve(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...OWNER_FLAGS, socket: { type: 'string' }, 'base-url': { type: 'string' }, 'exit-with-stdin': { type: 'boolean' } });
+  const { values } = parse(args, {
+    ...OWNER_FLAGS,
+    socket: { type: 'string' },
+    'base-url': { type: 'string' },
+    'exit-with-stdin': { type: 'boolean' }
+  });
   if (!values.socket) throw new UsageError('serve needs --socket PATH');
   const baseUrl = baseUrlFlag(values['base-url'] as string | undefined);
   checkSocketFlag(values.socket);
@@ -130,8 +145,9 @@ export async function serve(args: string[]): Promise<number> {
   // SIGUSR2: leave the clusters running for a restarted server to adopt (stop_clusters_on_shutdown=False).
   process.on('SIGUSR2', () => process.exit(0));
   const adopted = await owner.engine.adoptOrphans();
-  process.stderr.write(`dask-hpc: serving on ${values.socket}; adopted ${adopted.length} running cluster(s)${adopted.length ? ': ' + adopted.join(', ') : ''}\n`);
+  process.stderr.write(
+    `dask-hpc: serving on ${values.socket}; adopted ${adopted.length} running cluster(s)${adopted.length ? ': ' + adopted.join(', ') : ''}\n`
+  );
   await new Promise(() => undefined);
   return 0;
 }
-

@@ -22,9 +22,18 @@ export function ls(args: string[]): number {
   }
   for (const c of here) {
     const running = c.workers.filter(w => w.status === 'running').length;
-    process.stdout.write(`${c.id}  ${c.name}  ${c.status}  workers ${running}/${c.workers.length}  ${c.scheduler_address}  ${c.dashboard_url}\n`);
+    process.stdout.write(
+      `${c.id}  ${c.name}  ${c.status}  workers ${running}/${c.workers.length}  ${c.scheduler_address}  ${c.dashboard_url}\n`
+    );
     // A running cluster can have an error too (a worker job that died): the card shows it, and so does ls.
-    if (c.error) process.stdout.write(c.error.split('\n').map(line => `    ${line}\n`).join(''));
+    if (c.error) {
+      process.stdout.write(
+        c.error
+          .split('\n')
+          .map(line => `    ${line}\n`)
+          .join('')
+      );
+    }
   }
   // Another node's record says what it was when written: its processes cannot be checked from here.
   if (values['all-hosts']) for (const c of elsewhere) process.stdout.write(`${c.id}  ${c.name}  ${c.status}  on ${describeHost(c)}\n`);
@@ -35,7 +44,9 @@ export function ls(args: string[]): number {
 async function stopOrphan(state: StateStore, cluster: ClusterState): Promise<void> {
   if (cluster.worker_jobs) {
     const jobIds = cluster.workers.map(w => w.job_id).filter((id): id is string => !!id);
-    await batchCommands(cluster.worker_jobs.system).cancel(jobIds).catch(error => process.stderr.write(`dask-hpc: ${(error as Error).message}\n`));
+    await batchCommands(cluster.worker_jobs.system)
+      .cancel(jobIds)
+      .catch(error => process.stderr.write(`dask-hpc: ${(error as Error).message}\n`));
   }
   await terminatePids([cluster.scheduler_pid, ...cluster.workers.map(w => w.pid)]);
   forgetDeadCluster(state, cluster);
@@ -68,7 +79,9 @@ export async function scale(args: string[]): Promise<number> {
 
 export async function adapt(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { minimum: { type: 'string' }, maximum: { type: 'string' } });
-  if (positionals.length !== 1 || values.maximum === undefined) throw new UsageError('adapt takes a cluster id or name, --minimum A and --maximum B');
+  if (positionals.length !== 1 || values.maximum === undefined) {
+    throw new UsageError('adapt takes a cluster id or name, --minimum A and --maximum B');
+  }
   const cluster = findClusterHere(store(), positionals[0], 'adapt');
   const range = { minimum: numberFlag(values, 'minimum') ?? 0, maximum: numberFlag(values, 'maximum') };
   const result = await askOwner(cluster, 'PATCH', { adaptive: range });
@@ -86,4 +99,3 @@ export function paths(args: string[]): number {
   else for (const [key, value] of Object.entries(description)) process.stdout.write(`${key.padEnd(12)}${value}\n`);
   return 0;
 }
-

@@ -25,4 +25,3 @@ job options (up, run, job-script: workers as batch jobs on other nodes, the sche
               --jobs N (jobs to submit at the start, default 1)
   --runner    (up, run) instead: the plan's workers on every node of the current PBS or Slurm
               job, started with pbsdsh or srun; the scheduler here`;
-

@@ -50,9 +50,20 @@ export async function adoptCluster(
  * or the cluster's processes are gone. What is left of it is ended; it shows as failed, with
  * the reason, until it is deleted.
  */
-export async function failOrphan(spec: ClusterSpec, record: ClusterState, reason: string, onChange: (state: ClusterState) => void): Promise<Cluster> {
+export async function failOrphan(
+  spec: ClusterSpec,
+  record: ClusterState,
+  reason: string,
+  onChange: (state: ClusterState) => void
+): Promise<Cluster> {
   const cluster = new Cluster(spec, onChange);
-  Object.assign(cluster.state, record, { owner_pid: process.pid, control_socket: spec.controlSocket, status: 'failed', error: reason, workers: [] });
+  Object.assign(cluster.state, record, {
+    owner_pid: process.pid,
+    control_socket: spec.controlSocket,
+    status: 'failed',
+    error: reason,
+    workers: []
+  });
   // Its workers first, while their scheduler may still answer (see Cluster.teardown).
   await terminatePids([...new Set(record.workers.map(worker => worker.pid).filter(processAlive))]);
   await terminatePids([record.scheduler_pid]);

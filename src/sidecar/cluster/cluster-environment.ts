@@ -1,7 +1,13 @@
 import type { Plan } from '../../common/protocol';
 import { SCHEDULER_HTTP_ROUTES } from '../server/scheduler-api';
 
-const BLAS_THREAD_VARIABLES = ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS', 'NUMEXPR_NUM_THREADS'];
+const BLAS_THREAD_VARIABLES = [
+  'OMP_NUM_THREADS',
+  'OPENBLAS_NUM_THREADS',
+  'MKL_NUM_THREADS',
+  'VECLIB_MAXIMUM_THREADS',
+  'NUMEXPR_NUM_THREADS'
+];
 
 /** The environment every process of the cluster gets: temp and spill in its own directory, the plan's thresholds. */
 export function clusterEnvironment(plan: Plan, localDirectory: string): Record<string, string> {

@@ -128,7 +128,9 @@ export class Cluster implements PlacementContext, SupervisedCluster {
    */
   async start(): Promise<void> {
     let schedulerStarted: (up: boolean) => void = () => undefined;
-    const schedulerUp = new Promise<void>((resolve, reject) => (schedulerStarted = up => (up ? resolve() : reject(new Error('no scheduler')))));
+    const schedulerUp = new Promise<void>(
+      (resolve, reject) => (schedulerStarted = up => (up ? resolve() : reject(new Error('no scheduler'))))
+    );
     schedulerUp.catch(() => undefined);
     try {
       makeLocalDirectory(this.state.local_directory);

@@ -52,7 +52,11 @@ export class LocalWorkers implements WorkerPlacement {
     const { supervisor } = this.cluster;
     const leaving = supervisor
       .activeUnits()
-      .flatMap(unit => listedWorkers(unit).filter(isActive).map(worker => ({ unit, worker })))
+      .flatMap(unit =>
+        listedWorkers(unit)
+          .filter(isActive)
+          .map(worker => ({ unit, worker }))
+      )
       .slice(-(current - target));
     for (const { worker } of leaving) worker.status = 'retiring';
     this.cluster.changed();
@@ -99,10 +103,14 @@ export class LocalWorkers implements WorkerPlacement {
       python: spec.python,
       kind: 'worker',
       args: [
-        '--scheduler-file', state.scheduler_file,
-        '--name', name,
-        '--nworkers', String(count),
-        '--host', '127.0.0.1',
+        '--scheduler-file',
+        state.scheduler_file,
+        '--name',
+        name,
+        '--nworkers',
+        String(count),
+        '--host',
+        '127.0.0.1',
         ...workerArgs(spec.plan, state.local_directory)
       ],
       // TLS through the environment: this process may start before the files are written.

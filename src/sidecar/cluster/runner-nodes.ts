@@ -91,7 +91,15 @@ export class RunnerNodes implements WorkerPlacement {
       kind: 'worker',
       launcher: nodeLauncher(this.runner.system, node, plan.n_workers * plan.threads_per_worker, env),
       // The node's workers listen on the interface that reaches the scheduler.
-      args: [state.scheduler_address as string, '--name', name, '--nworkers', String(plan.n_workers), ...workerArgs(plan, localDirectory), ...tlsFlags(security)],
+      args: [
+        state.scheduler_address as string,
+        '--name',
+        name,
+        '--nworkers',
+        String(plan.n_workers),
+        ...workerArgs(plan, localDirectory),
+        ...tlsFlags(security)
+      ],
       env,
       logFile: join(state.local_directory, `${name}.log`)
     });

@@ -13,16 +13,23 @@ const SCHEDULER_REMOVE_LINE = /Remove worker addr: (\S+) name: (\S+)/;
 /** The `dask scheduler` arguments: TLS on `host`, the dashboard on loopback, our preloads. */
 export function schedulerArgs(spec: ClusterSpec, schedulerFile: string, host: string): string[] {
   return [
-    '--host', host,
-    '--port', '0',
-    '--protocol', 'tls',
-    '--dashboard-address', '127.0.0.1:0',
+    '--host',
+    host,
+    '--port',
+    '0',
+    '--protocol',
+    'tls',
+    '--dashboard-address',
+    '127.0.0.1:0',
     // The dashboard comes after the scheduler is up, from a preload (deferred_dashboard.py):
     // importing it first would hold the workers back.
     '--no-dashboard',
-    '--scheduler-file', schedulerFile,
-    '--preload', spec.lifelinePreload,
-    '--preload', spec.dashboardPreload
+    '--scheduler-file',
+    schedulerFile,
+    '--preload',
+    spec.lifelinePreload,
+    '--preload',
+    spec.dashboardPreload
   ];
 }
 
@@ -60,7 +67,10 @@ export async function awaitScheduler(
   const dashboard = scheduler.waitFor(DASHBOARD_LINE);
   dashboard.catch(() => undefined); // the address wait below reports an early exit
   try {
-    const [address, dashboardMatch] = await withTimeout(Promise.all([scheduler.waitFor(SCHEDULER_ADDRESS_LINE), dashboard]), 'the scheduler');
+    const [address, dashboardMatch] = await withTimeout(
+      Promise.all([scheduler.waitFor(SCHEDULER_ADDRESS_LINE), dashboard]),
+      'the scheduler'
+    );
     state.scheduler_address = address[1];
     // Dask prints the link with the scheduler's host; the dashboard itself listens on loopback only.
     const httpAddress = `http://127.0.0.1:${new URL(dashboardMatch[1]).port}`;
@@ -89,7 +99,10 @@ async function connect(scheduler: StartedProcess, socket: string, dependencies: 
 }
 
 /** Calls `onWorker` as the scheduler says a worker, by name and address, arrived or left. */
-export function followWorkers(scheduler: StartedProcess, onWorker: (change: 'added' | 'removed', address: string, name: string) => void): void {
+export function followWorkers(
+  scheduler: StartedProcess,
+  onWorker: (change: 'added' | 'removed', address: string, name: string) => void
+): void {
   scheduler.onLine(line => {
     const registered = SCHEDULER_REGISTER_LINE.exec(line);
     const removed = SCHEDULER_REMOVE_LINE.exec(line);

@@ -119,7 +119,9 @@ export class WorkerJobs implements WorkerPlacement {
         this.cluster.changed();
         this.submitJob().catch(error => {
           if (this.cluster.isStopping) return;
-          this.cluster.reportError(`worker job ${unit.info.name} (${job.jobId}) ended; its replacement was not submitted: ${(error as Error).message}`);
+          this.cluster.reportError(
+            `worker job ${unit.info.name} (${job.jobId}) ended; its replacement was not submitted: ${(error as Error).message}`
+          );
           this.cluster.changed();
         });
         return;

@@ -79,9 +79,7 @@ export function cgroupMemoryLimit(files: NodeFiles): CgroupLimit | null {
   const membership = readMembership(files);
   const candidates: CgroupLimit[] = [];
   if (membership.v2 !== null) {
-    const v2 = tightestLimit(files, V2_MOUNTS, membership.v2, 'memory.max', text =>
-      /^\d+$/.test(text) ? Number(text) : null
-    );
+    const v2 = tightestLimit(files, V2_MOUNTS, membership.v2, 'memory.max', text => (/^\d+$/.test(text) ? Number(text) : null));
     if (v2) candidates.push(v2);
   }
   const v1Path = membership.v1.get('memory');
@@ -98,8 +96,7 @@ export function cgroupMemoryLimit(files: NodeFiles): CgroupLimit | null {
 export function cgroupCpuQuota(files: NodeFiles): CgroupLimit | null {
   const membership = readMembership(files);
   const candidates: CgroupLimit[] = [];
-  const cores = (quota: number, period: number) =>
-    quota > 0 && period > 0 ? Math.max(1, Math.floor(quota / period)) : null;
+  const cores = (quota: number, period: number) => (quota > 0 && period > 0 ? Math.max(1, Math.floor(quota / period)) : null);
   if (membership.v2 !== null) {
     const v2 = tightestLimit(files, V2_MOUNTS, membership.v2, 'cpu.max', text => {
       const match = /^(\d+)\s+(\d+)$/.exec(text); // "max 100000" means no quota

@@ -82,13 +82,7 @@ function firstNodeCpus(text: string): number | null {
 }
 
 /** The smaller of two figures; a clamp that bites a batch system's figure is reported as a warning. */
-function clamp(
-  reading: Reading,
-  figure: Figure,
-  limit: Figure | null,
-  describe: (n: number) => string,
-  warn = true
-): Figure {
+function clamp(reading: Reading, figure: Figure, limit: Figure | null, describe: (n: number) => string, warn = true): Figure {
   if (!limit || limit.value >= figure.value) {
     return figure;
   }
@@ -135,9 +129,7 @@ const SLURM_ALL_MEMORY = "is Slurm's --mem=0 (all of the node's memory)";
 function detectMemory(reading: Reading, system: BatchSystem, cores: number, nodes: number): Figure {
   const { files } = reading;
   const memTotalMatch = /^MemTotal:\s*(\d+)\s*kB/m.exec(files.read('/proc/meminfo') ?? '');
-  const memTotal: Figure | null = memTotalMatch
-    ? { value: Number(memTotalMatch[1]) * 1024, source: 'MemTotal (/proc/meminfo)' }
-    : null;
+  const memTotal: Figure | null = memTotalMatch ? { value: Number(memTotalMatch[1]) * 1024, source: 'MemTotal (/proc/meminfo)' } : null;
   reading.inputs['MemTotal'] = memTotal?.value ?? null;
 
   const limit = cgroupMemoryLimit(files);
@@ -152,7 +144,11 @@ function detectMemory(reading: Reading, system: BatchSystem, cores: number, node
       batch = perCpu && { value: perCpu.value * cores, source: `SLURM_MEM_PER_CPU × ${cores} CPUs` };
     }
   }
-  batch ??= perNode(reading.firstVariable(['PBS_VMEM', 'PBS_MEM'], parsePbsSize, 'a PBS size like 190gb or 201326592000', 'is no memory at all'), nodes, Math.floor);
+  batch ??= perNode(
+    reading.firstVariable(['PBS_VMEM', 'PBS_MEM'], parsePbsSize, 'a PBS size like 190gb or 201326592000', 'is no memory at all'),
+    nodes,
+    Math.floor
+  );
 
   let memory = batch ?? cgroup ?? memTotal;
   if (!memory) {
@@ -205,7 +201,15 @@ function countNodes(reading: Reading, system: BatchSystem): number {
   if (system === 'pbs' && nodeFile) {
     const text = reading.files.read(nodeFile);
     if (text !== null) {
-      return Math.max(1, new Set(text.split('\n').map(line => line.trim()).filter(Boolean)).size);
+      return Math.max(
+        1,
+        new Set(
+          text
+            .split('\n')
+            .map(line => line.trim())
+            .filter(Boolean)
+        ).size
+      );
     }
     reading.warnings.push(`PBS_NODEFILE=${JSON.stringify(nodeFile)} cannot be read; counting one node.`);
   }
@@ -224,7 +228,11 @@ export function detectResources(options: DetectOptions): Resources {
   const memory = detectMemory(reading, system, cores.value, nodes);
   const jobfs = detectJobfs(reading);
   const jobfsSpace = diskSpace(jobfs.path);
-  const gpus = reading.firstVariable(['PBS_NGPUS', 'SLURM_GPUS_ON_NODE'], text => (/^\d+$/.test(text.trim()) ? Number(text) : null), 'a whole number of GPUs');
+  const gpus = reading.firstVariable(
+    ['PBS_NGPUS', 'SLURM_GPUS_ON_NODE'],
+    text => (/^\d+$/.test(text.trim()) ? Number(text) : null),
+    'a whole number of GPUs'
+  );
   return {
     batch_system: system,
     job_id: jobId,

@@ -116,7 +116,9 @@ export function planCluster(resources: Resources, request: PlanRequest): Plan {
       `Each thread has ${formatBytes(Math.floor(memoryPerThread))}: too little for 256–512 MiB chunks. ` +
         `Use chunks of about ${formatBytes(chunk)}, or ` +
         // One worker cannot be made fewer: only more memory for it helps.
-        (n_workers > 1 ? 'fewer workers (max_workers) for the heavy steps.' : 'give the worker more memory (a smaller reserve_mem_gb or a larger max_mem_gb).')
+        (n_workers > 1
+          ? 'fewer workers (max_workers) for the heavy steps.'
+          : 'give the worker more memory (a smaller reserve_mem_gb or a larger max_mem_gb).')
     );
   }
   if (request.workload === 'io' && resources.cores > threads_per_worker) {

@@ -63,4 +63,3 @@ export function countCpuList(text: string): number | null {
   }
   return count > 0 ? count : null;
 }
-

@@ -23,7 +23,6 @@ export interface DaskProcessOptions {
   launcher?: string[];
 }
 
-
 /**
  * One `dask scheduler` or `dask worker` process: started with execa (no shell), its output
  * kept in a log file and a tail for errors, each line offered to `onLine` watchers, which is
@@ -61,8 +60,7 @@ export class DaskProcess implements StartedProcess {
     this.watchStream(this.subprocess.stderr);
     this.exited = this.subprocess.then(
       result => this.recordExit({ code: result.exitCode ?? null, signal: result.signal ?? null }),
-      (error: { exitCode?: number; signal?: string }) =>
-        this.recordExit({ code: error.exitCode ?? null, signal: error.signal ?? null })
+      (error: { exitCode?: number; signal?: string }) => this.recordExit({ code: error.exitCode ?? null, signal: error.signal ?? null })
     );
   }
 

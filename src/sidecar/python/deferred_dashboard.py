@@ -6,6 +6,7 @@ still runs, with the JSON API) and this preload: a thread imports the dashboard 
 scheduler already takes its workers, then the dashboard joins the running HTTP server. A
 dashboard page asked for in between waits for it and is then sent to itself again.
 """
+
 from __future__ import annotations
 
 import asyncio

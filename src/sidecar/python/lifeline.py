@@ -13,6 +13,7 @@ request, one line {"id": N, "result": ...} or {"id": N, "error": "..."} per answ
 they complete. The socket is the user's alone (0600 in a 0700 directory), unlike an HTTP route
 on the dashboard's port, which every user of the node can reach.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,9 +75,7 @@ class Lifeline:
     def serve_owners(self, server: socket.socket) -> None:
         while True:
             connection, _ = server.accept()
-            thread = threading.Thread(
-                target=self.hold, args=(lambda c=connection: self.answer_until_eof(c),), daemon=True
-            )
+            thread = threading.Thread(target=self.hold, args=(lambda c=connection: self.answer_until_eof(c),), daemon=True)
             thread.start()
 
     def answer_until_eof(self, connection: socket.socket) -> None:
@@ -103,9 +102,7 @@ class Lifeline:
         except (ValueError, KeyError, TypeError):
             send({"id": None, "error": f"not a request: {line[:200]!r}"})
             return
-        asked = asyncio.run_coroutine_threadsafe(
-            scheduler_queries.answer(self.scheduler, request), self.scheduler.loop.asyncio_loop
-        )
+        asked = asyncio.run_coroutine_threadsafe(scheduler_queries.answer(self.scheduler, request), self.scheduler.loop.asyncio_loop)
 
         def done(future) -> None:
             try:
@@ -143,9 +140,7 @@ def cancel_worker_jobs(described: str | None) -> None:
         if jobs["system"] == "slurm":
             subprocess.run(["scancel", "--name", jobs["name"], "--user", user], timeout=30, check=False)
         else:
-            found = subprocess.run(
-                ["qselect", "-N", jobs["name"], "-u", user], capture_output=True, text=True, timeout=30, check=False
-            )
+            found = subprocess.run(["qselect", "-N", jobs["name"], "-u", user], capture_output=True, text=True, timeout=30, check=False)
             ids = found.stdout.split()
             if ids:
                 subprocess.run(["qdel", *ids], timeout=30, check=False)

@@ -4,6 +4,7 @@ Asked over the lifeline socket (lifeline.py), which only the user can open: the 
 serves no HTTP route that changes anything, so no other user of the node can retire workers.
 Each answer is plain JSON (names as strings), whatever keys the user's tasks have.
 """
+
 from __future__ import annotations
 
 

@@ -38,7 +38,10 @@ export interface RequestContext {
 /** A cluster's name, if one is given, is a short word: it names log files and batch jobs. */
 export function checkName(name: unknown): void {
   if (name !== undefined && name !== null && (typeof name !== 'string' || !NAME_PATTERN.test(name))) {
-    throw new InputError('name', `name must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit; not ${JSON.stringify(name)}`);
+    throw new InputError(
+      'name',
+      `name must be 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit; not ${JSON.stringify(name)}`
+    );
   }
 }
 
@@ -50,7 +53,9 @@ export function checkPlanRequest(body: unknown, context: RequestContext): Plan {
   const request = parsePlanRequest(body, CLUSTER_FIELDS);
   const fields = body as Record<string, unknown>;
   const overcommit = fields.overcommit ?? false;
-  if (typeof overcommit !== 'boolean') throw new InputError('overcommit', `overcommit must be true or false, not ${JSON.stringify(overcommit)}`);
+  if (typeof overcommit !== 'boolean') {
+    throw new InputError('overcommit', `overcommit must be true or false, not ${JSON.stringify(overcommit)}`);
+  }
   const resources = context.resources();
   const clusters = context.clusters();
   const held = heldByClusters(clusters);
@@ -81,7 +86,10 @@ export function checkClusterRequest(body: unknown, context: RequestContext): Clu
   const checked = checkWorkerJobs(fields);
   const system = (checked.workerJobs as NonNullable<ClusterRequest['workerJobs']>).spec.system;
   if (!commandOnPath(SUBMIT_COMMAND[system], context.env)) {
-    throw new InputError('worker_jobs.system', `${SUBMIT_COMMAND[system]} is not on PATH: this node cannot submit ${system === 'pbs' ? 'PBS' : 'Slurm'} jobs`);
+    throw new InputError(
+      'worker_jobs.system',
+      `${SUBMIT_COMMAND[system]} is not on PATH: this node cannot submit ${system === 'pbs' ? 'PBS' : 'Slurm'} jobs`
+    );
   }
   return { name: (name as string | undefined) ?? null, ...checked };
 }
@@ -102,7 +110,9 @@ function checkRunner(value: unknown, context: RequestContext): RunnerSpec | null
 /** Why runner mode cannot start workers here (null: it can), also for the form to say before Launch. */
 export function runnerUnavailable(system: Resources['batch_system'], env: Environment): string | null {
   if (system === 'none') return 'runner uses the nodes of the current PBS or Slurm job, and this process is not in one';
-  if (!commandOnPath(LAUNCH_COMMAND[system], env)) return `${LAUNCH_COMMAND[system]} is not on PATH: workers cannot be started on this job's nodes`;
+  if (!commandOnPath(LAUNCH_COMMAND[system], env)) {
+    return `${LAUNCH_COMMAND[system]} is not on PATH: workers cannot be started on this job's nodes`;
+  }
   return null;
 }
 
@@ -111,13 +121,19 @@ function checkWorkerJobs(body: Record<string, unknown>): Omit<ClusterRequest, 'n
   const spec = parseWorkerJobs(body.worker_jobs, body);
   const jobs = initialJobs(body.worker_jobs as Record<string, unknown>);
   const listen = chooseInterface(spec.interface);
-  return { plan: spec.plan, workerJobs: { spec: { ...spec, interface: spec.interface ?? listen.name }, initialJobs: jobs, listenHost: listen.address } };
+  return {
+    plan: spec.plan,
+    workerJobs: { spec: { ...spec, interface: spec.interface ?? listen.name }, initialJobs: jobs, listenHost: listen.address }
+  };
 }
 
 /** A job-script request (worker jobs, nothing started): its job, plan, interface and name. */
 export function checkJobScriptRequest(body: unknown): { spec: WorkerJobSpec; plan: Plan; listenHost: string; name: string | null } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InputError('body', 'the request must be a JSON object like {"worker_jobs": {"system": "slurm", "cores": 4, "memory_gb": 16}}');
+    throw new InputError(
+      'body',
+      'the request must be a JSON object like {"worker_jobs": {"system": "slurm", "cores": 4, "memory_gb": 16}}'
+    );
   }
   const request = body as Record<string, unknown>;
   if (request.worker_jobs === undefined || request.worker_jobs === null) {

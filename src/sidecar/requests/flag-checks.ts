@@ -22,7 +22,9 @@ export function rootFlag(values: FlagValues): string | undefined {
   const root = values.root as string | undefined;
   if (root === undefined) return undefined;
   try {
-    if (!statSync(root).isDirectory()) throw new InputError('--root', `--root ${root} is not a directory; give a directory holding a node's proc/ and sys/`);
+    if (!statSync(root).isDirectory()) {
+      throw new InputError('--root', `--root ${root} is not a directory; give a directory holding a node's proc/ and sys/`);
+    }
   } catch (error) {
     if (error instanceof InputError) throw error;
     throw new InputError('--root', `--root: ${describeFileError(root, error)}; give a directory holding a node's proc/ and sys/`);
@@ -53,12 +55,14 @@ export function ownerFlags(values: FlagValues) {
 export function pythonFlag(python: string | undefined, env: Record<string, string | undefined> = process.env): string {
   if (python === undefined) return commandPath('python3', env) ?? 'python3';
   if (python.trim() === '') throw new InputError('--python', '--python takes a Python executable, not an empty string');
-  return python.includes('/') ? resolve(python) : commandPath(python, env) ?? python;
+  return python.includes('/') ? resolve(python) : (commandPath(python, env) ?? python);
 }
 
 /** --base-url: Jupyter's base URL, a path. */
 export function baseUrlFlag(baseUrl: string | undefined): string | null {
-  if (baseUrl !== undefined && !baseUrl.startsWith('/')) throw new InputError('--base-url', `--base-url is a path starting with "/", not ${JSON.stringify(baseUrl)}`);
+  if (baseUrl !== undefined && !baseUrl.startsWith('/')) {
+    throw new InputError('--base-url', `--base-url is a path starting with "/", not ${JSON.stringify(baseUrl)}`);
+  }
   return baseUrl ?? null;
 }
 
@@ -66,7 +70,11 @@ export function baseUrlFlag(baseUrl: string | undefined): string | null {
 const MAX_SOCKET_PATH_BYTES = 107;
 
 export function checkSocketFlag(socket: string): void {
-  const refuse = (what: string) => new InputError('--socket', `--socket ${socket}: ${what}; give a path in a directory of your own, such as $XDG_RUNTIME_DIR/dask-hpc.sock`);
+  const refuse = (what: string) =>
+    new InputError(
+      '--socket',
+      `--socket ${socket}: ${what}; give a path in a directory of your own, such as $XDG_RUNTIME_DIR/dask-hpc.sock`
+    );
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) throw refuse(`a unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes`);
   const directory = dirname(resolve(socket));
   try {
@@ -80,4 +88,3 @@ export function checkSocketFlag(socket: string): void {
     throw refuse(describeFileError(directory, error));
   }
 }
-

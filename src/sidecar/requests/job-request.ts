@@ -7,7 +7,20 @@ import { checkPrologue } from '../batch/prologue';
 
 type Body = Record<string, unknown>;
 
-const JOB_FIELDS = ['system', 'dialect', 'cores', 'memory_gb', 'walltime', 'queue', 'account', 'jobfs_gb', 'storage', 'prologue', 'interface', 'jobs'];
+const JOB_FIELDS = [
+  'system',
+  'dialect',
+  'cores',
+  'memory_gb',
+  'walltime',
+  'queue',
+  'account',
+  'jobfs_gb',
+  'storage',
+  'prologue',
+  'interface',
+  'jobs'
+];
 const MIN_JOBFS_GB = 0.001;
 const PLAN_FIELDS_FOR_JOBS = ['workload', 'max_workers', 'reserve_mem_gb', 'thresholds'];
 
@@ -50,7 +63,10 @@ function positive(body: Body, field: string, integer: boolean, max: number): num
   const value = body[field];
   if (value === undefined || value === null) return null;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max || (integer && !Number.isInteger(value))) {
-    throw new InputError(`worker_jobs.${field}`, `worker_jobs.${field} must be ${integer ? 'a whole number' : 'a number'} above 0 and at most ${max}, not ${JSON.stringify(value)}`);
+    throw new InputError(
+      `worker_jobs.${field}`,
+      `worker_jobs.${field} must be ${integer ? 'a whole number' : 'a number'} above 0 and at most ${max}, not ${JSON.stringify(value)}`
+    );
   }
   return value;
 }
@@ -87,11 +103,17 @@ export function parseWorkerJobs(value: unknown, planFields: Body): WorkerJobSpec
   const cores = positive(body, 'cores', true, 4096);
   const memoryGb = positive(body, 'memory_gb', false, 65536);
   if (cores === null || memoryGb === null) {
-    throw new InputError(cores === null ? 'worker_jobs.cores' : 'worker_jobs.memory_gb', 'worker_jobs needs the cores and memory_gb of each job');
+    throw new InputError(
+      cores === null ? 'worker_jobs.cores' : 'worker_jobs.memory_gb',
+      'worker_jobs needs the cores and memory_gb of each job'
+    );
   }
   const walltime = (body.walltime ?? '01:00:00') as string;
   if (typeof walltime !== 'string' || !WALLTIME.test(walltime) || walltimeSeconds(walltime) < 300) {
-    throw new InputError('worker_jobs.walltime', `worker_jobs.walltime must be HH:MM:SS of at least 00:05:00, not ${JSON.stringify(body.walltime)}`);
+    throw new InputError(
+      'worker_jobs.walltime',
+      `worker_jobs.walltime must be HH:MM:SS of at least 00:05:00, not ${JSON.stringify(body.walltime)}`
+    );
   }
   const storage = pattern(body, 'storage', STORAGE, 'like gdata/ab12+scratch/ab12');
   if (storage !== null && dialect !== 'gadi') {
@@ -100,7 +122,10 @@ export function parseWorkerJobs(value: unknown, planFields: Body): WorkerJobSpec
   const jobfsGb = positive(body, 'jobfs_gb', false, 65536);
   if (jobfsGb !== null && jobfsGb < MIN_JOBFS_GB) {
     // Below a MiB the request would vanish from the directive (whole MiB), silently.
-    throw new InputError('worker_jobs.jobfs_gb', `worker_jobs.jobfs_gb must be at least ${MIN_JOBFS_GB} (about 1 MiB), not ${JSON.stringify(jobfsGb)}`);
+    throw new InputError(
+      'worker_jobs.jobfs_gb',
+      `worker_jobs.jobfs_gb must be at least ${MIN_JOBFS_GB} (about 1 MiB), not ${JSON.stringify(jobfsGb)}`
+    );
   }
   if (jobfsGb !== null && dialect === 'pbspro') {
     throw new InputError('worker_jobs.jobfs_gb', 'standard PBS Pro has no jobfs resource; leave worker_jobs.jobfs_gb out');
@@ -117,7 +142,11 @@ export function parseWorkerJobs(value: unknown, planFields: Body): WorkerJobSpec
     jobfs_free_bytes: null,
     gpus: 0,
     node_count: 1,
-    sources: { cores: 'worker_jobs.cores', memory: 'worker_jobs.memory_gb', jobfs: `the job's ${system === 'pbs' ? 'PBS_JOBFS' : 'SLURM_TMPDIR'}` },
+    sources: {
+      cores: 'worker_jobs.cores',
+      memory: 'worker_jobs.memory_gb',
+      jobfs: `the job's ${system === 'pbs' ? 'PBS_JOBFS' : 'SLURM_TMPDIR'}`
+    },
     inputs: {},
     warnings: []
   };

@@ -20,10 +20,15 @@ export async function checkPython(python: string, env: Environment, flag = '--py
     if (!(error instanceof CommandError)) throw error;
     const { code } = error;
     const what =
-      code === 'ENOENT' ? (python.includes('/') ? 'does not exist' : 'is not on PATH') :
-      code === 'EACCES' ? 'is not an executable file (or is in a directory you cannot enter)' :
-      code === 'ETIMEDOUT' ? 'did not answer within 60 s' :
-      `cannot be run (${code ?? error.message})`;
+      code === 'ENOENT'
+        ? python.includes('/')
+          ? 'does not exist'
+          : 'is not on PATH'
+        : code === 'EACCES'
+          ? 'is not an executable file (or is in a directory you cannot enter)'
+          : code === 'ETIMEDOUT'
+            ? 'did not answer within 60 s'
+            : `cannot be run (${code ?? error.message})`;
     throw refuse(`${what}; give the path of a Python that has dask[distributed]`);
   }
   if (result.exitCode === NO_DISTRIBUTED) {
@@ -31,6 +36,8 @@ export async function checkPython(python: string, env: Environment, flag = '--py
   }
   if (result.exitCode !== 0) {
     const last = result.stderr.trim().split('\n').pop() ?? '';
-    throw refuse(`is not a working Python (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}${last ? `: ${last}` : ''})`);
+    throw refuse(
+      `is not a working Python (${result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`}${last ? `: ${last}` : ''})`
+    );
   }
 }

@@ -35,7 +35,10 @@ export function checkScaleRequest(body: unknown, cluster: ScaledCluster): ScaleA
   const units = (field: string, workers: number) => {
     const needed = cluster.unitsFor(workers);
     if (cluster.maxUnits !== null && needed > cluster.maxUnits) {
-      throw new InputError(field, `${field}=${workers} needs ${needed} nodes; this job has ${cluster.maxUnits} (${cluster.workersPerUnit} workers each)`);
+      throw new InputError(
+        field,
+        `${field}=${workers} needs ${needed} nodes; this job has ${cluster.maxUnits} (${cluster.workersPerUnit} workers each)`
+      );
     }
     return needed;
   };

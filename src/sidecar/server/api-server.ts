@@ -45,7 +45,9 @@ async function route(engine: Engine, request: IncomingMessage): Promise<[number,
   if (path === '/api/clusters' && method === 'GET') return [200, engine.list()];
   if (path === '/api/clusters' && method === 'POST') {
     const wait = url.searchParams.get('wait');
-    if (wait !== null && wait !== 'ready') throw new InputError('wait', `wait must be "ready" (answer once every worker has registered), not ${JSON.stringify(wait)}`);
+    if (wait !== null && wait !== 'ready') {
+      throw new InputError('wait', `wait must be "ready" (answer once every worker has registered), not ${JSON.stringify(wait)}`);
+    }
     const checked = engine.checkClusterRequest(await readJson(request));
     const { cluster, ready } = engine.create(checked);
     ready.catch(() => undefined); // a failed start shows in the cluster's events

@@ -16,7 +16,10 @@ export class ClusterOwner {
   readonly engine: Engine;
   private server: Server | null = null;
 
-  constructor(readonly store: StateStore, options: OwnerOptions) {
+  constructor(
+    readonly store: StateStore,
+    options: OwnerOptions
+  ) {
     this.engine = new Engine({ ...options, store });
   }
 

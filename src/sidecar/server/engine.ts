@@ -111,7 +111,13 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
    * Creates a cluster from a checked request. Returns at once with the cluster "starting";
    * `ready` settles when it runs or has failed (and then nothing of it is left).
    */
-  private clusterSpec(id: string, name: string, plan: Plan, workerJobs: WorkerJobsSpec | null = null, runner: RunnerSpec | null = null): ClusterSpec {
+  private clusterSpec(
+    id: string,
+    name: string,
+    plan: Plan,
+    workerJobs: WorkerJobsSpec | null = null,
+    runner: RunnerSpec | null = null
+  ): ClusterSpec {
     const resources = this.resources();
     return {
       id,
@@ -138,8 +144,11 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
 
   create(request: ClusterRequest): { cluster: ClusterState; ready: Promise<ClusterState> } {
     const id = randomBytes(4).toString('hex');
-    const jobs = request.workerJobs && this.workerJobsSpec(id, request.workerJobs.spec, request.workerJobs.initialJobs, request.workerJobs.listenHost);
-    const cluster = new Cluster(this.clusterSpec(id, request.name ?? `dask-${id}`, request.plan, jobs, request.runner ?? null), state => this.record(state));
+    const jobs =
+      request.workerJobs && this.workerJobsSpec(id, request.workerJobs.spec, request.workerJobs.initialJobs, request.workerJobs.listenHost);
+    const cluster = new Cluster(this.clusterSpec(id, request.name ?? `dask-${id}`, request.plan, jobs, request.runner ?? null), state =>
+      this.record(state)
+    );
     // Registered only once its record is written: a cluster other processes cannot see must not start.
     try {
       this.options.store.save(cluster.state);
@@ -210,8 +219,12 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       try {
         const jobs = record.worker_jobs ? this.workerJobsSpec(record.id, record.worker_jobs, 0, '') : null;
         // The same job, so the same nodes: read again for the launcher's node indexes.
-        const runner = record.runner ? { system: record.runner.system, nodes: allocationNodes(record.runner.system, this.options.env), listenHost: '' } : null;
-        const cluster = await adoptCluster(this.clusterSpec(record.id, record.name, record.plan, jobs, runner), record, state => this.record(state));
+        const runner = record.runner
+          ? { system: record.runner.system, nodes: allocationNodes(record.runner.system, this.options.env), listenHost: '' }
+          : null;
+        const cluster = await adoptCluster(this.clusterSpec(record.id, record.name, record.plan, jobs, runner), record, state =>
+          this.record(state)
+        );
         this.clusters.set(record.id, cluster);
         this.record(cluster.state);
         adopted.push(record.id);
@@ -248,7 +261,11 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   async scale(idOrName: string, body: unknown): Promise<ClusterState> {
     const cluster = this.get(idOrName);
     const { placement } = cluster;
-    const action = checkScaleRequest(body, { unitsFor: workers => cluster.unitsFor(workers), maxUnits: placement.maxUnits, workersPerUnit: placement.workersPerUnit });
+    const action = checkScaleRequest(body, {
+      unitsFor: workers => cluster.unitsFor(workers),
+      maxUnits: placement.maxUnits,
+      workersPerUnit: placement.workersPerUnit
+    });
     if ('units' in action) await cluster.scale(action.units);
     else if ('adaptive' in action) await cluster.adapt(action.adaptive);
     else await cluster.scale(cluster.state.workers.length);

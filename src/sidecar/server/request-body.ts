@@ -41,7 +41,10 @@ export function checkBodyHeaders(request: IncomingMessage): void {
   if (!carriesBody(request)) return;
   const type = request.headers['content-type'];
   if (mediaType(type) !== 'application/json') {
-    throw new HttpError(415, `the request body must be JSON sent as Content-Type: application/json, not ${type ? JSON.stringify(type) : 'without a Content-Type'}`);
+    throw new HttpError(
+      415,
+      `the request body must be JSON sent as Content-Type: application/json, not ${type ? JSON.stringify(type) : 'without a Content-Type'}`
+    );
   }
   if (Number(request.headers['content-length']) > MAX_BODY_BYTES) throw tooLarge();
 }
@@ -78,6 +81,8 @@ export async function readJson(request: IncomingMessage): Promise<unknown> {
   } catch {
     throw new InputError('body', 'the request body is not valid JSON');
   }
-  if (nestedDeeperThan(body, MAX_BODY_DEPTH)) throw new InputError('body', `the request body is nested deeper than ${MAX_BODY_DEPTH} levels`);
+  if (nestedDeeperThan(body, MAX_BODY_DEPTH)) {
+    throw new InputError('body', `the request body is nested deeper than ${MAX_BODY_DEPTH} levels`);
+  }
   return body;
 }

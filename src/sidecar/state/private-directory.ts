@@ -77,7 +77,9 @@ export function openOwnDirectory(path: string, remedy: string): void {
     } catch {
       // nothing there, or nothing we may look at: the first error says which
     }
-    if (link?.isSymbolicLink() && codeOf(error) === 'ENOENT') throw refuse(`it is a symbolic link to ${readlinkSync(path)}, which does not exist`);
+    if (link?.isSymbolicLink() && codeOf(error) === 'ENOENT') {
+      throw refuse(`it is a symbolic link to ${readlinkSync(path)}, which does not exist`);
+    }
     if (codeOf(error) === 'EEXIST' || (link && !link.isDirectory() && !link.isSymbolicLink())) throw refuse('it is not a directory');
     if (codeOf(error) === 'ENOENT') throw refuse('it cannot be made there (the file system refuses new directories)');
     throw refuse(describeFileError(path, error));
@@ -114,7 +116,11 @@ export function checkPrivateRoot(root: string, create: boolean): void {
   } catch (error) {
     if (error instanceof InputError) throw error;
     if (codeOf(error) === 'EEXIST') return checkPrivateRoot(root, create); // made by someone else just now: judge it
-    throw refuse(codeOf(error) === 'ENOTDIR' ? `${dirname(root)} is not a directory` : describeFileError(codeOf(error) === 'ENOENT' ? dirname(root) : root, error));
+    throw refuse(
+      codeOf(error) === 'ENOTDIR'
+        ? `${dirname(root)} is not a directory`
+        : describeFileError(codeOf(error) === 'ENOENT' ? dirname(root) : root, error)
+    );
   }
   if (stats === null) return;
   judgePrivateDirectory(root, stats, refuse);

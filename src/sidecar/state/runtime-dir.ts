@@ -47,7 +47,10 @@ function privateDirectory(path: string, chosen: boolean): string {
   const fix = chosen ? instead : `remove it if it is yours, or ${instead}`;
   if (!path.startsWith('/')) throw new InputError(variable, `${variable}=${JSON.stringify(path)} is not an absolute path`);
   if (Buffer.byteLength(path) > MAX_RUNTIME_DIR_BYTES) {
-    throw new InputError(variable, `${path} is too long for unix socket paths (${Buffer.byteLength(path)} bytes; at most ${MAX_RUNTIME_DIR_BYTES}): set ${variable} to a shorter path`);
+    throw new InputError(
+      variable,
+      `${path} is too long for unix socket paths (${Buffer.byteLength(path)} bytes; at most ${MAX_RUNTIME_DIR_BYTES}): set ${variable} to a shorter path`
+    );
   }
   try {
     // Node's recursive mkdir never returns under /proc: makeDirectories stops.
@@ -58,7 +61,11 @@ function privateDirectory(path: string, chosen: boolean): string {
       throw new InputError(variable, `cannot make the runtime directory ${path}: ${(error as Error).message}`);
     }
   }
-  judgePrivateDirectory(path, lstatSync(path), what => new InputError(variable, `cannot use the runtime directory ${path}: ${what}; ${fix}`));
+  judgePrivateDirectory(
+    path,
+    lstatSync(path),
+    what => new InputError(variable, `cannot use the runtime directory ${path}: ${what}; ${fix}`)
+  );
   return path;
 }
 

@@ -59,7 +59,11 @@ export class StateStore {
     } catch (error) {
       rmSync(temporary, { force: true });
       const { code, message } = error as NodeJS.ErrnoException;
-      throw new Error(code === 'ENOSPC' || code === 'EDQUOT' ? `no space left in ${this.dir} (${code}): free some and try again` : `cannot write ${path}: ${message}`);
+      throw new Error(
+        code === 'ENOSPC' || code === 'EDQUOT'
+          ? `no space left in ${this.dir} (${code}): free some and try again`
+          : `cannot write ${path}: ${message}`
+      );
     }
   }
 

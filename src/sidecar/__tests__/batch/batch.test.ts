@@ -69,7 +69,7 @@ describe('contract: Gadi PBS job script (PBS Pro cannot run here)', () => {
     bashAccepts(script);
   });
 
-  test('the workers: the job plan, spill on the job\'s own jobfs, ib0, retired before the walltime', () => {
+  test("the workers: the job plan, spill on the job's own jobfs, ib0, retired before the walltime", () => {
     const worker = script.split('\n').find(line => line.includes('distributed.cli.dask_worker')) as string;
     expect(worker).toContain(`'/g/data/ab12/venv/bin/python' -m distributed.cli.dask_worker 'tls://10.6.1.17:40123'`);
     expect(worker).toContain(`--nworkers ${spec.plan.n_workers} --nthreads 1 --memory-limit ${spec.plan.memory_limit_bytes}`);
@@ -102,7 +102,7 @@ describe("a worker job's interface: a preference where the node has it", () => {
     expect(interfaceFlags('lo')).toBe('--interface lo');
   });
 
-  test('a node without it (the scheduler\'s bridge is not on the compute nodes) gets none, so the worker still starts', () => {
+  test("a node without it (the scheduler's bridge is not on the compute nodes) gets none, so the worker still starts", () => {
     expect(interfaceFlags('nosuch0')).toBe('');
   });
 });
@@ -112,7 +112,10 @@ describe("a worker job's local directory on a node whose /tmp is shared", () => 
   function runUpToTheWorker(tmpdir: string) {
     const spec = parseWorkerJobs({ system: 'slurm', cores: 2, memory_gb: 4 }, {});
     const lines = renderJobScript(spec, context).split('\n');
-    const head = lines.slice(lines.findIndex(line => line.startsWith('local_root=')), lines.findIndex(line => line.startsWith('trap ')));
+    const head = lines.slice(
+      lines.findIndex(line => line.startsWith('local_root=')),
+      lines.findIndex(line => line.startsWith('trap '))
+    );
     return spawnSync('bash', ['-c', head.join('\n')], { env: { PATH: process.env.PATH, TMPDIR: tmpdir }, encoding: 'utf8' });
   }
 
@@ -126,7 +129,13 @@ describe("a worker job's local directory on a node whose /tmp is shared", () => 
   });
 
   test('a root others can write to, or a link, is refused before any worker starts', () => {
-    for (const prepare of [(root: string) => { mkdirSync(root); chmodSync(root, 0o777); }, (root: string) => symlinkSync(tmpdir(), root)]) {
+    for (const prepare of [
+      (root: string) => {
+        mkdirSync(root);
+        chmodSync(root, 0o777);
+      },
+      (root: string) => symlinkSync(tmpdir(), root)
+    ]) {
       const tmp = mkdtempSync(join(tmpdir(), 'shared-tmp-'));
       const root = join(tmp, `dask-hpc-${process.getuid!()}`);
       prepare(root);
@@ -155,14 +164,21 @@ describe('contract: standard PBS Pro job script', () => {
   });
 
   test("Gadi's storage and standard PBS's missing jobfs are refused by name", () => {
-    expect(() => parseWorkerJobs({ system: 'pbs', dialect: 'pbspro', cores: 4, memory_gb: 16, storage: 'gdata/ab12' }, {})).toThrow(/storage is Gadi's/);
-    expect(() => parseWorkerJobs({ system: 'pbs', dialect: 'pbspro', cores: 4, memory_gb: 16, jobfs_gb: 10 }, {})).toThrow(/no jobfs resource/);
+    expect(() => parseWorkerJobs({ system: 'pbs', dialect: 'pbspro', cores: 4, memory_gb: 16, storage: 'gdata/ab12' }, {})).toThrow(
+      /storage is Gadi's/
+    );
+    expect(() => parseWorkerJobs({ system: 'pbs', dialect: 'pbspro', cores: 4, memory_gb: 16, jobfs_gb: 10 }, {})).toThrow(
+      /no jobfs resource/
+    );
   });
 });
 
 describe('Slurm job script (run for real in tests/test_slurm.py)', () => {
   test('--cpus-per-task, --mem, --time, --partition, --account, --tmp; spill on SLURM_TMPDIR', () => {
-    const spec = parseWorkerJobs({ system: 'slurm', cores: 8, memory_gb: 32, walltime: '00:30:00', queue: 'compute', account: 'ab12', jobfs_gb: 50 }, { workload: 'mixed' });
+    const spec = parseWorkerJobs(
+      { system: 'slurm', cores: 8, memory_gb: 32, walltime: '00:30:00', queue: 'compute', account: 'ab12', jobfs_gb: 50 },
+      { workload: 'mixed' }
+    );
     const script = renderJobScript(spec, context);
     expect(directives(script, '#SBATCH')).toEqual([
       '#SBATCH --job-name=dask-1a2b3c4d',
@@ -264,7 +280,12 @@ describe('contract: batch system output parsers', () => {
   });
 
   test('squeue --json of Slurm 23.11 (job_state a list of flags)', () => {
-    expect(Object.fromEntries(parseSqueueJson(fixture('squeue-23.json')))).toEqual({ '41': 'queued', '42': 'running', '43': 'running', '44': 'finished' });
+    expect(Object.fromEntries(parseSqueueJson(fixture('squeue-23.json')))).toEqual({
+      '41': 'queued',
+      '42': 'running',
+      '43': 'running',
+      '44': 'finished'
+    });
   });
 });
 
@@ -295,7 +316,9 @@ describe('runner mode: the nodes of the current allocation (PBS contract tests)'
   });
 
   test('contract: an empty PBS_NODEFILE is refused with its name', () => {
-    expect(() => parsePbsNodefile('\n', '/var/spool/pbs/aux/1234.gadi-pbs')).toThrow(/PBS_NODEFILE=\/var\/spool\/pbs\/aux\/1234.gadi-pbs lists no nodes/);
+    expect(() => parsePbsNodefile('\n', '/var/spool/pbs/aux/1234.gadi-pbs')).toThrow(
+      /PBS_NODEFILE=\/var\/spool\/pbs\/aux\/1234.gadi-pbs lists no nodes/
+    );
   });
 
   test('contract: pbsdsh gets an argument list, the environment through env(1), no shell', () => {

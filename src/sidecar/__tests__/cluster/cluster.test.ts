@@ -122,12 +122,34 @@ describe('Cluster with worker jobs', () => {
         queued.add(id);
         return id;
       },
-      states: async (ids: string[]) => new Map(ids.map(id => [id, cancelled.includes(id) ? 'finished' : queued.has(id) ? 'queued' : 'running'] as const)),
+      states: async (ids: string[]) =>
+        new Map(ids.map(id => [id, cancelled.includes(id) ? 'finished' : queued.has(id) ? 'queued' : 'running'] as const)),
       cancel: async (ids: string[]) => void cancelled.push(...ids)
     };
     const plan = localSpec(root).plan;
-    const spec = { system: 'slurm', dialect: null, cores: 2, memory_bytes: 4 * 2 ** 30, walltime: '01:00:00', queue: null, account: null, jobfs_bytes: null, storage: null, prologue: [], interface: 'lo', plan } as const;
-    const workerJobs = { spec: { ...spec, prologue: [] }, commands, jobDirectory: join(root, 'jobs'), schedulerRoot: join(root, 'here'), listenHost: '10.0.0.1', initialJobs: 1, pollMs: 20 };
+    const spec = {
+      system: 'slurm',
+      dialect: null,
+      cores: 2,
+      memory_bytes: 4 * 2 ** 30,
+      walltime: '01:00:00',
+      queue: null,
+      account: null,
+      jobfs_bytes: null,
+      storage: null,
+      prologue: [],
+      interface: 'lo',
+      plan
+    } as const;
+    const workerJobs = {
+      spec: { ...spec, prologue: [] },
+      commands,
+      jobDirectory: join(root, 'jobs'),
+      schedulerRoot: join(root, 'here'),
+      listenHost: '10.0.0.1',
+      initialJobs: 1,
+      pollMs: 20
+    };
     const cluster = localCluster({ workerJobs });
     /** The job starts on its node and its plan's two workers register. */
     const jobRuns = (index: number) => {

@@ -17,7 +17,13 @@ describe('PBS on Gadi', () => {
         '/sys/fs/cgroup/cpu,cpuacct/pbs_jobs.service/jobid/123.gadi-pbs/cpu.cfs_period_us': '100000'
       }
     });
-    const env = { PBS_JOBID: '123.gadi-pbs', PBS_NCPUS: '48', PBS_VMEM: String(190 * GiB), PBS_JOBFS: '/jobfs/123.gadi-pbs', PBS_NGPUS: '0' };
+    const env = {
+      PBS_JOBID: '123.gadi-pbs',
+      PBS_NCPUS: '48',
+      PBS_VMEM: String(190 * GiB),
+      PBS_JOBFS: '/jobfs/123.gadi-pbs',
+      PBS_NGPUS: '0'
+    };
     const resources = detectResources({ env, root, hostname: 'gadi-cpu-clx-0001' });
     expect(resources).toMatchObject({
       batch_system: 'pbs',
@@ -156,7 +162,10 @@ describe('no batch system', () => {
 
   test('TMPDIR is the job filesystem when nothing better is set', () => {
     const root = makeNodeRoot({ cpusAllowed: '0', memTotalBytes: 4 * GiB });
-    expect(detectResources({ env: { TMPDIR: '/scratch/tmp' }, root })).toMatchObject({ jobfs: '/scratch/tmp', sources: { jobfs: 'TMPDIR' } });
+    expect(detectResources({ env: { TMPDIR: '/scratch/tmp' }, root })).toMatchObject({
+      jobfs: '/scratch/tmp',
+      sources: { jobfs: 'TMPDIR' }
+    });
   });
 });
 
@@ -184,7 +193,9 @@ describe('garbage values are named, never silently used', () => {
     const resources = detectResources({ env: { SLURM_JOB_ID: '5', SLURM_MEM_PER_NODE: '0' }, root });
     expect(resources.memory_bytes).toBe(16 * GiB);
     expect(resources.sources.memory).toBe('MemTotal (/proc/meminfo)');
-    expect(resources.warnings).toEqual([`SLURM_MEM_PER_NODE="0" is Slurm's --mem=0 (all of the node's memory); ignored it and used the node's own figure.`]);
+    expect(resources.warnings).toEqual([
+      `SLURM_MEM_PER_NODE="0" is Slurm's --mem=0 (all of the node's memory); ignored it and used the node's own figure.`
+    ]);
   });
 
   test('SLURM_MEM_PER_NODE=big', () => {

@@ -4,7 +4,20 @@ import { heldByClusters, whatIsLeft } from '../../node/node-share';
 import { planCluster } from '../../node/plan';
 
 const GiB = 2 ** 30;
-const node = { batch_system: 'none', job_id: null, hostname: 'n1', cores: 8, memory_bytes: 64 * GiB, jobfs: null, jobfs_free_bytes: null, gpus: 0, node_count: 1, sources: {}, inputs: {}, warnings: [] } as unknown as Resources;
+const node = {
+  batch_system: 'none',
+  job_id: null,
+  hostname: 'n1',
+  cores: 8,
+  memory_bytes: 64 * GiB,
+  jobfs: null,
+  jobfs_free_bytes: null,
+  gpus: 0,
+  node_count: 1,
+  sources: {},
+  inputs: {},
+  warnings: []
+} as unknown as Resources;
 
 function cluster(status: string, workers: number, threads: number, memoryGiB: number, extra: Partial<ClusterState> = {}): ClusterState {
   return {
@@ -37,13 +50,18 @@ test('a new plan gets what is left, says so, and all clusters with the reserve s
 
 test('a node with nothing left refuses at overcommit, saying what holds it', () => {
   // A cluster still starting holds the workers it plans, before they have registered.
-  const starting = { ...cluster('starting', 0, 1, 1), plan: { n_workers: 1, threads_per_worker: 1, memory_limit_bytes: GiB } } as ClusterState;
+  const starting = {
+    ...cluster('starting', 0, 1, 1),
+    plan: { n_workers: 1, threads_per_worker: 1, memory_limit_bytes: GiB }
+  } as ClusterState;
   const held = heldByClusters([cluster('running', 7, 1, 8), starting]);
   expect.assertions(2);
   try {
     whatIsLeft(node, held);
   } catch (error) {
     expect(error instanceof InputError && error.field).toBe('overcommit');
-    expect((error as Error).message).toMatch(/^2 clusters already hold 8 cores and 57 GiB of this node's 8 cores and 64 GiB: nothing is left/);
+    expect((error as Error).message).toMatch(
+      /^2 clusters already hold 8 cores and 57 GiB of this node's 8 cores and 64 GiB: nothing is left/
+    );
   }
 });

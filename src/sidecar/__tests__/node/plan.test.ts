@@ -78,7 +78,10 @@ describe('memory', () => {
 
   test('max_workers that would starve each worker is an error naming max_workers', () => {
     expect(() => planCluster(node(64, 8), { workload: 'cpu', max_workers: 64 })).toThrow(
-      expect.objectContaining({ field: 'max_workers', message: expect.stringMatching(/below the 512 MiB a Dask worker needs; use max_workers=\d+ or less/) })
+      expect.objectContaining({
+        field: 'max_workers',
+        message: expect.stringMatching(/below the 512 MiB a Dask worker needs; use max_workers=\d+ or less/)
+      })
     );
   });
 

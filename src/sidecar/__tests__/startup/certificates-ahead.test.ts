@@ -35,7 +35,12 @@ test('a set made ahead goes whole to one cluster; the next cluster makes its own
 test('stale, abandoned and future sets are thrown away, a set still being made is left alone', async () => {
   const { ahead, tls } = stateDirectory();
   const hour = 3_600_000;
-  const names = [`${Date.now() - 2 * hour}-0a0a0a0a`, `.making-${Date.now() - 120_000}-0b0b0b0b`, `.making-${Date.now()}-0c0c0c0c`, `${Date.now() + hour}-0d0d0d0d`];
+  const names = [
+    `${Date.now() - 2 * hour}-0a0a0a0a`,
+    `.making-${Date.now() - 120_000}-0b0b0b0b`,
+    `.making-${Date.now()}-0c0c0c0c`,
+    `${Date.now() + hour}-0d0d0d0d`
+  ];
   for (const name of names) {
     mkdirSync(join(ahead, name), { recursive: true });
     writeFileSync(join(ahead, name, 'ca.pem'), 'not this one');

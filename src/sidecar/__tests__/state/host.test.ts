@@ -44,10 +44,20 @@ function sharedStateDirectory() {
     mkdirSync(store.pathFor(id, '.tls'));
     mkdirSync(join(root, id));
     writeFileSync(store.socketFor(id, '.lifeline.sock'), '');
-    const cluster = { id, name: `c-${id}`, status: 'running', workers: [], control_socket: null, local_directory: join(root, id), created_at: `2024-01-01T00:00:0${id[7]}Z`, ...fields };
+    const cluster = {
+      id,
+      name: `c-${id}`,
+      status: 'running',
+      workers: [],
+      control_socket: null,
+      local_directory: join(root, id),
+      created_at: `2024-01-01T00:00:0${id[7]}Z`,
+      ...fields
+    };
     writeFileSync(store.pathFor(id, '.json'), JSON.stringify(cluster));
   };
-  const files = (id: string) => [store.pathFor(id, '.json'), store.pathFor(id, '.tls'), store.socketFor(id, '.lifeline.sock'), join(root, id)].map(existsSync);
+  const files = (id: string) =>
+    [store.pathFor(id, '.json'), store.pathFor(id, '.tls'), store.socketFor(id, '.lifeline.sock'), join(root, id)].map(existsSync);
   return { store, bystander, record, files };
 }
 
@@ -66,7 +76,13 @@ test('a command sees its own live records, sweeps its own dead and older-boot on
     record('aaaa0005', { host: 'other-node', boot_id: me.boot_id, owner_pid: live, scheduler_pid: live });
     record('aaaa0006', { owner_pid: gone, scheduler_pid: gone }); // no host recorded
     // Another boot, written since this one began: a machine of the same name; its pid is alive here.
-    record('aaaa0007', { host: me.host, boot_id: '00000000-0000-0000-0000-000000000000', owner_pid: live, scheduler_pid: live, created_at: new Date().toISOString() });
+    record('aaaa0007', {
+      host: me.host,
+      boot_id: '00000000-0000-0000-0000-000000000000',
+      owner_pid: live,
+      scheduler_pid: live,
+      created_at: new Date().toISOString()
+    });
 
     const { here, elsewhere } = recordsByHost(store);
     expect(here.map(c => c.id)).toEqual(['aaaa0001']);
@@ -78,8 +94,12 @@ test('a command sees its own live records, sweeps its own dead and older-boot on
 
     expect(findClusterHere(store, 'c-aaaa0001', 'down').id).toBe('aaaa0001');
     expect(() => findClusterHere(store, 'aaaa0005', 'down')).toThrow('cluster aaaa0005 runs on host other-node: run dask-hpc down there');
-    expect(() => findClusterHere(store, 'c-aaaa0006', 'scale')).toThrow('cluster aaaa0006 runs on an unknown host (recorded by an older dask-hpc): run dask-hpc scale there');
-    expect(() => findClusterHere(store, 'aaaa0007', 'down')).toThrow(`cluster aaaa0007 runs on host ${me.host} of another boot (00000000-0000-0000-0000-000000000000: another machine of the same name)`);
+    expect(() => findClusterHere(store, 'c-aaaa0006', 'scale')).toThrow(
+      'cluster aaaa0006 runs on an unknown host (recorded by an older dask-hpc): run dask-hpc scale there'
+    );
+    expect(() => findClusterHere(store, 'aaaa0007', 'down')).toThrow(
+      `cluster aaaa0007 runs on host ${me.host} of another boot (00000000-0000-0000-0000-000000000000: another machine of the same name)`
+    );
     expect(() => findClusterHere(store, 'aaaa0002', 'down')).toThrow('no cluster "aaaa0002"');
     expect(bystander.exitCode).toBeNull();
   } finally {

@@ -20,7 +20,9 @@ test('a runtime directory others can write, a link, a file or a path too long fo
   const open = join(fresh(), 'open');
   mkdirSync(open);
   chmodSync(open, 0o777);
-  expect(() => runtimeDir({ DASK_HPC_RUNTIME_DIR: open })).toThrow(`cannot use the runtime directory ${open}: other users can write to it (mode 0777)`);
+  expect(() => runtimeDir({ DASK_HPC_RUNTIME_DIR: open })).toThrow(
+    `cannot use the runtime directory ${open}: other users can write to it (mode 0777)`
+  );
   const link = join(fresh(), 'link');
   symlinkSync(fresh(), link);
   expect(() => runtimeDir({ DASK_HPC_RUNTIME_DIR: link })).toThrow(`cannot use the runtime directory ${link}: it is a symbolic link`);
@@ -32,15 +34,19 @@ test('a runtime directory others can write, a link, a file or a path too long fo
   expect(() => runtimeDir({ DASK_HPC_RUNTIME_DIR: 'relative/dir' })).toThrow('is not an absolute path');
 });
 
-test('a runtime directory under /proc is refused at once (Node\'s recursive mkdir never returns there)', () => {
-  expect(() => runtimeDir({ DASK_HPC_RUNTIME_DIR: '/proc/nope/dask-hpc' })).toThrow('cannot make the runtime directory /proc/nope/dask-hpc');
+test("a runtime directory under /proc is refused at once (Node's recursive mkdir never returns there)", () => {
+  expect(() => runtimeDir({ DASK_HPC_RUNTIME_DIR: '/proc/nope/dask-hpc' })).toThrow(
+    'cannot make the runtime directory /proc/nope/dask-hpc'
+  );
 });
 
 (uid === 0 ? test : test.skip)("another user's directory is refused, never used", () => {
   const theirs = join(fresh(), 'theirs');
   mkdirSync(theirs, { mode: 0o700 });
   chownSync(theirs, 4242, 4242);
-  expect(() => runtimeDir({ DASK_HPC_RUNTIME_DIR: theirs })).toThrow(`cannot use the runtime directory ${theirs}: it belongs to uid 4242, not to you (uid 0)`);
+  expect(() => runtimeDir({ DASK_HPC_RUNTIME_DIR: theirs })).toThrow(
+    `cannot use the runtime directory ${theirs}: it belongs to uid 4242, not to you (uid 0)`
+  );
 });
 
 test('$XDG_RUNTIME_DIR/dask-hpc when it is ours and private, else /tmp/dask-hpc-<uid>-runtime', () => {
