@@ -202,3 +202,12 @@ def dask_hpc(tmp_path):
     for process in leftovers:
         process.kill()
     assert not leftovers, f"orphans left by the test: {descriptions}"
+
+
+@pytest.fixture
+def batch_script_environment(dask_hpc, monkeypatch):
+    """This process as a batch script in dask_hpc's fake job: its variables, no sidecar to ask."""
+    for key, value in dask_hpc.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DASK_HPC_SIDECAR_SOCKET", raising=False)
+    return dask_hpc

@@ -11,14 +11,6 @@ import pytest
 from conftest import process_tree, wait_until_gone
 
 
-@pytest.fixture
-def batch_script_environment(dask_hpc, monkeypatch):
-    for key, value in dask_hpc.env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("DASK_HPC_SIDECAR_SOCKET", raising=False)
-    return dask_hpc
-
-
 def test_setup_dask_client_in_a_batch_script(batch_script_environment):
     from jupyterlab_dask_hpc import connect, setup_dask_client
 

@@ -81,14 +81,6 @@ def test_a_detached_cluster_outlives_its_script_until_down(dask_hpc):
     assert wait_until_gone(cluster_processes, 15) == []
 
 
-@pytest.fixture
-def batch_script_environment(dask_hpc, monkeypatch):
-    for key, value in dask_hpc.env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("DASK_HPC_SIDECAR_SOCKET", raising=False)
-    return dask_hpc
-
-
 def test_arguments_that_cannot_work_start_nothing(batch_script_environment):
     from jupyterlab_dask_hpc import ConfigurationError, setup_dask_client
 
