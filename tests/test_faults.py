@@ -4,6 +4,7 @@ cluster or a clear reason, and nothing behind."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -218,7 +219,8 @@ def test_a_workload_bigger_than_memory_spills_to_the_job_filesystem_and_loses_no
         first = float(x.sum().compute())
         on_disk = sum(f.stat().st_size for f in Path(cluster["local_directory"]).rglob("*") if f.is_file())
         assert on_disk > 300 * 2**20, f"only {on_disk} bytes spilled under the job filesystem"
-        assert float(x.sum().compute()) == first
+        # Equal but for the last bits: a chunk read back from disk may sum in another SIMD order; a lost chunk is 5 %.
+        assert math.isclose(float(x.sum().compute()), first, rel_tol=1e-12)
         assert abs(first / x.size - 0.5) < 0.01
     assert all(w["restarts"] == 0 for w in described(dask_hpc, cluster["id"])["workers"])
     assert dask_hpc("down", "--all").returncode == 0

@@ -92,8 +92,14 @@ def test_a_seed_000_example_runs_with_only_the_import_changed(dask_hpc, tmp_path
         [
             DATA.replace("TIME", str(time_steps)),
             "from jupyterlab_dask_hpc import setup_dask_client   # was: from dask_setup import setup_dask_client",
-            code,
-            check,
+            "try:",
+            textwrap.indent(code + "\n" + check, "    "),
+            # On a failure the workers' logs say why, before the cluster's directory goes.
+            "except BaseException:",
+            "    import glob, sys",
+            "    for log in glob.glob(globals().get('dask_tmp', '.') + '/*.log'):",
+            "        sys.stderr.write('== ' + log + '\\n' + open(log).read()[-4000:])",
+            "    raise",
             "print('EXAMPLE DONE')",
         ]
     )
@@ -105,7 +111,7 @@ def test_a_seed_000_example_runs_with_only_the_import_changed(dask_hpc, tmp_path
         text=True,
         timeout=240,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-8000:]
     assert "EXAMPLE DONE" in result.stdout
     assert "Temp and spill: " + str(dask_hpc.local_root) in result.stdout
 
@@ -135,5 +141,5 @@ def test_suggest_chunks_and_ds_return_chunk_advice_and_a_profile_fills_in_argume
         text=True,
         timeout=240,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-8000:]
     assert "Chunks: about " in result.stdout and "ds.chunk({'time': " in result.stdout
