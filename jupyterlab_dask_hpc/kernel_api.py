@@ -3,6 +3,7 @@ one (`setup_dask_client`, in setup_client.py)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -128,12 +129,46 @@ def check_versions(client, cluster: dict) -> None:
         )
 
 
-def connect(name_or_id: str | None = None, **client_kwargs):
-    """A `distributed.Client` for a running cluster (the newest, unless one is named)."""
+def shut_down(cluster_id: str) -> bool:
+    """Whether the cluster is being or has been shut down on purpose: its record says
+    "stopping" (written before its processes are ended) or is gone. A crash is not this."""
+    here = this_host()
+    for record in _records():
+        if record.get("id") == cluster_id and recorded_here(record, here):
+            return record.get("status") in ("stopping", "stopped")
+    return True
+
+
+@functools.cache
+def _client_class():
     from distributed import Client
 
+    class ClusterClient(Client):
+        """A client that closes quietly when its cluster is shut down (from the sidebar, `dask-hpc
+        down`), as `Client(cluster)` does when its cluster closes, instead of trying to reconnect
+        for 30 s and then logging an error in every notebook connected to it."""
+
+        def __init__(self, address, *, cluster_id: str, **kwargs):
+            self._dask_hpc_cluster_id = cluster_id
+            super().__init__(address, **kwargs)
+
+        async def _reconnect(self):
+            if not shut_down(self._dask_hpc_cluster_id):
+                return await super()._reconnect()
+            for future in self.futures.values():
+                future.cancel(reason="cluster-shut-down", msg=f"cluster {self._dask_hpc_cluster_id} was shut down")
+            self.futures.clear()
+            self.scheduler_comm = None  # nothing more to read: the report loop ends
+            await self._close(fast=True)
+
+    return ClusterClient
+
+
+def connect(name_or_id: str | None = None, **client_kwargs):
+    """A `distributed.Client` for a running cluster (the newest, unless one is named). It closes
+    itself, without an error, when the cluster is shut down."""
     cluster = _find(name_or_id)
     client_kwargs.setdefault("security", security(cluster))
-    client = Client(cluster["scheduler_address"], **client_kwargs)
+    client = _client_class()(cluster["scheduler_address"], cluster_id=cluster["id"], **client_kwargs)
     check_versions(client, cluster)
     return client

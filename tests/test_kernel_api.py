@@ -265,3 +265,23 @@ def test_a_cluster_stopped_elsewhere_gives_the_process_its_temporary_directory_b
     finally:
         client.close()
         cluster.close()
+
+
+def test_a_connect_client_closes_quietly_when_its_cluster_is_shut_down(batch_script_environment, caplog):
+    """Shut down from the sidebar or `dask-hpc down`: the client does not try for 30 s to reach a
+    scheduler that is gone and then log an error (red in every connected notebook)."""
+    import time
+
+    from jupyterlab_dask_hpc import connect
+
+    cluster = batch_script_environment.up("--workload", "cpu", "--max-workers", "1", "--name", "quiet")
+    client = connect("quiet")
+    future = client.submit(time.sleep, 600)
+    down = batch_script_environment("down", "quiet")
+    assert down.returncode == 0, down.stderr
+    deadline = time.monotonic() + 10
+    while client.status != "closed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert client.status == "closed", f"still {client.status} 10 s after {cluster['id']} was shut down"
+    assert future.cancelled()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

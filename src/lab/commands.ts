@@ -17,6 +17,11 @@ export namespace CommandIDs {
   export const shutdown = 'dask-hpc:shutdown';
 }
 
+/** What a shutdown ends, beyond the cluster: the user may have work running in a notebook. */
+export const SHUTDOWN_CONSEQUENCES =
+  'Its workers are retired and its temp and spill files removed. Kernels connected to this cluster lose their client: ' +
+  'it closes, and work still running on the cluster is cancelled.';
+
 /** How long the tunnel toast stays: long enough to read what to replace. */
 const TUNNEL_NOTICE_MS = 8000;
 
@@ -94,7 +99,7 @@ export function addCommands(commands: JupyterFrontEnd['commands'], context: Comm
       const cluster = required(args);
       const answer = await showDialog({
         title: `Shut down ${cluster.name}?`,
-        body: 'Its workers are retired and its temp and spill files removed.',
+        body: SHUTDOWN_CONSEQUENCES,
         buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Shut down' })]
       });
       if (answer.button.accept) await model.shutDown(cluster.id);

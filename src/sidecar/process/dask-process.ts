@@ -51,7 +51,10 @@ export class DaskProcess implements StartedProcess {
       stderr: 'pipe',
       buffer: false,
       reject: false,
-      cleanup: true,
+      // Not killed when this process exits: an owner that leaves on purpose (SIGUSR2, the
+      // server's stop_clusters_on_shutdown=False) or crashes leaves its clusters for the next
+      // owner to adopt; the scheduler's lifeline ends them if none does within the grace.
+      cleanup: false,
       forceKillAfterDelay: KILL_GRACE_MS
     });
     // A process that died early has no reader for our start signal: that is its exit's to report.
