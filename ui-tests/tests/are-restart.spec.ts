@@ -1,10 +1,9 @@
 import { expect, test, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, openLab as openLabAt, startOwnJupyter } from './own-jupyter';
 
 // On ARE, JupyterLab runs behind a prefix, /node/<host>/<port>/, that changes with every
 // session, while the workspace (and a cluster left running) outlive the server. This spec runs
@@ -21,17 +20,6 @@ let page: Page;
 let clusterId = '';
 let dashboardPort = 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 const origin = () => `http://127.0.0.1:${port}`;
 
 /** A REST call to the running server, with the token (as a script would). */
@@ -42,43 +30,8 @@ async function api(path: string, init: RequestInit = {}): Promise<Response> {
 /** Starts Jupyter on the same port under `base`; the settings, workspaces and cluster state stay in `scratch`. */
 async function startJupyter(base: string, args: string[] = []): Promise<void> {
   prefix = base;
-  const logFile = openSync(join(scratch, `jupyter-${base.split('/')[2]}.log`), 'w');
-  jupyter = spawn(
-    '../.venv/bin/jupyter',
-    [
-      'lab',
-      '--no-browser',
-      `--port=${port}`,
-      '--ServerApp.port_retries=0',
-      '--ServerApp.ip=127.0.0.1',
-      `--ServerApp.base_url=${base}`,
-      `--IdentityProvider.token=${TOKEN}`,
-      '--LabApp.expose_app_in_browser=True',
-      `--ServerApp.root_dir=${scratch}`,
-      '--allow-root',
-      ...args
-    ],
-    {
-      stdio: ['ignore', 'ignore', logFile],
-      env: {
-        ...process.env,
-        DASK_HPC_STATE_DIR: join(scratch, 'state'),
-        JUPYTERLAB_SETTINGS_DIR: join(scratch, 'settings'),
-        JUPYTERLAB_WORKSPACES_DIR: join(scratch, 'workspaces')
-      }
-    }
-  );
-  closeSync(logFile);
-  const deadline = Date.now() + 120000;
-  for (;;) {
-    try {
-      if ((await api('dask-hpc/api/resources')).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`the Jupyter server under ${base} did not answer within 120 s`);
-    await new Promise(resolve => setTimeout(resolve, 300));
-  }
+  const logPath = join(scratch, `jupyter-${base.split('/')[2]}.log`);
+  jupyter = await startOwnJupyter({ port, token: TOKEN, scratch, logPath, baseUrl: base, args });
 }
 
 /** SIGTERM, as ARE ends a session; the server's own settings decide whether its clusters stop. */
@@ -94,10 +47,7 @@ async function stopJupyter(): Promise<void> {
 }
 
 async function openLab(): Promise<void> {
-  await page.goto(`${origin()}${prefix}lab?token=${TOKEN}`);
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands?.hasCommand('dask-hpc:launch'));
-  await page.evaluate(() => (window as any).jupyterapp.restored);
+  await openLabAt(page, `${origin()}${prefix}lab?token=${TOKEN}`);
 }
 
 async function clusters(): Promise<{ id: string; name: string; status: string; dashboard_address: string }[]> {

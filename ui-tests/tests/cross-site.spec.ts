@@ -1,10 +1,11 @@
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, startOwnJupyter } from './own-jupyter';
 
 // Pages of other sites try to act with the login cookie of a user logged into JupyterLab.
 // The Galata server of the other specs has no login and no XSRF check, so this spec runs a
@@ -20,17 +21,6 @@ let scratch: string;
 let browsing: BrowserContext; // the user's browser: one cookie jar for every site's page
 let lab: Page;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 async function startJupyter(): Promise<void> {
   scratch = mkdtempSync(join(tmpdir(), 'dask-hpc-cross-site-'));
   // The form below asks for PBS worker jobs, which needs qsub on PATH; it asks for 0 jobs,
@@ -40,44 +30,9 @@ async function startJupyter(): Promise<void> {
   writeFileSync(join(bin, 'qsub'), '#!/bin/sh\necho "this test submits no jobs" >&2\nexit 1\n');
   chmodSync(join(bin, 'qsub'), 0o755);
   jupyterLog = join(scratch, 'jupyter.log');
-  const logFile = openSync(jupyterLog, 'w');
   const port = await freePort();
   jupyterUrl = `http://127.0.0.1:${port}`;
-  jupyter = spawn(
-    '../.venv/bin/jupyter',
-    [
-      'lab',
-      '--no-browser',
-      `--port=${port}`,
-      '--ServerApp.ip=127.0.0.1',
-      `--IdentityProvider.token=${TOKEN}`,
-      '--LabApp.expose_app_in_browser=True',
-      `--ServerApp.root_dir=${scratch}`,
-      '--allow-root'
-    ],
-    {
-      stdio: ['ignore', 'ignore', logFile],
-      env: {
-        ...process.env,
-        PATH: `${bin}:${process.env.PATH}`,
-        DASK_HPC_STATE_DIR: join(scratch, 'state'),
-        JUPYTERLAB_SETTINGS_DIR: join(scratch, 'settings'),
-        JUPYTERLAB_WORKSPACES_DIR: join(scratch, 'workspaces')
-      }
-    }
-  );
-  closeSync(logFile);
-  const deadline = Date.now() + 120000;
-  for (;;) {
-    try {
-      const answer = await fetch(`${jupyterUrl}/dask-hpc/api/resources`, { headers: { Authorization: `token ${TOKEN}` } });
-      if (answer.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error('the Jupyter server did not answer within 120 s');
-    await new Promise(resolve => setTimeout(resolve, 500));
-  }
+  jupyter = await startOwnJupyter({ port, token: TOKEN, scratch, logPath: jupyterLog, env: { PATH: `${bin}:${process.env.PATH}` } });
 }
 
 /** The other site's pages: a no-cors fetch and a text/plain form, both aimed at the cluster API. */

@@ -1,3 +1,4 @@
+import { openLab } from './own-jupyter';
 import { expect, test, type Page } from '@playwright/test';
 
 // A notebook connected with the inserted client code, and its cluster shut down from the card:
@@ -25,10 +26,7 @@ async function run(code: string) {
 
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
-  await page.goto('/lab');
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands?.hasCommand('dask-hpc:launch'));
-  await page.evaluate(() => (window as any).jupyterapp.restored);
+  await openLab(page, '/lab');
 });
 
 test.afterAll(async () => {
@@ -38,6 +36,19 @@ test.afterAll(async () => {
     const sessions = (window as any).jupyterapp.serviceManager.sessions;
     for (const session of [...sessions.running()]) await sessions.shutdown(session.id);
   });
+  // The specs after this one share the server and its workspace: leave no notebook open or on disk.
+  // Closed unchanged: a changed (or untitled) notebook asks before it closes, and the question would stay open.
+  await page.evaluate(() => {
+    for (const widget of [...(window as any).jupyterapp.shell.widgets('main')]) {
+      if (widget.context) widget.context.model.dirty = false;
+      widget.close();
+    }
+  });
+  await expect
+    .poll(async () => JSON.stringify(await (await page.request.get('/lab/api/workspaces/default')).json()), { timeout: 30000 })
+    .not.toContain('notebook:');
+  const listing = await (await page.request.get('/api/contents/')).json();
+  for (const item of listing.content) if (item.type === 'notebook') await page.request.delete(`/api/contents/${item.path}`);
   await page.close();
 });
 

@@ -1,3 +1,4 @@
+import { openLab } from './own-jupyter';
 import { expect, test, type Page } from '@playwright/test';
 
 // One JupyterLab page through the whole story, as a user lives it: look, plan, launch, use, stop.
@@ -55,10 +56,7 @@ async function atRest() {
 
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
-  await page.goto('/lab');
-  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-  await page.waitForFunction(() => (window as any).jupyterapp?.commands?.hasCommand('dask-hpc:launch'));
-  await page.evaluate(() => (window as any).jupyterapp.restored);
+  await openLab(page, '/lab');
 });
 
 test.afterAll(async () => {
