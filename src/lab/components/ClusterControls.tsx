@@ -9,6 +9,21 @@ interface Props {
   onError: (message: string | null) => void;
 }
 
+/** A whole number of workers, kept as typed until a button reads it. */
+function CountInput(props: { min: number; label: string; value: string; onChange: (value: string) => void }): JSX.Element {
+  return (
+    <input
+      className="jp-mod-styled"
+      type="number"
+      min={props.min}
+      step="1"
+      aria-label={props.label}
+      value={props.value}
+      onChange={e => props.onChange(e.target.value)}
+    />
+  );
+}
+
 /** The controls a user needs now and then, folded under the card: a plot, a fixed size, an adaptive range. */
 export function ClusterControls({ cluster, actions, onError }: Props): JSX.Element {
   const [size, setSize] = React.useState(String(cluster.plan.n_workers));
@@ -36,40 +51,16 @@ export function ClusterControls({ cluster, actions, onError }: Props): JSX.Eleme
       </div>
       <div className="jp-DaskHpc-control">
         <span className="jp-DaskHpc-control-label">Workers</span>
-        <input
-          className="jp-mod-styled"
-          type="number"
-          min="0"
-          step="1"
-          aria-label="Number of workers"
-          value={size}
-          onChange={e => setSize(e.target.value)}
-        />
+        <CountInput min={0} label="Number of workers" value={size} onChange={setSize} />
         <button className="jp-mod-styled" onClick={act(() => actions.scale(cluster.id, Number(size)))}>
           Scale
         </button>
       </div>
       <div className="jp-DaskHpc-control">
         <span className="jp-DaskHpc-control-label">Adaptive</span>
-        <input
-          className="jp-mod-styled"
-          type="number"
-          min="0"
-          step="1"
-          aria-label="Adaptive minimum"
-          value={minimum}
-          onChange={e => setMinimum(e.target.value)}
-        />
+        <CountInput min={0} label="Adaptive minimum" value={minimum} onChange={setMinimum} />
         <span aria-hidden="true">–</span>
-        <input
-          className="jp-mod-styled"
-          type="number"
-          min="1"
-          step="1"
-          aria-label="Adaptive maximum"
-          value={maximum}
-          onChange={e => setMaximum(e.target.value)}
-        />
+        <CountInput min={1} label="Adaptive maximum" value={maximum} onChange={setMaximum} />
         <button className="jp-mod-styled" onClick={act(() => actions.adapt(cluster.id, Number(minimum), Number(maximum)))}>
           Adapt
         </button>

@@ -2,7 +2,8 @@ import { execa, type ResultPromise } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { describeExit, type Exit, type StartedProcess } from './owned-process';
+import { ProcessLines } from './process-lines';
+import type { Exit, StartedProcess } from './owned-process';
 
 const TAIL_LINES = 30;
 /** How long SIGTERM has before SIGKILL. */
@@ -32,7 +33,7 @@ export class DaskProcess implements StartedProcess {
   readonly subprocess: ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'pipe'; buffer: false; reject: false }>;
   readonly exited: Promise<Exit>;
   private readonly tailLines: string[] = [];
-  private readonly watchers = new Set<(line: string) => void>();
+  private readonly lines: ProcessLines;
   private readonly log: WriteStream;
   private exitInfo: Exit | null = null;
 
@@ -65,6 +66,7 @@ export class DaskProcess implements StartedProcess {
       result => this.recordExit({ code: result.exitCode ?? null, signal: result.signal ?? null }),
       (error: { exitCode?: number; signal?: string }) => this.recordExit({ code: error.exitCode ?? null, signal: error.signal ?? null })
     );
+    this.lines = new ProcessLines(this.exited);
   }
 
   get pid(): number | null {
@@ -82,25 +84,12 @@ export class DaskProcess implements StartedProcess {
 
   /** Calls `watcher` with every line printed from now on; returns a function that stops it. */
   onLine(watcher: (line: string) => void): () => void {
-    this.watchers.add(watcher);
-    return () => this.watchers.delete(watcher);
+    return this.lines.onLine(watcher);
   }
 
   /** Resolves with the first match of `pattern` in the output, or rejects if the process exits first. */
   waitFor(pattern: RegExp): Promise<RegExpExecArray> {
-    return new Promise((resolve, reject) => {
-      const stop = this.onLine(line => {
-        const match = pattern.exec(line);
-        if (match) {
-          stop();
-          resolve(match);
-        }
-      });
-      void this.exited.then(exit => {
-        stop();
-        reject(new Error(`exited (${describeExit(exit)}) before it printed ${pattern}`));
-      });
-    });
+    return this.lines.waitFor(pattern);
   }
 
   /** Writes a line to the process's stdin (the scheduler's start signal, lifeline.py). */
@@ -122,7 +111,7 @@ export class DaskProcess implements StartedProcess {
       this.log.write(line + '\n');
       this.tailLines.push(line);
       if (this.tailLines.length > TAIL_LINES) this.tailLines.shift();
-      for (const watcher of [...this.watchers]) watcher(line);
+      this.lines.emit(line);
     });
   }
 

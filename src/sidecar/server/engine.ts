@@ -71,8 +71,10 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     return checkClusterRequest(body, this.requestContext());
   }
 
+  /** One request's view of the node: detected once, however many checks ask. */
   private requestContext(): RequestContext {
-    return { env: this.options.env, resources: () => this.resources(), clusters: () => this.list() };
+    let resources: Resources | null = null;
+    return { env: this.options.env, resources: () => (resources ??= this.resources()), clusters: () => this.list() };
   }
 
   /**

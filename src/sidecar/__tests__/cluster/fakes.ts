@@ -2,6 +2,7 @@ import type { ClusterMetrics, Plan } from '../../../common/protocol';
 import type { ClusterDependencies, ClusterSpec, SchedulerConnection } from '../../cluster/cluster-spec';
 import type { DaskProcessOptions } from '../../process/dask-process';
 import type { Exit, StartedProcess } from '../../process/owned-process';
+import { ProcessLines } from '../../process/process-lines';
 
 let nextPid = 100000;
 
@@ -13,10 +14,11 @@ export class FakeProcess implements StartedProcess {
   terminated = false;
   private exit: Exit | null = null;
   private resolveExit: (exit: Exit) => void = () => undefined;
-  private readonly watchers = new Set<(line: string) => void>();
+  private readonly lines: ProcessLines;
 
   constructor(readonly options: DaskProcessOptions) {
     this.exited = new Promise(resolve => (this.resolveExit = resolve));
+    this.lines = new ProcessLines(this.exited);
   }
 
   get hasExited(): boolean {
@@ -30,7 +32,7 @@ export class FakeProcess implements StartedProcess {
   }
 
   print(line: string): void {
-    for (const watcher of [...this.watchers]) watcher(line);
+    this.lines.emit(line);
   }
 
   /** Ends as a crash would (the OOM killer): not asked to. */
@@ -43,21 +45,11 @@ export class FakeProcess implements StartedProcess {
   }
 
   onLine(watcher: (line: string) => void): () => void {
-    this.watchers.add(watcher);
-    return () => this.watchers.delete(watcher);
+    return this.lines.onLine(watcher);
   }
 
   waitFor(pattern: RegExp): Promise<RegExpExecArray> {
-    return new Promise((resolve, reject) => {
-      const stop = this.onLine(line => {
-        const match = pattern.exec(line);
-        if (match) {
-          stop();
-          resolve(match);
-        }
-      });
-      void this.exited.then(() => reject(new Error(`exited before it printed ${pattern}`)));
-    });
+    return this.lines.waitFor(pattern);
   }
 
   send(line: string): void {
