@@ -107,10 +107,18 @@ export function LaunchForm({
       return next;
     });
   };
+  const jobSystemChosen = React.useRef(false);
   const changeJobFields = (next: WorkerJobFields) => {
     for (const key of Object.keys(next) as (keyof WorkerJobFields)[]) if (next[key] !== jobFields[key]) touch(`worker_jobs.${key}`);
+    if (next.system !== jobFields.system) jobSystemChosen.current = true;
     setJobFields(next);
   };
+  // The node's batch system may arrive after the form first shows: it is the default until the user picks one.
+  React.useEffect(() => {
+    if (batchSystem && !jobSystemChosen.current) {
+      setJobFields(fields => ({ ...fields, system: initialWorkerJobFields(batchSystem).system }));
+    }
+  }, [batchSystem]);
 
   /** The whole request: the plan, and where the workers run. */
   const requestBody = (): Record<string, unknown> => {
