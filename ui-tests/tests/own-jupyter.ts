@@ -80,4 +80,10 @@ export async function openLab(page: Page, url: string): Promise<void> {
   await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
   await page.waitForFunction(() => (window as any).jupyterapp?.commands?.hasCommand('dask-hpc:launch'));
   await page.evaluate(() => (window as any).jupyterapp.restored);
+  // An empty main area gets a Launcher after the restore, and it takes the keyboard focus: a palette
+  // or form a test opened before then would lose it (the palette closes when it loses focus).
+  await page.waitForFunction(() => {
+    const shell = (window as any).jupyterapp.shell;
+    return shell.currentWidget !== null && shell.currentWidget.node.contains(document.activeElement);
+  });
 }
