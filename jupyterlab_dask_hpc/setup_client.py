@@ -12,9 +12,9 @@ import json
 import os
 import subprocess
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from .arguments import checked
-from .calling_process import TemporaryFilesHere
 from .chunk_advice import describe, recommend_chunks
 from .errors import ConfigurationError, DaskHpcError
 from .owner_process import Owner
@@ -60,6 +60,15 @@ def _start(body: dict, detached: bool, dashboard: bool) -> Owner:
     return Owner.start(body, detached=detached, dashboard=dashboard)
 
 
+def _stop_once_started(starting: Future) -> None:
+    """A setup given up while its cluster was starting (an import failed, Ctrl-C) stops that cluster."""
+    try:
+        owner = starting.result()
+    except BaseException:
+        return  # it did not start: nothing runs
+    owner.stop()
+
+
 def setup_dask_client(
     workload_type: str | None = None,
     max_workers: int | None = None,
@@ -97,11 +106,6 @@ def setup_dask_client(
     until the cluster closes. Errors are `DaskHpcError`s; wrong arguments raise
     `ConfigurationError` (also a ValueError) before anything starts.
     """
-    from distributed import Client
-
-    from .hpc_cluster import HpcCluster
-    from .kernel_api import check_versions
-
     extra = {
         "config": config,
         "fallback_on_detection_failure": fallback_on_detection_failure,
@@ -142,7 +146,21 @@ def setup_dask_client(
                 f"min_workers={minimum} is above the {planned} workers this node has room for; use max_workers to say more"
             )
 
-    owner = _start(body, arguments["detached"], arguments["dashboard"])
+    # The engine starts the scheduler and workers while this process imports distributed (a
+    # third of a second and more): the one does not need the other.
+    with ThreadPoolExecutor(1, thread_name_prefix="dask-hpc-start") as pool:
+        starting = pool.submit(_start, body, arguments["detached"], arguments["dashboard"])
+        try:
+            from distributed import Client
+
+            from .calling_process import TemporaryFilesHere
+            from .hpc_cluster import HpcCluster
+            from .kernel_api import check_versions
+
+            owner = starting.result()
+        except BaseException:
+            _stop_once_started(starting)
+            raise
     temporary_files = TemporaryFilesHere(owner.state["local_directory"])
     cluster = client = None
     try:
