@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 
 from .errors import DaskHpcError, refusal
 from .paths import SIDECAR_SCRIPT, find_node, node_start_environment
@@ -51,6 +52,7 @@ class Owner:
         self.state = state
         self.process = process
         self.dashboard = dashboard
+        self.committed: threading.Event | None = None
 
     @classmethod
     def start(cls, body: dict, detached: bool = False, dashboard: bool = True) -> "Owner":
@@ -88,11 +90,20 @@ class Owner:
         log.close()
         raise _failure(returncode, stderr)
 
-    def ask(self, method: str, body: dict | None = None) -> dict:
+    def _follow_to_the_end(self, committed: threading.Event) -> None:
+        """Reads the owner's "stopping" (or its end), then waits for it to exit."""
+        for line in self.process.stdout:
+            if line.rstrip() == b"stopping":
+                committed.set()
+        committed.set()
+        self.process.stdout.close()
+        self.process.wait()
+
+    def ask(self, method: str, body: dict | None = None, query: str = "") -> dict:
         socket_path = self.state.get("control_socket")
         if not socket_path or not self.running():
             raise DaskHpcError(f"cluster {self.state['id']} has stopped")
-        self.state = call(socket_path, method, f"/api/clusters/{self.state['id']}", body)
+        self.state = call(socket_path, method, f"/api/clusters/{self.state['id']}{query}", body)
         return self.state
 
     def running(self) -> bool:
@@ -102,19 +113,22 @@ class Owner:
         return bool(socket_path) and os.path.exists(socket_path)
 
     def stop(self) -> None:
-        """Stops the cluster and waits for its owner to leave; quiet if it has already gone."""
+        """Stops the cluster; quiet if it has already gone. A child owner is waited for until it
+        has committed the stop (its record says "stopping" and the cluster's files are out of
+        `dask_local_dir`): it ends the processes and then itself on its own, as it would if
+        this process ended, and a thread here reaps it then."""
         if self.process is not None:
-            if self.process.poll() is None:
-                self.process.stdin.close()  # what ending this process would do
-                try:
-                    self.process.wait(STOP_SECONDS)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-            self.process.stdout.close()
+            if self.committed is not None:
+                return  # asked already
+            committed = self.committed = threading.Event()
+            threading.Thread(target=self._follow_to_the_end, args=(committed,), name="dask-hpc-owner", daemon=True).start()
+            self.process.stdin.close()  # what ending this process would do
+            if not committed.wait(STOP_SECONDS):
+                self.process.kill()
             return
         try:
             if self.running():
-                self.ask("DELETE")
+                # Its owner (the sidecar, a detached `up`) sees the stop through.
+                self.ask("DELETE", query="?wait=stopping")
         except (FileNotFoundError, ConnectionRefusedError):
             pass  # it stopped in between: what we wanted

@@ -130,3 +130,51 @@ def test_closing_twice_in_any_order_is_quiet(batch_script_environment, order):
     client.close()
     assert wait_until_gone(processes, 15) == []
     assert batch_script_environment.ls() == []
+
+
+# A script that closes its cluster, starts another at once, and exits. The first cluster's
+# workers ignore SIGTERM (the engine then kills them after its grace period): close() answers
+# once the stop is committed, not after the teardown, whose processes still run when it returns.
+CLOSE_AND_GO_ON = textwrap.dedent(
+    """
+    import json, os, signal
+    from jupyterlab_dask_hpc import setup_dask_client
+
+    client, cluster, first_dir = setup_dask_client("cpu", max_workers=1, reserve_mem_gb=2)
+    first = {"owner_pid": cluster.state["owner_pid"], "dir": first_dir}
+    client.run(lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN) and None, nanny=True)
+    client.close(); cluster.close()
+    first["owner_running_after_close"] = os.path.exists(f"/proc/{first['owner_pid']}") and open(
+        f"/proc/{first['owner_pid']}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    first["dir_after_close"] = sorted(os.listdir(first_dir)) if os.path.exists(first_dir) else None
+    client, cluster, second_dir = setup_dask_client("cpu", max_workers=1, reserve_mem_gb=2)
+    second = {"answer": client.submit(sum, [1, 2]).result(), "owner_pid": cluster.state["owner_pid"], "dir": second_dir}
+    client.close(); cluster.close()
+    print("DONE", json.dumps({"first": first, "second": second}), flush=True)
+    """
+)
+
+
+def test_close_answers_before_the_teardown_ends_and_the_script_leaves_nothing(dask_hpc):
+    done = subprocess.run(
+        [sys.executable, "-c", CLOSE_AND_GO_ON],
+        env={**dask_hpc.env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("DONE ")).removeprefix("DONE "))
+    first, second = result["first"], result["second"]
+    # The first owner was still ending its workers (5 s grace) when close() returned...
+    assert first["owner_running_after_close"]
+    # ...and its files had already left the directory close() hands back.
+    assert first["dir_after_close"] is None
+    assert second["answer"] == 3 and second["dir"] != first["dir"]
+    # Once the teardowns are over nothing of either cluster runs, and nothing is recorded.
+    owners = [psutil.Process(info["owner_pid"]) for info in (first, second) if psutil.pid_exists(info["owner_pid"])]
+    assert wait_until_gone(owners, 20) == []
+    assert wait_until_gone(processes_mentioning(str(dask_hpc.jobfs)), 10) == []
+    assert dask_hpc.ls() == []
+    assert not os.path.exists(first["dir"]) and not os.path.exists(second["dir"])
+    assert [entry for entry in os.listdir(dask_hpc.local_root) if not entry.startswith(".certificates")] == []

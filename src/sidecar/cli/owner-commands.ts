@@ -54,7 +54,10 @@ export async function up(args: string[], engineScript: string): Promise<number> 
   owner.shutdownOnSignals(() => process.exit(0));
   // The Python process that started us holds our stdin (setup_dask_client): when it ends, even
   // by SIGKILL, its cluster goes too.
-  if (values['exit-with-stdin']) exitWithStdin();
+  if (values['exit-with-stdin']) {
+    exitWithStdin();
+    sayWhenStopping(owner);
+  }
   printJson(await owner.startCluster(request));
   // Stay while the cluster lives: `down` from elsewhere, a signal, or the scheduler's death end it.
   await new Promise<void>(resolve => {
@@ -117,6 +120,21 @@ export function jobScript(args: string[]): number {
     throw error instanceof InputError ? asFlagError(error) : error;
   }
   return 0;
+}
+
+/**
+ * "stopping" on stdout once the stop of our cluster is committed (recorded, its files set
+ * aside): the Python process that closed our stdin need not wait for the rest, which this
+ * process sees through whether that one waits, goes on or exits.
+ */
+function sayWhenStopping(owner: ClusterOwner): void {
+  process.stdout.on('error', () => undefined); // it may have gone: the stop goes on
+  let said = false;
+  owner.engine.on('event', event => {
+    if (said || event.type !== 'cluster' || event.cluster.status !== 'stopping') return;
+    said = true;
+    process.stdout.write('stopping\n');
+  });
 }
 
 /** The process holding our stdin's other end has ended: stop every cluster (SIGTERM's shutdown) and leave. */

@@ -10,7 +10,7 @@ import { removeTree } from '../state/state-store';
 import { clusterSecurityFiles, tlsEnvironment } from '../tls/cluster-tls';
 import { AdaptiveScaling } from './adaptive';
 import { choosePlacement } from './choose-placement';
-import { removeClusterFiles } from './cluster-files';
+import { removeClusterFiles, setClusterFilesAside } from './cluster-files';
 import { clusterEnvironment } from './cluster-environment';
 import type { ClusterDependencies, ClusterSpec, SchedulerConnection } from './cluster-spec';
 import { makeLocalDirectory } from './local-directory';
@@ -262,6 +262,8 @@ export class Cluster implements PlacementContext, SupervisedCluster {
       this.adaptive.stop();
       const wasFailed = this.state.status === 'failed';
       this.state.status = 'stopping';
+      // Committed: from here the stop goes on whatever happens to who asked for it.
+      setClusterFilesAside(this.state.local_directory, this.state.name);
       this.changed();
       await this.teardown();
       this.state.status = wasFailed ? 'failed' : 'stopped';

@@ -63,7 +63,16 @@ async function route(engine: Engine, request: IncomingMessage): Promise<[number,
     const id = decodeURIComponent(clusterMatch[1]);
     if (method === 'GET') return [200, engine.get(id).state];
     if (method === 'PATCH') return [200, await engine.scale(id, await readJson(request))];
-    if (method === 'DELETE') return [200, await engine.stop(id)];
+    if (method === 'DELETE') {
+      const wait = url.searchParams.get('wait');
+      if (wait !== null && wait !== 'stopping' && wait !== 'stopped') {
+        throw new InputError(
+          'wait',
+          `wait must be "stopping" (answer once the stop is committed) or "stopped" (once it is over, the default), not ${JSON.stringify(wait)}`
+        );
+      }
+      return [200, wait === 'stopping' ? engine.beginStop(id) : await engine.stop(id)];
+    }
   }
   throw new HttpError(404, `no route ${method} ${path}`);
 }

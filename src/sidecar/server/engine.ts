@@ -281,6 +281,18 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     return cluster.state;
   }
 
+  /**
+   * Commits the stop and answers at once: the record says "stopping" and the cluster's files
+   * have left its directory; this engine ends its processes and forgets it after, whoever waits.
+   */
+  beginStop(idOrName: string): ClusterState {
+    const cluster = this.get(idOrName);
+    this.stop(cluster.state.id).catch(error => {
+      process.stderr.write(`dask-hpc: stopping cluster ${cluster.state.id}: ${(error as Error).message}\n`);
+    });
+    return { ...cluster.state };
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all([...this.clusters.keys()].map(id => this.stop(id)));
   }

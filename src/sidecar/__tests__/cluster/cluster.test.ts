@@ -1,6 +1,6 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ClusterState } from '../../../common/protocol';
 import { Cluster } from '../../cluster/cluster';
 import { FakeDask, localSpec } from './fakes';
@@ -90,6 +90,24 @@ describe('Cluster with local workers', () => {
     expect(states.slice(-2)).toEqual(['stopping', 'stopped']);
     expect(existsSync(cluster.state.local_directory)).toBe(false);
     expect(existsSync(join(root, 'tls'))).toBe(false);
+  });
+
+  test("once the stop is committed the cluster's directory holds only the user's files, and its own go with its processes", async () => {
+    const cluster = localCluster();
+    await cluster.start();
+    const directory = cluster.state.local_directory;
+    writeFileSync(join(directory, 'scheduler.log'), 'log');
+    mkdirSync(join(directory, 'dask-scratch-space', 'worker-1'), { recursive: true });
+    mkdirSync(join(directory, 'tmp_rechunk.zarr')); // the user's
+    const stopping = cluster.stop();
+    // At once (the "stopping" change is made before stop() first waits), with processes still to end:
+    expect(states.at(-1)).toBe('stopping');
+    expect(readdirSync(directory).sort()).toEqual(['tmp_rechunk.zarr']);
+    const aside = readdirSync(dirname(directory)).filter(entry => entry.endsWith('.stopping'));
+    expect(aside).toHaveLength(1);
+    await stopping;
+    expect(readdirSync(directory)).toEqual(['tmp_rechunk.zarr']);
+    expect(readdirSync(dirname(directory)).filter(entry => entry.endsWith('.stopping'))).toEqual([]);
   });
 
   test('a scheduler that exits while the cluster runs fails the cluster and ends its workers', async () => {
