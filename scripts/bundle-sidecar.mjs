@@ -45,7 +45,7 @@ await build({
 chmodSync(outfile, 0o755);
 // The Python helpers the spawned Dask processes preload live beside the bundle.
 mkdirSync('lib/python', { recursive: true });
-for (const name of ['lifeline.py', 'scheduler_queries.py', 'deferred_dashboard.py']) {
+for (const name of ['lifeline.py', 'scheduler_queries.py', 'worker_connections.py', 'deferred_dashboard.py']) {
   copyFileSync(`src/sidecar/python/${name}`, `lib/python/${name}`);
 }
 mkdirSync(pythonPackageCopy, { recursive: true });

@@ -285,3 +285,24 @@ def test_a_connect_client_closes_quietly_when_its_cluster_is_shut_down(batch_scr
     assert client.status == "closed", f"still {client.status} 10 s after {cluster['id']} was shut down"
     assert future.cancelled()
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def test_the_first_task_finds_the_schedulers_connections_to_its_workers_open(batch_script_environment):
+    """A result comes back through the scheduler, whose first connection to a worker is a TLS
+    handshake: opened as each worker registers, not when the user's first task asks for it."""
+    from conftest import wait_for
+    from jupyterlab_dask_hpc import setup_dask_client
+
+    def pooled(dask_scheduler):
+        return sorted(address for address, comms in dask_scheduler.rpc.available.items() if comms)
+
+    client, cluster, _ = setup_dask_client("cpu", max_workers=2, reserve_mem_gb=2)
+    try:
+        client.wait_for_workers(2)
+        workers = sorted(client.scheduler_info()["workers"])
+        wait_for(lambda: client.run_on_scheduler(pooled) == workers, 10, "a pooled connection from the scheduler to each worker")
+        assert client.submit(sum, [1, 2]).result() == 3
+        assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.rpc.open) == 2  # the same two, reused
+    finally:
+        client.close()
+        cluster.close()

@@ -27,6 +27,7 @@ import sys
 import threading
 
 import scheduler_queries  # beside this file: dask puts its directory on sys.path while it loads us
+import worker_connections
 
 logger = logging.getLogger("dask_hpc.lifeline")
 
@@ -181,3 +182,4 @@ def dask_setup(scheduler) -> None:
         server = listen_for_owners(socket_path)
         threading.Thread(target=lifeline.serve_owners, args=(server,), daemon=True).start()
     threading.Thread(target=lifeline.hold, args=(_read_stdin_until_eof,), daemon=True).start()
+    worker_connections.connect_ahead(scheduler)
