@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import PYTHON, JupyterServer, node_description
+from bench import PYTHON, REPO, JupyterServer, node_description
 
 PHASES = ("import", "setup", "first_task", "close")
 LEFTOVER_SECONDS = 30
@@ -132,11 +132,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="trials per method and count (default 5)")
     parser.add_argument("--methods", default=",".join(SESSIONS), help=f"which (default all: {','.join(SESSIONS)})")
     parser.add_argument("--json", help="also write the samples and medians to this file")
+    parser.add_argument(
+        "--baseline",
+        help="a directory holding another build's jupyterlab_dask_hpc package (with its _sidecar): its two paths run "
+        "too, as 'dask-hpc (before)' and 'dask-hpc in Jupyter (before)'",
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     methods = args.methods.split(",")
     if set(methods) - set(SESSIONS):
         parser.error(f"--methods: some of {', '.join(SESSIONS)}, not {args.methods}")
+    # This checkout's package, or the baseline's: which one a child imports is its PYTHONPATH.
+    builds = {"": str(REPO)}
+    if args.baseline:
+        if not (Path(args.baseline) / "jupyterlab_dask_hpc" / "_sidecar").is_dir():
+            parser.error(f"--baseline: no built jupyterlab_dask_hpc package in {args.baseline}")
+        builds[" (before)"] = str(Path(args.baseline).resolve())
+        methods = [f"{m}{suffix}" for m in methods for suffix in builds if m.startswith("dask-hpc") or not suffix]
 
     cores = max(counts + [os.cpu_count() or 1])
     root = node_description(cores)
@@ -151,11 +163,14 @@ def main() -> None:
         DASK_HPC_RUNTIME_DIR=os.path.join(state, "run"),
         DASK_HPC_LOGIN_HOST="login",
     )
-    server = None
-    if "dask-hpc in Jupyter" in methods:
-        server_jobfs = tempfile.mkdtemp(prefix="bench-session-server-jobfs-")
-        server = JupyterServer({**env, "PBS_JOBFS": server_jobfs}, root)
-        (socket_path,) = Path(env["DASK_HPC_RUNTIME_DIR"]).glob("sidecar-*.sock")
+    servers: dict[str, tuple[JupyterServer, str]] = {}
+    for suffix, build in builds.items():
+        if f"dask-hpc in Jupyter{suffix}" in methods:
+            runtime = os.path.join(state, f"run{len(servers)}")
+            server_env = {**env, "PBS_JOBFS": tempfile.mkdtemp(prefix="bench-session-server-jobfs-"), "PYTHONPATH": build}
+            server = JupyterServer({**server_env, "DASK_HPC_RUNTIME_DIR": runtime}, root)
+            (socket_path,) = Path(runtime).glob("sidecar-*.sock")
+            servers[suffix] = (server, str(socket_path))
     samples: dict[tuple[str, int], list[dict]] = {(m, n): [] for m in methods for n in counts}
     load = []
     try:
@@ -163,9 +178,14 @@ def main() -> None:
             for n in counts:
                 rotation = repeat % len(methods)  # who goes first alternates
                 for method in methods[rotation:] + methods[:rotation]:
-                    trial_env = {**env, "DASK_HPC_SIDECAR_SOCKET": str(socket_path)} if method == "dask-hpc in Jupyter" else env
+                    kind, suffix = method.removesuffix(" (before)"), " (before)" if method.endswith(" (before)") else ""
+                    trial_env = {**env, "PYTHONPATH": builds[suffix]} if kind.startswith("dask-hpc") else env
+                    server = None
+                    if kind == "dask-hpc in Jupyter":
+                        server, socket_path = servers[suffix]
+                        trial_env["DASK_HPC_SIDECAR_SOCKET"] = socket_path
                     load.append(os.getloadavg()[0])
-                    sample = trial(method, n, trial_env, root, server)
+                    sample = trial(kind, n, trial_env, root, server)
                     samples[(method, n)].append(sample)
                     print(
                         f"repeat {repeat + 1} n={n} {method}: whole {sample['whole']:.2f}s "
@@ -174,7 +194,7 @@ def main() -> None:
                         flush=True,
                     )
     finally:
-        if server:
+        for server, _ in servers.values():
             server.stop()
         shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
@@ -185,14 +205,14 @@ def main() -> None:
         f"1-minute load average during the run {min(load):.1f}-{max(load):.1f}"
     )
     peers = [m for m in ("LocalCluster", "dask-setup") if m in methods]
-    header = f"{'workers':>7}  {'method':<20} {'import':>7} {'setup':>7} {'task':>7} {'close':>7} {'whole':>7}"
+    header = f"{'workers':>7}  {'method':<29} {'import':>7} {'setup':>7} {'task':>7} {'close':>7} {'whole':>7}"
     print(header + "".join(f"  {'÷ ' + p:>15}" for p in peers))
     for n in counts:
         for method in methods:
             row = medians[(method, n)]
             ratios = "".join(f"  {row['whole'] / medians[(p, n)]['whole']:>15.2f}" for p in peers)
             print(
-                f"{n:>7}  {method:<20} {row['import']:>7.2f} {row['setup']:>7.2f} {row['first_task']:>7.3f} {row['close']:>7.3f} {row['whole']:>7.2f}{ratios}"
+                f"{n:>7}  {method:<29} {row['import']:>7.2f} {row['setup']:>7.2f} {row['first_task']:>7.3f} {row['close']:>7.3f} {row['whole']:>7.2f}{ratios}"
             )
     if args.json:
         Path(args.json).write_text(
