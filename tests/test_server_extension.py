@@ -250,3 +250,26 @@ async def test_setup_dask_client_inside_jupyter_goes_through_the_sidecar(jp_fetc
     listed = await api(jp_fetch, "GET", "clusters")
     assert [(c["id"], c["name"], c["local_directory"]) for c in listed] == [(cluster_id, "seed000", local_dir)]
     await api(jp_fetch, "DELETE", f"clusters/{cluster_id}")
+
+
+async def test_close_inside_jupyter_answers_once_the_stop_is_committed(jp_fetch):
+    """The worker ignores SIGTERM, so its end waits for the engine's SIGKILL 5 s later: close()
+    has answered long before, with the cluster stopping and its directory already cleared, and
+    the sidecar finishes the stop on its own."""
+    from jupyterlab_dask_hpc import setup_dask_client
+
+    def notebook():
+        client, cluster, local_dir = setup_dask_client("cpu", max_workers=1, name="quick-close")
+        client.run(lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN) and None, nanny=True)
+        client.close()
+        cluster.close()
+        return cluster.state, local_dir, os.path.exists(local_dir)
+
+    state, local_dir, directory_left = await asyncio.to_thread(notebook)
+    assert state["status"] == "stopping"
+    assert not directory_left
+    deadline = time.monotonic() + 30
+    while await api(jp_fetch, "GET", "clusters"):
+        assert time.monotonic() < deadline, "the sidecar did not finish the stop within 30 s"
+        await asyncio.sleep(0.2)
+    assert sidecar_process().children(recursive=True) == []
