@@ -318,6 +318,7 @@ def walltime_seconds(text: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
+@pytest.mark.timeout(600)  # the walltime is 5 minutes
 def test_worker_job_workers_retire_before_the_walltime_and_a_new_job_takes_their_place(login):
     """Walltime: a job's workers retire (--lifetime) before PBS would kill the job, the job ends
     by itself, and the cluster, which still wants a worker, gets a new job whose worker computes.

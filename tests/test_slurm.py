@@ -271,6 +271,7 @@ def seconds_of(duration: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
+@pytest.mark.timeout(600)  # the walltime is 5 minutes
 def test_slurm_worker_job_retires_before_its_time_limit_and_a_new_job_takes_its_place(slurm_node, slurm):
     """Walltime: the job's worker retires (--lifetime) before Slurm's time limit, the job
     completes by itself, and the cluster, which still wants a worker, gets a new job whose worker
