@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -379,7 +380,9 @@ with Client(timeout=30) as client:  # no arguments: dask-hpc run sets Dask's own
     total = client.submit(sum, range(10)).result()
     record = json.load(open(os.path.join(os.environ["DASK_HPC_STATE_DIR"], os.environ["DASK_HPC_CLUSTER_ID"] + ".json")))
     limits = [record["plan"]["memory_limit_bytes"], *(w["memory_limit"] for w in client.scheduler_info()["workers"].values())]
+    uids = sorted(set(client.run(os.getuid).values()))
 print("RESULT " + json.dumps({"cluster": os.environ["DASK_HPC_CLUSTER_ID"], "hosts": hosts, "total": total, "limits": limits,
+                              "uids": uids,
                               "local_directory": os.environ["DASK_HPC_LOCAL_DIRECTORY"], "jobfs": os.environ.get("PBS_JOBFS"),
                               "host": socket.gethostname()}))
 sys.exit(int(sys.argv[2]))
@@ -417,7 +420,18 @@ def result_of(output: str) -> dict:
     return json.loads(lines[-1].removeprefix("RESULT "))
 
 
-def runner_script(directory: Path, flags: str, exit_status: int, workers: int) -> str:
+def user_venv(directory: Path, user: str) -> Path:
+    """A venv of the user's own, as a Gadi user has: made by them from the system's Python, its
+    packages this venv's (a .pth file: this venv's Python links into root's pyenv, which others
+    cannot enter; the same Python 3.11 ABI). Returns its bin directory."""
+    venv = directory / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], user=user, group=user, extra_groups=[], check=True)
+    packages = Path(sysconfig.get_paths(vars={"base": str(venv)}, scheme="venv")["purelib"])
+    (packages / "dask-hpc-test.pth").write_text(VENV_PACKAGES + "\n")
+    return venv / "bin"
+
+
+def runner_script(directory: Path, flags: str, exit_status: int, workers: int, venv_bin: Path = VENV_BIN) -> str:
     return f"""#!/bin/bash
 #PBS -N runner
 #PBS -P proj
@@ -427,7 +441,7 @@ def runner_script(directory: Path, flags: str, exit_status: int, workers: int) -
 #PBS -j oe
 #PBS -o {directory}/job.out
 # As a user would: the venv first on PATH, its python the plain `python`.
-export PATH={VENV_BIN}:$PATH
+export PATH={venv_bin}:$PATH
 export DASK_HPC_STATE_DIR={directory}/state
 cd {directory}
 node {CLI} run --runner --workload cpu --max-workers 1 {flags} -- python client.py {workers} {exit_status}
@@ -435,16 +449,25 @@ echo "EXIT $?"
 """
 
 
-@pytest.mark.parametrize("python_flag", ["", f"--python {sys.executable}"], ids=["default-python", "given-python"])
-def test_runner_mode_in_a_three_host_job_computes_on_every_host_and_leaves_nothing(python_flag):
+@pytest.mark.parametrize(
+    ("python_flag", "user"),
+    [("", None), (f"--python {sys.executable}", None), ("", UNPRIVILEGED)],
+    ids=["default-python", "given-python", "unprivileged"],
+)
+def test_runner_mode_in_a_three_host_job_computes_on_every_host_and_leaves_nothing(python_flag, user):
     """Issue 13, failures 1 and 2: pbsdsh resolved `python3` on the far side to /bin/python3, and
-    readiness was read from pbsdsh's stdout, which a real pbsdsh does not relay."""
-    directory = shared_directory("root")
+    readiness was read from pbsdsh's stdout, which a real pbsdsh does not relay. Also as the
+    unprivileged user, with a venv of their own."""
+    owner = user or "root"
+    directory = shared_directory(owner)
     try:
+        venv_bin = user_venv(directory, user) if user else VENV_BIN
         (directory / "client.py").write_text(CLIENT_SCRIPT)
         started = time.monotonic()
-        _, output = submit_and_wait(runner_script(directory, f"--timeout 40 {python_flag}", 7, 3), directory, None, 150)
+        script = runner_script(directory, f"--timeout 40 {python_flag}", 7, 3, venv_bin)
+        _, output = submit_and_wait(script, directory, user, 150)
         result = result_of(output)
+        assert result["uids"] == [pwd.getpwnam(owner).pw_uid], "the workers run as the job's owner"
         assert sorted(result["hosts"]) == sorted(COMPUTE_HOSTS), "a worker on each of the job's three hosts"
         assert result["total"] == 45
         # The plan is each host's share of the job (select=3:mem=2gb), not the job's 6 GB on every host.
