@@ -4,6 +4,8 @@ SLURM_NODES=${DASK_HPC_SLURM_NODES:-3}
 SLURM_CPUS=${DASK_HPC_SLURM_CPUS:-2}
 SLURM_MEM_MB=${DASK_HPC_SLURM_MEM_MB:-6000}
 SLURM_BRIDGE=slurmbr0
+# An unprivileged user for jobs submitted as a normal user would (made once and kept, as pbs-up.sh's PBS_GADI_USER).
+SLURM_USER=${DASK_HPC_SLURM_USER:-slurmuser}
 # Which directory the Slurm that is up lives in: one test Slurm per machine (the bridge and subnet are fixed).
 SLURM_RECORD=/run/dask-hpc-slurm.dir
 

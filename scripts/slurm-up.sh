@@ -6,6 +6,8 @@
 # scancel) work from here as from a login node. A munged of our own (its own key, socket and
 # pid file in DIR) authenticates every host; the system's munge, /etc/slurm and /etc/hosts are
 # left alone. An `unreachable` route for the subnet means nothing for it ever leaves the machine.
+# The unprivileged user DASK_HPC_SLURM_USER (slurmuser) is created if missing and kept (like
+# pbs-up.sh's PBS_GADI_USER): the hosts share this machine's /etc/passwd, so Slurm runs its jobs as it.
 # Prints the `export …` lines clients need (eval them). slurm-down.sh DIR stops all of it.
 # Usage: bash scripts/slurm-up.sh [DIR]   (default: a new mktemp -d directory)
 # Knobs: DASK_HPC_SLURM_SUBNET (default 192.168.253), DASK_HPC_SLURM_NODES (3),
@@ -28,6 +30,8 @@ if [ -e "/sys/class/net/$SLURM_BRIDGE" ] || [ -s "$SLURM_RECORD" ]; then
 fi
 existing=$(ip route show "$SLURM_SUBNET.0/24" | grep -v '^unreachable' || true)
 [ -z "$existing" ] || { echo "slurm-up: $SLURM_SUBNET.0/24 is in use here ($existing); set DASK_HPC_SLURM_SUBNET" >&2; exit 2; }
+
+id "$SLURM_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$SLURM_USER"
 
 if [ -n "${1:-}" ]; then dir="$1"; mkdir -p "$dir"; else dir=$(mktemp -d /tmp/dask-hpc-slurm.XXXXXX); touch "$dir/.made-by-slurm-up"; fi
 dir=$(cd "$dir" && pwd)
@@ -132,6 +136,7 @@ for _ in $(seq 120); do
     # Where workers on the other hosts reach a scheduler started here.
     echo "export DASK_HPC_SLURM_INTERFACE=$SLURM_BRIDGE"
     echo "export DASK_HPC_SLURM_ADDRESS=$SLURM_SUBNET.1"
+    echo "export DASK_HPC_SLURM_USER=$SLURM_USER"
     exit 0
   fi
   sleep 0.5

@@ -6,7 +6,8 @@
 # As root this changes the machine: it installs the Debian packages slurm-wlm, munge and
 # chromium if they are missing (kept afterwards), and for the Slurm tests a bridge (slurmbr0,
 # 192.168.253.0/24), an unreachable route for that subnet and three network namespaces, which
-# it removes again with everything it started (scripts/slurm-down.sh); for the PBS tests it
+# it removes again with everything it started (scripts/slurm-down.sh), and the unprivileged
+# users slurmuser and pbsuser, which it keeps; for the PBS tests it
 # builds OpenPBS into /opt/pbs (scripts/pbs-up.sh) and stops it again. As another user the
 # Slurm tests are left out (they need root) and say so.
 set -euo pipefail

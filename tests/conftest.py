@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -19,6 +21,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / "lib" / "dask-hpc.mjs"
 GiB = 2**30
+# This venv's packages: put on PYTHONPATH for a Python that is not the venv's own.
+VENV_PACKAGES = sysconfig.get_paths()["purelib"]
 
 
 def batch_free_environ() -> dict[str, str]:
@@ -46,6 +50,21 @@ class DaskHpc:
             DASK_HPC_RUNTIME_DIR=str(tmp_path / "run"),
         )
         self.python = sys.executable  # the test's Python has distributed: one Python everywhere
+        self.user: str | None = None
+
+    @classmethod
+    def as_user(cls, directory: Path, user: str) -> "DaskHpc":
+        """dask-hpc run by the unprivileged `user`, in `directory` (theirs): their HOME and
+        identity, and the system's Python with this venv's packages, since the venv's own
+        Python links into root's pyenv, which others cannot enter (the same Python 3.11 ABI)."""
+        account = pwd.getpwnam(user)
+        tool = cls(directory)
+        shutil.chown(tool.jobfs, user, user)
+        tool.user = user
+        tool.local_root = tool.jobfs / f"dask-hpc-{account.pw_uid}"
+        tool.env.update(HOME=account.pw_dir, USER=user, LOGNAME=user, PYTHONPATH=VENV_PACKAGES)
+        tool.python = "/usr/bin/python3"
+        return tool
 
     def __call__(self, *args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -54,6 +73,10 @@ class DaskHpc:
             capture_output=True,
             text=True,
             timeout=timeout,
+            user=self.user,
+            group=self.user,
+            extra_groups=[] if self.user else None,
+            cwd=self.jobfs.parent if self.user else None,
         )
 
     def up(self, *args: str) -> dict:

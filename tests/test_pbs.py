@@ -9,6 +9,7 @@ scripts, each starting real Dask processes on those hosts. The tests run on the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, client_of, processes_mentioning, wait_for, wait_until_gone
+from conftest import CLI, VENV_PACKAGES, DaskHpc, client_of, processes_mentioning, wait_for, wait_until_gone
 
 PBS_BIN = Path("/opt/pbs/bin")
 COMPUTE_HOSTS = {f"gadi-cpu-clx-000{i}" for i in (1, 2, 3)}
@@ -257,6 +258,118 @@ def test_worker_job_that_ends_while_the_cluster_runs_is_replaced_by_a_new_job(lo
     assert not wait_until_gone(processes_mentioning(cid), 30)
 
 
+@pytest.fixture
+def login_unprivileged():
+    """dask-hpc on the PBS login node as the unprivileged PBS_GADI_USER: its sidecar, scheduler
+    and qsub run as that user, in a directory of theirs that every host sees."""
+    try:
+        pwd.getpwnam(UNPRIVILEGED)
+    except KeyError:
+        pytest.fail(f"user {UNPRIVILEGED} is missing: scripts/pbs-up.sh creates it (PBS_GADI_USER)")
+    directory = shared_directory(UNPRIVILEGED)
+    tool = DaskHpc.as_user(directory, UNPRIVILEGED)
+    for name in [n for n in tool.env if n.startswith("PBS_")]:
+        del tool.env[name]
+    tool.env["PATH"] = f"{PBS_BIN}:/usr/bin:/bin"
+    try:
+        yield tool
+    finally:
+        tool("down", "--all")
+        left = wait_until_gone(processes_mentioning(str(directory)), 30)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert not left, f"processes of the user's clusters outlived them: {left}"
+
+
+def test_worker_jobs_submitted_by_an_unprivileged_user_compute_and_leave_no_job(login_unprivileged):
+    """The user's own sidecar submits the worker jobs with qsub: PBS runs them as that user on
+    the compute hosts, their workers reach the user's scheduler over TLS, and shutdown deletes them."""
+    tool = login_unprivileged
+    uid = pwd.getpwnam(UNPRIVILEGED).pw_uid
+    # On the compute hosts the job's Python finds its packages as a user's would: the prologue says where.
+    cluster = tool.up("--name", "u", "--jobs", "2", *GADI_JOB, "--prologue", f"export PYTHONPATH={VENV_PACKAGES}")
+    cid = cluster["id"]
+    job_ids = {w["job_id"] for w in cluster["workers"]}
+    assert len(job_ids) == 2 and set(our_jobs(cid)) == job_ids
+    records = qstat_jobs()
+    for jid in job_ids:
+        assert records[jid]["Job_Owner"].split("@")[0] == UNPRIVILEGED and records[jid]["euser"] == UNPRIVILEGED
+    scheduler = [p for p in processes_mentioning(cid) if "distributed.cli.dask_scheduler" in " ".join(p.cmdline())]
+    assert scheduler and {p.uids().real for p in scheduler} == {uid}, "the scheduler runs as the user"
+
+    with client_of(cluster) as client:
+        client.wait_for_workers(2, timeout=90)
+        hosts = hosts_of_workers(client)
+        assert set(hosts.values()) <= COMPUTE_HOSTS
+        seen = client.run(lambda: (os.getuid(), os.environ.get("PBS_JOBID")))
+        assert {who for who, _ in seen.values()} == {uid}, "the workers run as the user"
+        assert {job for _, job in seen.values()} == job_ids
+        import dask.array as da
+
+        assert int(da.ones((1000, 1000), chunks=250).sum().compute()) == 1_000_000
+
+    down = tool("down", cid)
+    assert down.returncode == 0, down.stderr
+    wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
+    assert all(qstat_jobs(history=True)[jid]["job_state"] == "F" for jid in job_ids)
+    assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
+def walltime_seconds(text: str) -> int:
+    hours, minutes, seconds = (int(part) for part in text.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+@pytest.mark.timeout(600)  # the walltime is 5 minutes
+def test_worker_job_workers_retire_before_the_walltime_and_a_new_job_takes_their_place(login):
+    """Walltime: a job's workers retire (--lifetime) before PBS would kill the job, the job ends
+    by itself, and the cluster, which still wants a worker, gets a new job whose worker computes.
+    5 minutes is the shortest walltime dask-hpc accepts: the workers retire 60 s before it."""
+    job = [*GADI_JOB]
+    job[job.index("--walltime") + 1] = "00:05:00"
+    cluster = login.up("--name", "wt", "--jobs", "1", *job)
+    cid = cluster["id"]
+    (first,) = {w["job_id"] for w in cluster["workers"]}
+    assert qstat_jobs()[first]["Resource_List"]["walltime"] == "00:05:00", "the real server took the short walltime"
+    state_dir = Path(login.env["DASK_HPC_STATE_DIR"])
+    with client_of(cluster) as client:
+        client.wait_for_workers(1, timeout=90)
+        (old_worker,) = client.scheduler_info()["workers"]
+        assert client.submit(sum, range(10), pure=False).result() == 45
+
+        # The lifetime (240 s ± 15 s) runs out: the worker leaves, then its job ends before its walltime.
+        wait_for(lambda: qstat_jobs(history=True)[first]["job_state"] == "F", 300, "the first job ending by itself")
+        record = qstat_jobs(history=True)[first]
+        assert int(record["Exit_status"]) == 0, f"the job was killed, not ended by its retiring workers: {record.get('Exit_status')}"
+        ran = walltime_seconds(record["resources_used"]["walltime"])
+        assert 200 <= ran < 300, f"the job ran {ran} s: its workers should retire about 60 s before the 300 s walltime"
+        job_log = state_dir / f"{cid}.jobs" / f"{cluster['workers'][0]['name']}.log"
+        wait_for(
+            lambda: job_log.exists() and "worker-lifetime-reached" in job_log.read_text(), 20, "the job's log saying its worker retired"
+        )
+
+        # The cluster still wants one worker: a new job, whose worker joins and computes.
+        replaced = wait_for(
+            lambda: [
+                c for c in login.ls() if c["id"] == cid and any(w["job_id"] != first and w["status"] == "running" for w in c["workers"])
+            ],
+            120,
+            "a new job's worker running in place of the retired one",
+        )[0]
+        assert not replaced.get("error"), replaced["error"]
+        (second,) = set(our_jobs(cid))
+        assert second != first and our_jobs(cid)[second] == "R"
+        wait_for(lambda: set(client.scheduler_info()["workers"]) - {old_worker}, 60, "the new job's worker joining the scheduler")
+        (new_worker,) = client.scheduler_info()["workers"]
+        where = client.submit(socket.gethostname, workers=[new_worker], allow_other_workers=False, pure=False).result(timeout=30)
+        assert where in COMPUTE_HOSTS
+        assert client.submit(sum, range(100), pure=False).result(timeout=30) == 4950
+        assert client.run(lambda: os.environ.get("PBS_JOBID")) == {new_worker: second}
+
+    assert login("down", cid).returncode == 0
+    wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
+    assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
 CLIENT_SCRIPT = """
 import json, os, socket, sys
 from distributed import Client
@@ -267,7 +380,9 @@ with Client(timeout=30) as client:  # no arguments: dask-hpc run sets Dask's own
     total = client.submit(sum, range(10)).result()
     record = json.load(open(os.path.join(os.environ["DASK_HPC_STATE_DIR"], os.environ["DASK_HPC_CLUSTER_ID"] + ".json")))
     limits = [record["plan"]["memory_limit_bytes"], *(w["memory_limit"] for w in client.scheduler_info()["workers"].values())]
+    uids = sorted(set(client.run(os.getuid).values()))
 print("RESULT " + json.dumps({"cluster": os.environ["DASK_HPC_CLUSTER_ID"], "hosts": hosts, "total": total, "limits": limits,
+                              "uids": uids,
                               "local_directory": os.environ["DASK_HPC_LOCAL_DIRECTORY"], "jobfs": os.environ.get("PBS_JOBFS"),
                               "host": socket.gethostname()}))
 sys.exit(int(sys.argv[2]))
@@ -305,7 +420,18 @@ def result_of(output: str) -> dict:
     return json.loads(lines[-1].removeprefix("RESULT "))
 
 
-def runner_script(directory: Path, flags: str, exit_status: int, workers: int) -> str:
+def user_venv(directory: Path, user: str) -> Path:
+    """A venv of the user's own, as a Gadi user has: made by them from the system's Python, its
+    packages this venv's (a .pth file: this venv's Python links into root's pyenv, which others
+    cannot enter; the same Python 3.11 ABI). Returns its bin directory."""
+    venv = directory / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], user=user, group=user, extra_groups=[], check=True)
+    packages = Path(sysconfig.get_paths(vars={"base": str(venv)}, scheme="venv")["purelib"])
+    (packages / "dask-hpc-test.pth").write_text(VENV_PACKAGES + "\n")
+    return venv / "bin"
+
+
+def runner_script(directory: Path, flags: str, exit_status: int, workers: int, venv_bin: Path = VENV_BIN) -> str:
     return f"""#!/bin/bash
 #PBS -N runner
 #PBS -P proj
@@ -315,7 +441,7 @@ def runner_script(directory: Path, flags: str, exit_status: int, workers: int) -
 #PBS -j oe
 #PBS -o {directory}/job.out
 # As a user would: the venv first on PATH, its python the plain `python`.
-export PATH={VENV_BIN}:$PATH
+export PATH={venv_bin}:$PATH
 export DASK_HPC_STATE_DIR={directory}/state
 cd {directory}
 node {CLI} run --runner --workload cpu --max-workers 1 {flags} -- python client.py {workers} {exit_status}
@@ -323,16 +449,25 @@ echo "EXIT $?"
 """
 
 
-@pytest.mark.parametrize("python_flag", ["", f"--python {sys.executable}"], ids=["default-python", "given-python"])
-def test_runner_mode_in_a_three_host_job_computes_on_every_host_and_leaves_nothing(python_flag):
+@pytest.mark.parametrize(
+    ("python_flag", "user"),
+    [("", None), (f"--python {sys.executable}", None), ("", UNPRIVILEGED)],
+    ids=["default-python", "given-python", "unprivileged"],
+)
+def test_runner_mode_in_a_three_host_job_computes_on_every_host_and_leaves_nothing(python_flag, user):
     """Issue 13, failures 1 and 2: pbsdsh resolved `python3` on the far side to /bin/python3, and
-    readiness was read from pbsdsh's stdout, which a real pbsdsh does not relay."""
-    directory = shared_directory("root")
+    readiness was read from pbsdsh's stdout, which a real pbsdsh does not relay. Also as the
+    unprivileged user, with a venv of their own."""
+    owner = user or "root"
+    directory = shared_directory(owner)
     try:
+        venv_bin = user_venv(directory, user) if user else VENV_BIN
         (directory / "client.py").write_text(CLIENT_SCRIPT)
         started = time.monotonic()
-        _, output = submit_and_wait(runner_script(directory, f"--timeout 40 {python_flag}", 7, 3), directory, None, 150)
+        script = runner_script(directory, f"--timeout 40 {python_flag}", 7, 3, venv_bin)
+        _, output = submit_and_wait(script, directory, user, 150)
         result = result_of(output)
+        assert result["uids"] == [pwd.getpwnam(owner).pw_uid], "the workers run as the job's owner"
         assert sorted(result["hosts"]) == sorted(COMPUTE_HOSTS), "a worker on each of the job's three hosts"
         assert result["total"] == 45
         # The plan is each host's share of the job (select=3:mem=2gb), not the job's 6 GB on every host.
@@ -357,7 +492,7 @@ def test_dask_hpc_run_in_a_plain_qsub_script(user):
     if user:
         # This venv's python links into root's pyenv, which others cannot enter: the user's
         # Python is the system's, with the venv's packages (the same Python 3.11 ABI).
-        python_setup = f"export PYTHONPATH={sysconfig.get_paths()['purelib']}"
+        python_setup = f"export PYTHONPATH={VENV_PACKAGES}"
     else:
         python_setup = f"source {VENV_BIN}/activate"
     try:
@@ -384,9 +519,37 @@ echo "EXIT $?"
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def test_jupyterlab_as_are_runs_it_a_server_job_on_a_compute_host():
-    """ARE's way: the Jupyter server is a PBS script job on a compute host; the sidebar's API
-    there sees the job's cores, memory and jobfs, and a cluster it launches spills to that jobfs."""
+class JupyterJob:
+    """A Jupyter server running as a PBS script job, as ARE starts it, and how to reach it."""
+
+    def __init__(self, job_id: str, host: str, base: str, token: str, directory: Path):
+        self.job_id, self.host, self.base, self.directory = job_id, host, base, directory
+        self.auth = {"Authorization": f"token {token}"}
+
+    def snippet(self, code: str) -> subprocess.CompletedProcess:
+        """Python run as a kernel beside the server runs it: on the server's host, its state directory."""
+        return subprocess.run(
+            [
+                "bash",
+                str(Path(CLI).parents[1] / "scripts" / "pbs-exec.sh"),
+                "-n",
+                self.host,
+                "env",
+                f"DASK_HPC_STATE_DIR={self.directory}/state",
+                sys.executable,
+                "-c",
+                code,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+@contextlib.contextmanager
+def jupyter_job(resources: str):
+    """`jupyter server` as a PBS script job with these `#PBS -l` lines, once it answers over the
+    bridge; afterwards the job is deleted, and neither the server nor its sidecar may outlive it."""
     import requests
 
     directory = shared_directory("root")
@@ -394,7 +557,7 @@ def test_jupyterlab_as_are_runs_it_a_server_job_on_a_compute_host():
     port = 20000 + os.getpid() % 20000
     script = f"""#!/bin/bash
 #PBS -P proj
-#PBS -l ncpus=2,mem=3gb,jobfs=600mb,walltime=00:05:00,storage=scratch/proj
+{resources}
 #PBS -j oe
 #PBS -o {directory}/job.out
 export DASK_HPC_STATE_DIR={directory}/state
@@ -410,17 +573,32 @@ exec jupyter server --no-browser --ip=0.0.0.0 --port={port} --IdentityProvider.t
         job = wait_for(lambda: (j := qstat_jobs().get(job_id)) and j["job_state"] == "R" and j, 60, "the Jupyter job running")
         host = job["exec_host"].split("/")[0]
         assert host in COMPUTE_HOSTS
-        base = f"http://{socket.gethostbyname(host)}:{port}/dask-hpc/api"
-        auth = {"Authorization": f"token {token}"}
+        server = JupyterJob(job_id, host, f"http://{socket.gethostbyname(host)}:{port}/dask-hpc/api", token, directory)
 
         def answer():
             try:
-                reply = requests.get(f"{base}/resources", headers=auth, timeout=5)
-                return reply.ok and reply.json()
+                return requests.get(f"{server.base}/resources", headers=server.auth, timeout=5).ok
             except requests.ConnectionError:
                 return None
 
-        resources = wait_for(answer, 90, "the Jupyter server on the compute host answering")
+        wait_for(answer, 90, "the Jupyter server on the compute host answering")
+        yield server
+    finally:
+        pbs("qdel", job_id, check=False)
+        wait_for(lambda: qstat_jobs(history=True).get(job_id, {}).get("job_state") == "F", 60, "the Jupyter job ending")
+        left = wait_until_gone(processes_mentioning(f"{directory}/state"), 30)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert not left, f"the Jupyter job's server or sidecar outlived it: {left}"
+
+
+def test_jupyterlab_as_are_runs_it_a_server_job_on_a_compute_host():
+    """ARE's way: the Jupyter server is a PBS script job on a compute host; the sidebar's API
+    there sees the job's cores, memory and jobfs, and a cluster it launches spills to that jobfs."""
+    import requests
+
+    with jupyter_job("#PBS -l ncpus=2,mem=3gb,jobfs=600mb,walltime=00:05:00,storage=scratch/proj") as server:
+        base, auth, job_id = server.base, server.auth, server.job_id
+        resources = requests.get(f"{base}/resources", headers=auth, timeout=5).json()
         assert resources["batch_system"] == "pbs" and resources["job_id"] == job_id
         assert resources["cores"] == 2 and resources["memory_bytes"] == 3 * 2**30
         assert resources["jobfs"] == f"/tmp/jobfs/{job_id}"
@@ -435,35 +613,82 @@ exec jupyter server --no-browser --ip=0.0.0.0 --port={port} --IdentityProvider.t
         assert created.ok, created.text
         cluster = created.json()
         assert cluster["local_directory"].startswith(resources["jobfs"] + "/"), "spill under the job's PBS_JOBFS"
-        # The snippet, as a kernel beside the server on that host runs it.
-        snippet = (
+        ran = server.snippet(
             "from jupyterlab_dask_hpc.kernel_api import connect\n"
             f"client = connect({cluster['id']!r})\n"
             "print('TOTAL', client.submit(sum, range(10)).result())\n"
-        )
-        ran = subprocess.run(
-            [
-                "bash",
-                str(Path(CLI).parents[1] / "scripts" / "pbs-exec.sh"),
-                "-n",
-                host,
-                "env",
-                f"DASK_HPC_STATE_DIR={directory}/state",
-                sys.executable,
-                "-c",
-                snippet,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
         )
         assert "TOTAL 45" in ran.stdout, ran.stderr
         deleted = requests.delete(f"{base}/clusters/{cluster['id']}", headers=auth, timeout=120)
         assert deleted.ok, deleted.text
         assert not wait_until_gone(processes_mentioning(cluster["id"]), 30)
-    finally:
-        pbs("qdel", job_id, check=False)
-        wait_for(lambda: qstat_jobs(history=True).get(job_id, {}).get("job_state") == "F", 60, "the Jupyter job ending")
-        left = wait_until_gone(processes_mentioning(f"{directory}/state"), 30)
-        shutil.rmtree(directory, ignore_errors=True)
-    assert not left, f"the Jupyter job's server or sidecar outlived it: {left}"
+
+
+def dask_processes_on(host: str) -> list[str]:
+    """The Dask workers and pbsdsh launchers on one PBS host (its network namespace)."""
+    pids = subprocess.run(["ip", "netns", "pids", host], capture_output=True, text=True, check=True).stdout.split()
+    found = []
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "distributed" in cmdline or "dask" in cmdline.split(" ")[0] or "pbsdsh" in cmdline:
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+RUNNER_SNIPPET = """
+import json, socket
+from jupyterlab_dask_hpc.kernel_api import connect
+client = connect({cluster_id!r})
+client.wait_for_workers(3, timeout=60)
+workers = list(client.scheduler_info()["workers"])
+hosts = [client.submit(socket.gethostname, workers=[w], allow_other_workers=False, pure=False).result() for w in workers]
+print("RESULT " + json.dumps({{"hosts": hosts, "total": client.submit(sum, range(10)).result()}}))
+"""
+
+
+def test_jupyterlab_in_a_three_host_job_launches_runner_workers_on_every_host():
+    """ARE with three nodes: the Jupyter server runs in a select=3 job; the sidebar's launch with
+    "Workers run on this job's nodes" (runner: true) puts the plan's workers on all three hosts
+    through pbsdsh, the snippet's client computes on each, and shutdown leaves no process on any host."""
+    import requests
+
+    directives = "#PBS -l select=3:ncpus=2:mem=2gb:jobfs=200mb\n#PBS -l place=scatter\n#PBS -l walltime=00:05:00"
+    with jupyter_job(directives) as server:
+        resources = requests.get(f"{server.base}/resources", headers=server.auth, timeout=5).json()
+        assert resources["node_count"] == 3 and resources["runner_unavailable"] is None, resources
+
+        started = time.monotonic()
+        created = requests.post(
+            f"{server.base}/clusters",
+            params={"wait": "ready"},
+            headers=server.auth,
+            timeout=120,
+            json={"workload": "cpu", "max_workers": 1, "runner": True, "name": "are3"},
+        )
+        assert created.ok, created.text
+        cluster = created.json()
+        assert sorted(cluster["runner"]["nodes"]) == sorted(COMPUTE_HOSTS)
+        assert sorted(w["host"] for w in cluster["workers"]) == sorted(COMPUTE_HOSTS)
+        assert all(w["status"] == "running" for w in cluster["workers"]), cluster["workers"]
+        assert time.monotonic() - started < 60, "readiness from the scheduler, not a wait for pbsdsh's output"
+
+        ran = server.snippet(RUNNER_SNIPPET.format(cluster_id=cluster["id"]))
+        result = result_of(ran.stdout + ran.stderr)
+        assert sorted(result["hosts"]) == sorted(COMPUTE_HOSTS), "a computation on each of the job's hosts"
+        assert result["total"] == 45
+
+        deleted = requests.delete(f"{server.base}/clusters/{cluster['id']}", headers=server.auth, timeout=120)
+        assert deleted.ok, deleted.text
+        assert not wait_until_gone(processes_mentioning(cluster["id"]), 30)
+        for host in COMPUTE_HOSTS:
+            assert not wait_for_empty(lambda host=host: dask_processes_on(host), 30), f"a worker or pbsdsh left on {host}"
+
+
+def wait_for_empty(probe, seconds: float):
+    deadline = time.monotonic() + seconds
+    while (left := probe()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, client_of, processes_mentioning, wait_for, wait_until_gone
+from conftest import REPO, DaskHpc, client_of, processes_mentioning, wait_for, wait_until_gone
 
 pytestmark = pytest.mark.slurm
 
@@ -35,6 +38,7 @@ class Slurm:
         self.dir = Path(exports["DASK_HPC_SLURM_DIR"])
         self.interface = exports["DASK_HPC_SLURM_INTERFACE"]
         self.head_address = exports["DASK_HPC_SLURM_ADDRESS"]  # this host's address on the bridge
+        self.user = exports["DASK_HPC_SLURM_USER"]  # an unprivileged user that every host knows
         self.env = {**os.environ, "SLURM_CONF": self.conf}
         # host name → address on the bridge, as slurmctld knows them.
         self.hosts = dict(line.split() for line in self.run("sinfo", "-h", "-N", "-o", "%N %o").splitlines())
@@ -63,20 +67,42 @@ def slurm() -> Slurm:
     subprocess.run(["bash", str(REPO / "scripts" / "slurm-down.sh"), exports["DASK_HPC_SLURM_DIR"]], timeout=120)
 
 
-@pytest.fixture
-def slurm_node(dask_hpc, slurm):
+def in_a_slurm_job(tool: DaskHpc, slurm: Slurm) -> DaskHpc:
     """dask-hpc inside a Slurm job of 2 cores and 6 GiB on the head host, as JupyterLab would be."""
-    for name in [n for n in dask_hpc.env if n.startswith("PBS_")]:
-        del dask_hpc.env[name]
-    dask_hpc.env.update(
+    for name in [n for n in tool.env if n.startswith("PBS_")]:
+        del tool.env[name]
+    tool.env.update(
         SLURM_CONF=slurm.conf,
         SLURM_JOB_ID="77",
         SLURM_CPUS_ON_NODE="2",
         SLURM_MEM_PER_NODE="6144",
-        SLURM_TMPDIR=str(dask_hpc.jobfs),
+        SLURM_TMPDIR=str(tool.jobfs),
     )
-    yield dask_hpc
+    return tool
+
+
+@pytest.fixture
+def slurm_node(dask_hpc, slurm):
+    yield in_a_slurm_job(dask_hpc, slurm)
     # Nothing of the test may stay on any host.
+    for host in slurm.hosts:
+        assert not wait_for_empty(lambda host=host: slurm.processes_on(host), 30), f"processes left on {host}"
+
+
+@pytest.fixture
+def slurm_user_node(slurm):
+    """The same, as the unprivileged user: their sidecar, scheduler and sbatch, in a directory of theirs."""
+    directory = Path(tempfile.mkdtemp(prefix="dask-hpc-slurm-user-"))
+    directory.chmod(0o755)
+    shutil.chown(directory, slurm.user, slurm.user)
+    tool = in_a_slurm_job(DaskHpc.as_user(directory, slurm.user), slurm)
+    try:
+        yield tool
+    finally:
+        tool("down", "--all")
+        left = wait_until_gone(processes_mentioning(str(directory)), 30)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert not left, f"processes of the user's clusters outlived them: {left}"
     for host in slurm.hosts:
         assert not wait_for_empty(lambda host=host: slurm.processes_on(host), 30), f"processes left on {host}"
 
@@ -208,6 +234,89 @@ def test_slurm_job_whose_workers_cannot_start_is_an_error_with_the_job_log(slurm
         up.wait(timeout=60)
     assert not slurm.queue(f"dask-{failed['id']}")
     assert not wait_until_gone(processes_mentioning(failed["id"]), 30)
+
+
+def test_slurm_worker_jobs_submitted_by_an_unprivileged_user_compute_and_leave_nothing(slurm_user_node, slurm):
+    """The user's own sidecar submits the worker jobs with sbatch: Slurm runs them as that user on
+    the other hosts (its environment, with the Python's packages, goes with them, as sbatch
+    does), their workers reach the user's scheduler over TLS, and shutdown cancels them."""
+    tool = slurm_user_node
+    uid = pwd.getpwnam(slurm.user).pw_uid
+    cluster = tool.up("--name", "su", "--jobs", "2", "--interface", slurm.interface, *JOB_OPTIONS)
+    cid = cluster["id"]
+    job_ids = {w["job_id"] for w in cluster["workers"]}
+    owners = dict(line.split() for line in slurm.run("squeue", "-h", "-n", f"dask-{cid}", "-o", "%i %u").splitlines())
+    assert owners == {jid: slurm.user for jid in job_ids}, "the jobs are the user's"
+    scheduler = [p for p in processes_mentioning(cid) if "distributed.cli.dask_scheduler" in " ".join(p.cmdline())]
+    assert scheduler and {p.uids().real for p in scheduler} == {uid}, "the scheduler runs as the user"
+
+    with client_of(cluster) as client:
+        client.wait_for_workers(2, timeout=90)
+        import socket
+
+        seen = client.run(lambda: (os.getuid(), os.environ.get("SLURM_JOB_ID"), socket.gethostname()))
+        assert {who for who, _, _ in seen.values()} == {uid}, "the workers run as the user"
+        assert {job for _, job, _ in seen.values()} == job_ids
+        assert {host for _, _, host in seen.values()} <= set(slurm.hosts)
+        assert client.submit(sum, range(10), pure=False).result(timeout=30) == 45
+
+    down = tool("down", cid)
+    assert down.returncode == 0, down.stderr
+    wait_for(lambda: not slurm.queue(f"dask-{cid}"), 30, "shutdown emptying the queue")
+    assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
+def seconds_of(duration: str) -> int:
+    hours, minutes, seconds = (int(part) for part in duration.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+@pytest.mark.timeout(600)  # the walltime is 5 minutes
+def test_slurm_worker_job_retires_before_its_time_limit_and_a_new_job_takes_its_place(slurm_node, slurm):
+    """Walltime: the job's worker retires (--lifetime) before Slurm's time limit, the job
+    completes by itself, and the cluster, which still wants a worker, gets a new job whose worker
+    computes. 5 minutes is the shortest walltime dask-hpc accepts: the worker retires 60 s before."""
+    options = job_options()
+    options[options.index("--walltime") + 1] = "00:05:00"
+    cluster = slurm_node.up("--name", "wt", "--jobs", "1", "--interface", slurm.interface, *options)
+    cid = cluster["id"]
+    (first,) = {w["job_id"] for w in cluster["workers"]}
+    assert "TimeLimit=00:05:00" in slurm.run("scontrol", "show", "job", "-o", first)
+    with client_of(cluster) as client:
+        client.wait_for_workers(1, timeout=90)
+        (old_worker,) = client.scheduler_info()["workers"]
+        assert client.submit(sum, range(10), pure=False).result() == 45
+
+        # The lifetime (240 s ± 15 s) runs out: the worker leaves, then its job completes before the limit.
+        wait_for(lambda: first not in slurm.queue(f"dask-{cid}"), 300, "the first job ending by itself")
+        shown = slurm.run("scontrol", "show", "job", "-o", first)
+        assert "JobState=COMPLETED" in shown and "ExitCode=0:0" in shown, f"the job was not ended by its retiring worker: {shown}"
+        ran = seconds_of(re.search(r"RunTime=(\S+)", shown)[1])
+        assert 200 <= ran < 300, f"the job ran {ran} s: its worker should retire about 60 s before the 300 s limit"
+        job_log = slurm_node.state_dir / f"{cid}.jobs" / f"{cluster['workers'][0]['name']}.log"
+        assert "worker-lifetime-reached" in job_log.read_text(), job_log.read_text()[-2000:]
+
+        # The cluster still wants one worker: a new job, whose worker joins and computes.
+        replaced = wait_for(
+            lambda: [
+                c
+                for c in slurm_node.ls()
+                if c["id"] == cid and any(w["job_id"] != first and w["status"] == "running" for w in c["workers"])
+            ],
+            120,
+            "a new job's worker running in place of the retired one",
+        )[0]
+        assert not replaced.get("error"), replaced["error"]
+        (second,) = set(slurm.queue(f"dask-{cid}"))
+        assert second != first
+        wait_for(lambda: set(client.scheduler_info()["workers"]) - {old_worker}, 60, "the new job's worker joining the scheduler")
+        (new_worker,) = client.scheduler_info()["workers"]
+        assert client.submit(sum, range(100), pure=False, workers=[new_worker]).result(timeout=30) == 4950
+        assert client.run(lambda: os.environ.get("SLURM_JOB_ID")) == {new_worker: second}
+
+    assert slurm_node("down", cid).returncode == 0
+    wait_for(lambda: not slurm.queue(f"dask-{cid}"), 30, "shutdown emptying the queue")
+    assert not wait_until_gone(processes_mentioning(cid), 30)
 
 
 @pytest.mark.parametrize(

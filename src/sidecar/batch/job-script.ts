@@ -35,6 +35,12 @@ export function retireMarginSeconds(walltime: string): number {
   return Math.min(600, Math.max(60, Math.floor(walltimeSeconds(walltime) * 0.1)));
 }
 
+/** A worker job's workers' `--lifetime` and `--lifetime-stagger`, in seconds: each retires within lifetime ± stagger of its start. */
+export function workerLifetime(walltime: string): { lifetime: number; stagger: number } {
+  const margin = retireMarginSeconds(walltime);
+  return { lifetime: walltimeSeconds(walltime) - margin, stagger: Math.floor(margin / 4) };
+}
+
 function directives(spec: WorkerJobSpec, context: JobContext): string[] {
   const memory = `${mib(spec.memory_bytes)}MB`;
   if (spec.system === 'slurm') {
@@ -92,7 +98,7 @@ function interfacePreference(python: string, name: string | null): string[] {
  */
 export function renderJobScript(spec: WorkerJobSpec, context: JobContext): string {
   const { plan } = spec;
-  const margin = retireMarginSeconds(spec.walltime);
+  const { lifetime, stagger } = workerLifetime(spec.walltime);
   const environment = Object.entries(clusterEnvironment(plan, '\0')).map(([name, value]) =>
     value === '\0' ? `export ${name}="$local_dir"` : `export ${name}=${shellQuote(value)}`
   );
@@ -118,9 +124,9 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     '--death-timeout',
     '60',
     '--lifetime',
-    `${walltimeSeconds(spec.walltime) - margin}s`,
+    `${lifetime}s`,
     '--lifetime-stagger',
-    `${Math.floor(margin / 4)}s`
+    `${stagger}s`
   ];
   return [
     '#!/bin/bash',

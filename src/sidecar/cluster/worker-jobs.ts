@@ -1,14 +1,18 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterWorker } from '../../common/protocol';
-import { renderJobScript } from '../batch/job-script';
+import { renderJobScript, workerLifetime } from '../batch/job-script';
 import { JobTracker, WorkerJob } from '../batch/worker-job';
 import { removeTree } from '../state/state-store';
 import type { WorkerJobsSpec } from './cluster-spec';
 import { startInParallel, type PlacementContext, type WorkerPlacement } from './placement';
 import type { WorkerUnit } from './worker-unit';
 
-/** Jobs submitted in place of ended ones, at most, in a cluster's life (as local units, supervision.ts). */
+/**
+ * Jobs submitted in place of ones that ended early (qdel, a node failure), at most, in a
+ * cluster's life (as local units, supervision.ts); jobs whose workers retired at their lifetime
+ * are replaced without limit: a cluster outlives many walltimes.
+ */
 const MAX_JOB_REPLACEMENTS = 10;
 
 /**
@@ -20,8 +24,10 @@ export class WorkerJobs implements WorkerPlacement {
   readonly schedulerHost: string;
   readonly localRoot: string;
   private readonly jobs: JobTracker;
-  /** Jobs submitted in place of ones that ended while the cluster ran. */
+  /** Jobs submitted in place of ones that ended early while the cluster ran. */
   private replacedJobs = 0;
+  /** When each job's workers had all registered (Date.now()): how long they ran, when the job ends. */
+  private readonly runningSince = new Map<WorkerUnit, number>();
 
   constructor(
     private readonly cluster: PlacementContext,
@@ -90,7 +96,10 @@ export class WorkerJobs implements WorkerPlacement {
     const job = unit.process as WorkerJob;
     unit.info.registered = unit.addresses.size;
     unit.info.job_state = job.state;
-    if (unit.info.status === 'starting' && unit.addresses.size >= this.workersPerUnit) unit.info.status = 'running';
+    if (unit.info.status === 'starting' && unit.addresses.size >= this.workersPerUnit) {
+      unit.info.status = 'running';
+      this.runningSince.set(unit, Date.now());
+    }
     this.cluster.changed();
   }
 
@@ -108,13 +117,20 @@ export class WorkerJobs implements WorkerPlacement {
     const { supervisor } = this.cluster;
     const unit = [...supervisor.units.values()].find(u => u.process === job);
     if (!unit) return;
-    if (job.state === 'finished' && unit.info.status !== 'retiring' && !this.cluster.isStopping) {
+    const finished = job.state === 'finished';
+    const retiredAtLifetime = finished && this.ranTheirLifetime(unit);
+    if (finished) this.runningSince.delete(unit);
+    if (finished && unit.info.status !== 'retiring' && !this.cluster.isStopping) {
       const ranWorkers = unit.info.status === 'running';
       unit.info.status = 'exited';
       if (!ranWorkers) {
         this.cluster.reportError(`worker job ${unit.info.name} (${job.jobId}) ended before its workers joined:\n${job.tail()}`);
-      } else if (this.replacedJobs < MAX_JOB_REPLACEMENTS) {
-        this.replacedJobs++;
+      } else if (!retiredAtLifetime && this.replacedJobs >= MAX_JOB_REPLACEMENTS) {
+        this.cluster.reportError(
+          `worker job ${unit.info.name} (${job.jobId}) ended; not replaced: ${MAX_JOB_REPLACEMENTS} jobs have ended early already:\n${job.tail()}`
+        );
+      } else {
+        if (!retiredAtLifetime) this.replacedJobs++;
         supervisor.units.delete(unit.info.name);
         this.cluster.changed();
         this.submitJob().catch(error => {
@@ -128,6 +144,17 @@ export class WorkerJobs implements WorkerPlacement {
       }
     }
     this.workersChanged(unit);
+  }
+
+  /**
+   * Whether a job's workers ran for their lifetime, so they retired before the walltime as
+   * planned: registered for at least the shortest lifetime, less another stagger for the time
+   * between a worker's start (when its lifetime begins) and its registration.
+   */
+  private ranTheirLifetime(unit: WorkerUnit): boolean {
+    const since = this.runningSince.get(unit);
+    const { lifetime, stagger } = workerLifetime(this.jobsSpec.spec.walltime);
+    return since !== undefined && Date.now() - since >= (lifetime - 2 * stagger) * 1000;
   }
 
   private trackJob(name: string, jobId: string): WorkerJob {

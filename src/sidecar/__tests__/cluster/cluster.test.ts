@@ -174,7 +174,18 @@ describe('Cluster with worker jobs', () => {
       queued.delete(String(1000 + index));
       for (const i of [0, 1]) dask.scheduler.print(`Register worker addr: tls://10.0.0.2:${index}${i} name: test-job-${index}-${i}`);
     };
-    return { cluster, submitted, cancelled, jobRuns };
+    /** The job leaves the batch system: its workers leave the scheduler, then it is no longer queued or running. */
+    const jobEnds = (index: number) => {
+      for (const i of [0, 1]) dask.scheduler.print(`Remove worker addr: tls://10.0.0.2:${index}${i} name: test-job-${index}-${i}`);
+      cancelled.push(String(1000 + index));
+    };
+    return { cluster, submitted, cancelled, jobRuns, jobEnds };
+  }
+
+  /** Waits until `condition` holds (the tracker polls every 20 ms). */
+  async function until(condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 250 && !condition(); i++) await new Promise(resolve => setTimeout(resolve, 20));
+    expect(condition()).toBe(true);
   }
 
   test('scale counts whole jobs, and retires a queued job before a running one', async () => {
@@ -195,5 +206,44 @@ describe('Cluster with worker jobs', () => {
     await cluster.stop();
     expect(cancelled).toEqual(['1001', '1000']);
     expect(existsSync(join(root, 'jobs'))).toBe(false);
+  });
+
+  test('a job whose workers retired at their lifetime (the walltime) is replaced every time, for as long as the cluster runs', async () => {
+    // Walltime 01:00:00: the workers retire after 54 min ± 90 s. Twelve such jobs end one after the other.
+    const realNow = Date.now.bind(Date);
+    let later = 0;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + later);
+    try {
+      const { cluster, submitted, jobRuns, jobEnds } = jobsCluster();
+      await cluster.start();
+      for (let index = 0; index < 12; index++) {
+        await until(() => submitted.length === index + 1);
+        jobRuns(index);
+        await until(() => cluster.state.workers.some(w => w.name === `test-job-${index}` && w.status === 'running'));
+        later += 3200 * 1000;
+        jobEnds(index);
+      }
+      await until(() => submitted.length === 13);
+      expect(cluster.state.error).toBeUndefined();
+      await cluster.stop();
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  test('jobs that keep ending early are replaced 10 times, then the cluster says why it shrank', async () => {
+    const { cluster, submitted, jobRuns, jobEnds } = jobsCluster();
+    await cluster.start();
+    for (let index = 0; index < 11; index++) {
+      await until(() => submitted.length === index + 1);
+      jobRuns(index);
+      await until(() => cluster.state.workers.some(w => w.name === `test-job-${index}` && w.status === 'running'));
+      jobEnds(index); // minutes into a one-hour walltime: killed, not retired
+    }
+    await until(() => Boolean(cluster.state.error));
+    expect(submitted).toHaveLength(11);
+    expect(cluster.state.error).toContain('worker job test-job-10 (1010) ended');
+    expect(cluster.state.error).toContain('not replaced');
+    await cluster.stop();
   });
 });
