@@ -210,6 +210,18 @@ def processes_mentioning(text: str) -> list[psutil.Process]:
     return alive(found)
 
 
+def yield_then_end_all(tool: "DaskHpc", directory: Path):
+    """For a fixture: yields `tool`, then ends every cluster of it and removes `directory`;
+    fails if a process of those clusters outlived them."""
+    try:
+        yield tool
+    finally:
+        tool("down", "--all")
+        left = wait_until_gone(processes_mentioning(str(directory)), 30)
+        shutil.rmtree(directory, ignore_errors=True)
+    assert not left, f"processes of the user's clusters outlived them: {left}"
+
+
 @pytest.fixture
 def dask_hpc(tmp_path):
     tool = DaskHpc(tmp_path)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, VENV_PACKAGES, DaskHpc, client_of, processes_mentioning, wait_for, wait_until_gone
+from conftest import CLI, VENV_PACKAGES, DaskHpc, client_of, processes_mentioning, wait_for, wait_until_gone, yield_then_end_all
 
 PBS_BIN = Path("/opt/pbs/bin")
 COMPUTE_HOSTS = {f"gadi-cpu-clx-000{i}" for i in (1, 2, 3)}
@@ -271,13 +271,7 @@ def login_unprivileged():
     for name in [n for n in tool.env if n.startswith("PBS_")]:
         del tool.env[name]
     tool.env["PATH"] = f"{PBS_BIN}:/usr/bin:/bin"
-    try:
-        yield tool
-    finally:
-        tool("down", "--all")
-        left = wait_until_gone(processes_mentioning(str(directory)), 30)
-        shutil.rmtree(directory, ignore_errors=True)
-    assert not left, f"processes of the user's clusters outlived them: {left}"
+    yield from yield_then_end_all(tool, directory)
 
 
 def test_worker_jobs_submitted_by_an_unprivileged_user_compute_and_leave_no_job(login_unprivileged):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, DaskHpc, client_of, processes_mentioning, wait_for, wait_until_gone
+from conftest import REPO, DaskHpc, client_of, processes_mentioning, wait_for, wait_until_gone, yield_then_end_all
 
 pytestmark = pytest.mark.slurm
 
@@ -96,13 +96,7 @@ def slurm_user_node(slurm):
     directory.chmod(0o755)
     shutil.chown(directory, slurm.user, slurm.user)
     tool = in_a_slurm_job(DaskHpc.as_user(directory, slurm.user), slurm)
-    try:
-        yield tool
-    finally:
-        tool("down", "--all")
-        left = wait_until_gone(processes_mentioning(str(directory)), 30)
-        shutil.rmtree(directory, ignore_errors=True)
-    assert not left, f"processes of the user's clusters outlived them: {left}"
+    yield from yield_then_end_all(tool, directory)
     for host in slurm.hosts:
         assert not wait_for_empty(lambda host=host: slurm.processes_on(host), 30), f"processes left on {host}"
 
