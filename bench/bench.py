@@ -41,8 +41,19 @@ TLS_FILES = os.path.join(tempfile.gettempdir(), f"bench-tls-{os.getpid()}")
 PRESSURE_JOB_BYTES = 4 * GiB
 
 
+# The node's memory as every method is told it: this machine's, or more where the largest count
+# would leave a worker under a peer's floor (dask-setup fits workers to 1 GiB each, dask-hpc to
+# 512 MiB). Workers started here use far less than their limit, so a larger figure changes only
+# the limit each is given, the same for every method.
+NODE_MEMORY_BYTES = psutil.virtual_memory().total
+
+
+def node_memory_for(max_workers: int) -> int:
+    return max(psutil.virtual_memory().total, (max_workers + 1 + RESERVE_GB) * GiB)
+
+
 def memory_limit_bytes(n_workers: int) -> int:
-    return (psutil.virtual_memory().total - RESERVE_GB * GiB) // n_workers
+    return (NODE_MEMORY_BYTES - RESERVE_GB * GiB) // n_workers
 
 
 class Timer:
@@ -71,12 +82,13 @@ def wait_gone(pids: list[int], timeout: float = 30) -> None:
 # --- the methods: each returns (ready_seconds, teardown_seconds) -------------------------
 
 
-def node_description(cores: int) -> str:
-    """A `--root` tree describing this node with `cores` cores (dask-hpc plans a worker per core at most)."""
+def node_description(cores: int, memory_bytes: int) -> str:
+    """A `--root` tree describing this node with `cores` cores (dask-hpc plans a worker per core at
+    most) and `memory_bytes` of memory."""
     root = Path(tempfile.mkdtemp(prefix="bench-node-"))
     (root / "proc" / "self").mkdir(parents=True)
     (root / "proc" / "self" / "status").write_text(f"Name:\tbench\nCpus_allowed_list:\t0-{cores - 1}\n")
-    (root / "proc" / "meminfo").write_text(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")))
+    (root / "proc" / "meminfo").write_text(f"MemTotal:       {memory_bytes // 1024} kB\n")
     return str(root)
 
 
@@ -105,6 +117,7 @@ def dask_hpc_cli(root: str):
                 check=True,
             )
         cluster = json.loads(out.stdout)
+        assert len(cluster["workers"]) == n, f"dask-hpc up started {len(cluster['workers'])} workers, not {n}"
         tree = [cluster["owner_pid"], cluster["scheduler_pid"], *[w["pid"] for w in cluster["workers"]]]
         with Timer() as teardown:
             subprocess.run([*CLI, "down", cluster["id"]], env=env, capture_output=True, check=True)
@@ -169,6 +182,7 @@ def dask_hpc_rest(server: JupyterServer):
     def method(n: int, env: dict) -> tuple[float, float]:
         with Timer() as ready:
             cluster = server.call("POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": n, "reserve_mem_gb": RESERVE_GB})
+        assert len(cluster["workers"]) == n, f"the REST API started {len(cluster['workers'])} workers, not {n}"
         tree = [cluster["scheduler_pid"], *[w["pid"] for w in cluster["workers"]]]
         with Timer() as teardown:
             server.call("DELETE", f"clusters/{cluster['id']}")
@@ -481,6 +495,27 @@ def print_pressure(rows: list[dict]) -> None:
             print(f"{'':<22} {row['error'][:150]}")
 
 
+def growth_per_worker(rows: list[dict], names: list[str], counts: list[int]) -> dict:
+    """Seconds each added worker costs, ready and teardown: the least-squares slope of the medians
+    over the counts; dask-hpc's also as ratios to the peers' (below 1: it grows more slowly)."""
+    mean_n = statistics.fmean(counts)
+    spread = sum((n - mean_n) ** 2 for n in counts)
+
+    def slope(name: str, key: str) -> float:
+        ys = [next(r[key] for r in rows if r["workers"] == n and r["method"] == name) for n in counts]
+        mean_y = statistics.fmean(ys)
+        return sum((n - mean_n) * (y - mean_y) for n, y in zip(counts, ys)) / spread
+
+    growth = {name: {key: slope(name, key) for key in ("ready_s", "teardown_s")} for name in names}
+    for name in names:
+        if name.startswith("dask-hpc"):
+            for peer in ("LocalCluster", "dask-setup"):
+                for key in ("ready_s", "teardown_s"):
+                    theirs = growth[peer][key]
+                    growth[name][f"{key.removesuffix('_s')}_vs_{peer}"] = growth[name][key] / theirs if theirs else float("nan")
+    return growth
+
+
 def main() -> None:
     # Ctrl-C or SIGTERM still runs the finally blocks that stop the Jupyter server and clusters.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -498,12 +533,15 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PBS_", "SLURM_", "DASK_"))}
     env.update(DASK_HPC_STATE_DIR=state, DASK_HPC_LOGIN_HOST="login")
     node_cores = max(counts + [os.cpu_count() or 1])
-    root = node_description(node_cores)
+    global NODE_MEMORY_BYTES
+    NODE_MEMORY_BYTES = node_memory_for(max(counts))
+    root = node_description(node_cores, NODE_MEMORY_BYTES)
     results = {
         "machine": {
             "host": platform.node(),
             "cores": os.cpu_count(),
             "memory_gib": psutil.virtual_memory().total / GiB,
+            "node_memory_described_gib": NODE_MEMORY_BYTES / GiB,
             "python": platform.python_version(),
         },
         "repeats": args.repeats,
@@ -516,8 +554,8 @@ def main() -> None:
         "dask-hpc REST": dask_hpc_rest(server),
         "bare dask CLI": bare_cli,
         "LocalCluster": LOCAL_CLUSTER,
-        # The same node, told the way dask-setup reads it (a PBS job's NCPUS; memory from psutil).
-        "dask-setup": lambda n, env: DASK_SETUP(n, {**env, "NCPUS": str(node_cores)}),
+        # The same node, told the way dask-setup reads it (a PBS job's NCPUS and PBS_VMEM).
+        "dask-setup": lambda n, env: DASK_SETUP(n, {**env, "NCPUS": str(node_cores), "PBS_VMEM": str(NODE_MEMORY_BYTES)}),
     }
     samples = {(name, n): [] for name in methods for n in counts}
     try:
@@ -561,6 +599,18 @@ def main() -> None:
                 + "  ".join(f"{t:.2f}" for t in curve)
                 + f"   ({curve[-1] / curve[0]:.2f}× from {counts[0]} to {counts[-1]})"
             )
+        if len(counts) > 1:
+            results["growth_per_worker"] = growth = growth_per_worker(rows, list(methods), counts)
+            print(f"\ngrowth per added worker, {counts[0]} to {counts[-1]} (slope of the medians), and ÷ each peer's:")
+            for name, slope in growth.items():
+                print(
+                    f"  {name:<14} ready {slope['ready_s'] * 1000:6.1f} ms  teardown {slope['teardown_s'] * 1000:6.1f} ms"
+                    + "".join(
+                        f"   ÷ {peer}: ready {slope['ready_vs_' + peer]:.2f}, teardown {slope['teardown_vs_' + peer]:.2f}"
+                        for peer in ("LocalCluster", "dask-setup")
+                        if name.startswith("dask-hpc")
+                    )
+                )
     if "sidecar" in parts:
         cost = results["sidecar"]
         print(
