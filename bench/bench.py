@@ -358,6 +358,9 @@ def sidecar_cost(server: JupyterServer, requests: int = 200) -> dict:
         for _ in range(10)
     ]
     rss_ten = sidecar.memory_info().rss
+    cpu_before = sum(sidecar.cpu_times()[:2])
+    time.sleep(10)
+    cpu_idle_ten = sum(sidecar.cpu_times()[:2]) - cpu_before
     for cluster in clusters:
         server.call("DELETE", f"clusters/{cluster['id']}")
     return {
@@ -367,6 +370,7 @@ def sidecar_cost(server: JupyterServer, requests: int = 200) -> dict:
         "rss_mb_idle": rss_idle / 2**20,
         "rss_mb_10_clusters": rss_ten / 2**20,
         "cpu_seconds_in_10s_idle": cpu_idle_seconds,
+        "cpu_seconds_in_10s_idle_10_clusters": cpu_idle_ten,
     }
 
 
@@ -616,7 +620,7 @@ def main() -> None:
         print(
             f"\nsidecar through Jupyter: GET clusters p50 {cost['latency_ms_p50']:.1f} ms, p99 {cost['latency_ms_p99']:.1f} ms "
             f"({cost['requests']} requests); RSS {cost['rss_mb_idle']:.0f} MB idle, {cost['rss_mb_10_clusters']:.0f} MB with 10 clusters; "
-            f"CPU {cost['cpu_seconds_in_10s_idle']:.3f} s in 10 s idle"
+            f"CPU {cost['cpu_seconds_in_10s_idle']:.3f} s in 10 s idle, {cost['cpu_seconds_in_10s_idle_10_clusters']:.3f} s with the 10 clusters"
         )
     if results.get("memory_pressure"):
         print_pressure(results["memory_pressure"])
