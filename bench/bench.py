@@ -508,12 +508,12 @@ def growth_per_worker(rows: list[dict], names: list[str], counts: list[int]) -> 
     def slope(name: str, key: str) -> float:
         ys = [next(r[key] for r in rows if r["workers"] == n and r["method"] == name) for n in counts]
         mean_y = statistics.fmean(ys)
-        return sum((n - mean_n) * (y - mean_y) for n, y in zip(counts, ys)) / spread
+        return sum((n - mean_n) * (y - mean_y) for n, y in zip(counts, ys, strict=True)) / spread
 
     growth = {name: {key: slope(name, key) for key in ("ready_s", "teardown_s")} for name in names}
     for name in names:
         if name.startswith("dask-hpc"):
-            for peer in ("LocalCluster", "dask-setup"):
+            for peer in [peer for peer in ("LocalCluster", "dask-setup") if peer in growth]:
                 for key in ("ready_s", "teardown_s"):
                     theirs = growth[peer][key]
                     growth[name][f"{key.removesuffix('_s')}_vs_{peer}"] = growth[name][key] / theirs if theirs else float("nan")
@@ -527,6 +527,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts (default 1,2,4,8)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--parts", default="ready,sidecar,pressure", help="which parts to run (default all: ready,sidecar,pressure)")
+    parser.add_argument("--methods", help="a comma-separated subset of the methods (default all)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     parts = set(args.parts.split(","))
@@ -561,6 +562,11 @@ def main() -> None:
         # The same node, told the way dask-setup reads it (a PBS job's NCPUS and PBS_VMEM).
         "dask-setup": lambda n, env: DASK_SETUP(n, {**env, "NCPUS": str(node_cores), "PBS_VMEM": str(NODE_MEMORY_BYTES)}),
     }
+    if args.methods:
+        chosen = args.methods.split(",")
+        if unknown := set(chosen) - set(methods):
+            parser.error(f"--methods: {', '.join(sorted(unknown))} unknown; the methods are {', '.join(methods)}")
+        methods = {name: methods[name] for name in chosen}
     samples = {(name, n): [] for name in methods for n in counts}
     try:
         if "ready" in parts:
@@ -583,7 +589,8 @@ def main() -> None:
     if "ready" in parts:
         rows = []
         for n in counts:
-            ours = statistics.median(s[0] for s in samples[("dask-hpc up", n)])
+            reference = "dask-hpc up" if "dask-hpc up" in methods else next(iter(methods))
+            ours = statistics.median(s[0] for s in samples[(reference, n)])
             for name in methods:
                 ready = statistics.median(s[0] for s in samples[(name, n)])
                 teardown = statistics.median(s[1] for s in samples[(name, n)])
@@ -612,7 +619,7 @@ def main() -> None:
                     + "".join(
                         f"   ÷ {peer}: ready {slope['ready_vs_' + peer]:.2f}, teardown {slope['teardown_vs_' + peer]:.2f}"
                         for peer in ("LocalCluster", "dask-setup")
-                        if name.startswith("dask-hpc")
+                        if name.startswith("dask-hpc") and peer in growth
                     )
                 )
     if "sidecar" in parts:

@@ -90,9 +90,7 @@ def main() -> None:
     walls: dict[str, list[float]] = {"without": [], "with the sidebar": []}
     cpu: dict[str, list[dict]] = {"without": [], "with the sidebar": []}
     try:
-        cluster = server.call(
-            "POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": args.workers, "reserve_mem_gb": RESERVE_GB}
-        )
+        cluster = server.call("POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": args.workers, "reserve_mem_gb": RESERVE_GB})
         sidecar, jupyter = server.sidecar(), psutil.Process(server.process.pid)
         scheduler = psutil.Process(cluster["scheduler_pid"])
         with Client(cluster["scheduler_address"], security=security(cluster)) as client:
@@ -114,7 +112,10 @@ def main() -> None:
                     start = time.perf_counter()
                     assert client.compute(graph).result() == ones
                     walls[condition].append(time.perf_counter() - start)
-                    used = {p: cpu_seconds(proc) - before[p] for p, proc in (("sidecar", sidecar), ("jupyter", jupyter), ("scheduler", scheduler))}
+                    used = {
+                        p: cpu_seconds(proc) - before[p]
+                        for p, proc in (("sidecar", sidecar), ("jupyter", jupyter), ("scheduler", scheduler))
+                    }
                     cpu[condition].append(used)
                     polls = None
                     if poller:
@@ -124,7 +125,8 @@ def main() -> None:
                     print(
                         f"round {round_ + 1} {condition}: {walls[condition][-1]:.2f} s"
                         + (f" ({polls} polls)" if polls else "")
-                        + "; CPU s " + ", ".join(f"{k} {v:.2f}" for k, v in used.items()),
+                        + "; CPU s "
+                        + ", ".join(f"{k} {v:.2f}" for k, v in used.items()),
                         file=sys.stderr,
                         flush=True,
                     )
@@ -142,7 +144,10 @@ def main() -> None:
     print(f"{n_tasks} tasks on {args.workers} workers, medians of {args.rounds}, load average {os.getloadavg()[0]:.1f}")
     for condition, median in medians.items():
         share = {k: statistics.median(c[k] for c in cpu[condition]) for k in cpu[condition][0]}
-        print(f"  {condition:<17} {median:7.2f} s  ({n_tasks / median:,.0f} tasks/s); CPU s " + ", ".join(f"{k} {v:.2f}" for k, v in share.items()))
+        print(
+            f"  {condition:<17} {median:7.2f} s  ({n_tasks / median:,.0f} tasks/s); CPU s "
+            + ", ".join(f"{k} {v:.2f}" for k, v in share.items())
+        )
     print(f"with ÷ without: {ratio:.3f}")
     (REPO / "bench" / "sidebar-load.json").write_text(
         json.dumps({"tasks": n_tasks, "workers": args.workers, "walls": walls, "cpu": cpu, "ratio": ratio}, indent=2) + "\n"
