@@ -354,7 +354,11 @@ def sidecar_cost(server: JupyterServer, requests: int = 200) -> dict:
     time.sleep(10)
     cpu_idle_seconds = sum(sidecar.cpu_times()[:2]) - cpu_before
     clusters = [
-        server.call("POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": 1, "reserve_mem_gb": RESERVE_GB, "max_mem_gb": 12})
+        server.call(
+            "POST",
+            "clusters?wait=ready",
+            {"workload": "cpu", "max_workers": 1, "reserve_mem_gb": RESERVE_GB, "max_mem_gb": 12, "overcommit": True},
+        )
         for _ in range(10)
     ]
     rss_ten = sidecar.memory_info().rss
