@@ -41,8 +41,19 @@ TLS_FILES = os.path.join(tempfile.gettempdir(), f"bench-tls-{os.getpid()}")
 PRESSURE_JOB_BYTES = 4 * GiB
 
 
+# The node's memory as every method is told it: this machine's, or more where the largest count
+# would leave a worker under a peer's floor (dask-setup fits workers to 1 GiB each, dask-hpc to
+# 512 MiB). Workers started here use far less than their limit, so a larger figure changes only
+# the limit each is given, the same for every method.
+NODE_MEMORY_BYTES = psutil.virtual_memory().total
+
+
+def node_memory_for(max_workers: int) -> int:
+    return max(psutil.virtual_memory().total, (max_workers + 1 + RESERVE_GB) * GiB)
+
+
 def memory_limit_bytes(n_workers: int) -> int:
-    return (psutil.virtual_memory().total - RESERVE_GB * GiB) // n_workers
+    return (NODE_MEMORY_BYTES - RESERVE_GB * GiB) // n_workers
 
 
 class Timer:
@@ -71,12 +82,13 @@ def wait_gone(pids: list[int], timeout: float = 30) -> None:
 # --- the methods: each returns (ready_seconds, teardown_seconds) -------------------------
 
 
-def node_description(cores: int) -> str:
-    """A `--root` tree describing this node with `cores` cores (dask-hpc plans a worker per core at most)."""
+def node_description(cores: int, memory_bytes: int) -> str:
+    """A `--root` tree describing this node with `cores` cores (dask-hpc plans a worker per core at
+    most) and `memory_bytes` of memory."""
     root = Path(tempfile.mkdtemp(prefix="bench-node-"))
     (root / "proc" / "self").mkdir(parents=True)
     (root / "proc" / "self" / "status").write_text(f"Name:\tbench\nCpus_allowed_list:\t0-{cores - 1}\n")
-    (root / "proc" / "meminfo").write_text(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")))
+    (root / "proc" / "meminfo").write_text(f"MemTotal:       {memory_bytes // 1024} kB\n")
     return str(root)
 
 
@@ -105,6 +117,7 @@ def dask_hpc_cli(root: str):
                 check=True,
             )
         cluster = json.loads(out.stdout)
+        assert len(cluster["workers"]) == n, f"dask-hpc up started {len(cluster['workers'])} workers, not {n}"
         tree = [cluster["owner_pid"], cluster["scheduler_pid"], *[w["pid"] for w in cluster["workers"]]]
         with Timer() as teardown:
             subprocess.run([*CLI, "down", cluster["id"]], env=env, capture_output=True, check=True)
@@ -169,6 +182,7 @@ def dask_hpc_rest(server: JupyterServer):
     def method(n: int, env: dict) -> tuple[float, float]:
         with Timer() as ready:
             cluster = server.call("POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": n, "reserve_mem_gb": RESERVE_GB})
+        assert len(cluster["workers"]) == n, f"the REST API started {len(cluster['workers'])} workers, not {n}"
         tree = [cluster["scheduler_pid"], *[w["pid"] for w in cluster["workers"]]]
         with Timer() as teardown:
             server.call("DELETE", f"clusters/{cluster['id']}")
@@ -340,10 +354,17 @@ def sidecar_cost(server: JupyterServer, requests: int = 200) -> dict:
     time.sleep(10)
     cpu_idle_seconds = sum(sidecar.cpu_times()[:2]) - cpu_before
     clusters = [
-        server.call("POST", "clusters?wait=ready", {"workload": "cpu", "max_workers": 1, "reserve_mem_gb": RESERVE_GB, "max_mem_gb": 12})
+        server.call(
+            "POST",
+            "clusters?wait=ready",
+            {"workload": "cpu", "max_workers": 1, "reserve_mem_gb": RESERVE_GB, "max_mem_gb": 12, "overcommit": True},
+        )
         for _ in range(10)
     ]
     rss_ten = sidecar.memory_info().rss
+    cpu_before = sum(sidecar.cpu_times()[:2])
+    time.sleep(10)
+    cpu_idle_ten = sum(sidecar.cpu_times()[:2]) - cpu_before
     for cluster in clusters:
         server.call("DELETE", f"clusters/{cluster['id']}")
     return {
@@ -353,6 +374,7 @@ def sidecar_cost(server: JupyterServer, requests: int = 200) -> dict:
         "rss_mb_idle": rss_idle / 2**20,
         "rss_mb_10_clusters": rss_ten / 2**20,
         "cpu_seconds_in_10s_idle": cpu_idle_seconds,
+        "cpu_seconds_in_10s_idle_10_clusters": cpu_idle_ten,
     }
 
 
@@ -481,6 +503,27 @@ def print_pressure(rows: list[dict]) -> None:
             print(f"{'':<22} {row['error'][:150]}")
 
 
+def growth_per_worker(rows: list[dict], names: list[str], counts: list[int]) -> dict:
+    """Seconds each added worker costs, ready and teardown: the least-squares slope of the medians
+    over the counts; dask-hpc's also as ratios to the peers' (below 1: it grows more slowly)."""
+    mean_n = statistics.fmean(counts)
+    spread = sum((n - mean_n) ** 2 for n in counts)
+
+    def slope(name: str, key: str) -> float:
+        ys = [next(r[key] for r in rows if r["workers"] == n and r["method"] == name) for n in counts]
+        mean_y = statistics.fmean(ys)
+        return sum((n - mean_n) * (y - mean_y) for n, y in zip(counts, ys, strict=True)) / spread
+
+    growth = {name: {key: slope(name, key) for key in ("ready_s", "teardown_s")} for name in names}
+    for name in names:
+        if name.startswith("dask-hpc"):
+            for peer in [peer for peer in ("LocalCluster", "dask-setup") if peer in growth]:
+                for key in ("ready_s", "teardown_s"):
+                    theirs = growth[peer][key]
+                    growth[name][f"{key.removesuffix('_s')}_vs_{peer}"] = growth[name][key] / theirs if theirs else float("nan")
+    return growth
+
+
 def main() -> None:
     # Ctrl-C or SIGTERM still runs the finally blocks that stop the Jupyter server and clusters.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -488,6 +531,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts (default 1,2,4,8)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--parts", default="ready,sidecar,pressure", help="which parts to run (default all: ready,sidecar,pressure)")
+    parser.add_argument("--methods", help="a comma-separated subset of the methods (default all)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     parts = set(args.parts.split(","))
@@ -498,12 +542,15 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PBS_", "SLURM_", "DASK_"))}
     env.update(DASK_HPC_STATE_DIR=state, DASK_HPC_LOGIN_HOST="login")
     node_cores = max(counts + [os.cpu_count() or 1])
-    root = node_description(node_cores)
+    global NODE_MEMORY_BYTES
+    NODE_MEMORY_BYTES = node_memory_for(max(counts))
+    root = node_description(node_cores, NODE_MEMORY_BYTES)
     results = {
         "machine": {
             "host": platform.node(),
             "cores": os.cpu_count(),
             "memory_gib": psutil.virtual_memory().total / GiB,
+            "node_memory_described_gib": NODE_MEMORY_BYTES / GiB,
             "python": platform.python_version(),
         },
         "repeats": args.repeats,
@@ -516,9 +563,14 @@ def main() -> None:
         "dask-hpc REST": dask_hpc_rest(server),
         "bare dask CLI": bare_cli,
         "LocalCluster": LOCAL_CLUSTER,
-        # The same node, told the way dask-setup reads it (a PBS job's NCPUS; memory from psutil).
-        "dask-setup": lambda n, env: DASK_SETUP(n, {**env, "NCPUS": str(node_cores)}),
+        # The same node, told the way dask-setup reads it (a PBS job's NCPUS and PBS_VMEM).
+        "dask-setup": lambda n, env: DASK_SETUP(n, {**env, "NCPUS": str(node_cores), "PBS_VMEM": str(NODE_MEMORY_BYTES)}),
     }
+    if args.methods:
+        chosen = args.methods.split(",")
+        if unknown := set(chosen) - set(methods):
+            parser.error(f"--methods: {', '.join(sorted(unknown))} unknown; the methods are {', '.join(methods)}")
+        methods = {name: methods[name] for name in chosen}
     samples = {(name, n): [] for name in methods for n in counts}
     try:
         if "ready" in parts:
@@ -541,7 +593,8 @@ def main() -> None:
     if "ready" in parts:
         rows = []
         for n in counts:
-            ours = statistics.median(s[0] for s in samples[("dask-hpc up", n)])
+            reference = "dask-hpc up" if "dask-hpc up" in methods else next(iter(methods))
+            ours = statistics.median(s[0] for s in samples[(reference, n)])
             for name in methods:
                 ready = statistics.median(s[0] for s in samples[(name, n)])
                 teardown = statistics.median(s[1] for s in samples[(name, n)])
@@ -561,12 +614,24 @@ def main() -> None:
                 + "  ".join(f"{t:.2f}" for t in curve)
                 + f"   ({curve[-1] / curve[0]:.2f}× from {counts[0]} to {counts[-1]})"
             )
+        if len(counts) > 1:
+            results["growth_per_worker"] = growth = growth_per_worker(rows, list(methods), counts)
+            print(f"\ngrowth per added worker, {counts[0]} to {counts[-1]} (slope of the medians), and ÷ each peer's:")
+            for name, slope in growth.items():
+                print(
+                    f"  {name:<14} ready {slope['ready_s'] * 1000:6.1f} ms  teardown {slope['teardown_s'] * 1000:6.1f} ms"
+                    + "".join(
+                        f"   ÷ {peer}: ready {slope['ready_vs_' + peer]:.2f}, teardown {slope['teardown_vs_' + peer]:.2f}"
+                        for peer in ("LocalCluster", "dask-setup")
+                        if name.startswith("dask-hpc") and peer in growth
+                    )
+                )
     if "sidecar" in parts:
         cost = results["sidecar"]
         print(
             f"\nsidecar through Jupyter: GET clusters p50 {cost['latency_ms_p50']:.1f} ms, p99 {cost['latency_ms_p99']:.1f} ms "
             f"({cost['requests']} requests); RSS {cost['rss_mb_idle']:.0f} MB idle, {cost['rss_mb_10_clusters']:.0f} MB with 10 clusters; "
-            f"CPU {cost['cpu_seconds_in_10s_idle']:.3f} s in 10 s idle"
+            f"CPU {cost['cpu_seconds_in_10s_idle']:.3f} s in 10 s idle, {cost['cpu_seconds_in_10s_idle_10_clusters']:.3f} s with the 10 clusters"
         )
     if results.get("memory_pressure"):
         print_pressure(results["memory_pressure"])

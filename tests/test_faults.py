@@ -4,6 +4,7 @@ cluster or a clear reason, and nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -54,6 +55,24 @@ def test_a_killed_worker_process_is_restarted_by_its_nanny_and_counted(dask_hpc)
         client.wait_for_workers(2, timeout=30)
         assert client.submit(sum, range(10)).result() == 45
     assert dask_hpc("down", "w").returncode == 0
+
+
+@pytest.mark.timeout(120)
+def test_down_ends_a_wedged_worker_that_its_nanny_could_not_close(dask_hpc):
+    """A worker process that does not answer (stopped here; stuck in C code or starved of CPU on
+    a loaded node alike) outlives its nanny's process, killed after the grace: `down` still ends,
+    and ends it. It held the unit's output pipes and its scheduler up, and `down` waited forever."""
+    cluster = dask_hpc.up("--workload", "cpu")
+    tree = process_tree(cluster["owner_pid"])
+    wedged = worker_processes(cluster["workers"][0]["pid"])[0]
+    wedged.send_signal(signal.SIGSTOP)
+    try:
+        result = dask_hpc("down", cluster["id"], timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert wait_until_gone(tree, 10) == []
+    finally:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            wedged.kill()
 
 
 def test_a_killed_nanny_is_replaced_so_the_cluster_keeps_its_size(dask_hpc):

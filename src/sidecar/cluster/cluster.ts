@@ -43,6 +43,7 @@ export class Cluster implements PlacementContext, SupervisedCluster {
   private readonly adaptive = new AdaptiveScaling(this);
   private scaling: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | null = null;
+  private lastReported: string | null = null;
 
   constructor(
     readonly spec: ClusterSpec,
@@ -118,6 +119,12 @@ export class Cluster implements PlacementContext, SupervisedCluster {
 
   changed(): void {
     this.state.workers = this.supervisor.listedWorkers().map(worker => ({ ...worker }));
+    // Reported only when it differs: each report is a record written (on a shared filesystem,
+    // on the start's critical path) and an event to every sidebar, and a worker's registration
+    // often changes nothing the state shows (48 workers: 48 identical records otherwise).
+    const reported = JSON.stringify(this.state);
+    if (reported === this.lastReported) return;
+    this.lastReported = reported;
     this.onChange(this.state);
   }
 

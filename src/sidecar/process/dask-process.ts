@@ -2,6 +2,7 @@ import { execa, type ResultPromise } from 'execa';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { descendants, killSurvivors } from './descendants';
 import { ProcessLines } from './process-lines';
 import type { Exit, StartedProcess } from './owned-process';
 
@@ -97,9 +98,19 @@ export class DaskProcess implements StartedProcess {
     this.subprocess.stdin.write(line + '\n');
   }
 
-  /** SIGTERM, then SIGKILL after the grace period (execa's forceKillAfterDelay). */
+  /**
+   * SIGTERM, then SIGKILL after the grace period (execa's forceKillAfterDelay). The processes
+   * it started (a `dask worker`'s nannies fork its workers) are noted first: one its nannies
+   * could not close in time (wedged, or starved of CPU on a loaded node) outlives it, holds
+   * its output pipes (`exited` waits for them) and keeps the scheduler, ended after, waiting.
+   * Such survivors are killed as soon as it has gone.
+   */
   terminate(): Promise<Exit> {
     if (!this.hasExited) {
+      if (this.subprocess.exitCode === null && this.subprocess.signalCode === null) {
+        const started = this.pid === null ? [] : descendants(this.pid);
+        this.subprocess.once('exit', () => killSurvivors(started));
+      }
       this.subprocess.kill('SIGTERM');
     }
     return this.exited;

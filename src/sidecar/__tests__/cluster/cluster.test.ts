@@ -40,6 +40,23 @@ describe('Cluster with local workers', () => {
     await cluster.stop();
   });
 
+  test('reports a change only when the state changed: a worker registering writes no record of its own', async () => {
+    // Every report is a record written (a shared filesystem's write) and an event to every
+    // sidebar; N workers registering must not cost N of each when the state says nothing new.
+    const reported: string[] = [];
+    const cluster = new Cluster(
+      localSpec(root, { plan: { ...localSpec(root).plan, n_workers: 8 } }),
+      state => reported.push(JSON.stringify(state)),
+      dask
+    );
+    await cluster.start();
+    expect(running(cluster)).toHaveLength(8);
+    const repeats = reported.filter((state, i) => i > 0 && state === reported[i - 1]).length;
+    expect(repeats).toBe(0);
+    expect(reported.length).toBeLessThan(8);
+    await cluster.stop();
+  });
+
   test('scales up by a unit of the missing workers, and down by retiring the newest through the scheduler', async () => {
     const cluster = localCluster();
     await cluster.start();
