@@ -151,7 +151,7 @@ def main() -> None:
         methods = [f"{m}{suffix}" for m in methods for suffix in builds if m.startswith("dask-hpc") or not suffix]
 
     cores = max(counts + [os.cpu_count() or 1])
-    root = node_description(cores)
+    root = node_description(cores, psutil.virtual_memory().total)
     state = tempfile.mkdtemp(prefix="bench-session-state-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PBS_", "SLURM_", "DASK_"))}
     env.update(
