@@ -84,10 +84,15 @@ client, cluster, _ = setup_dask_client("cpu", max_workers=1, reserve_mem_gb=60)
 }
 
 
-# An open defect, seen here with its logs: in about 1 run in 5 the io example's worker dies of
-# SIGSEGV in netCDF4's open_dataset (a forked worker with many threads), four times, and the
-# task fails. Kept running so it reports; not yet found or fixed.
-KNOWN_CRASH = pytest.mark.xfail(strict=False, reason="open defect: worker SIGSEGV in netCDF4 open_dataset, about 1 run in 5")
+# An open defect, seen here with its logs: now and then, under load, the io example's worker
+# dies of SIGSEGV in netCDF4's open_dataset (one worker, many threads), four times, and the
+# task fails. xarray's tracker has the same crash with engine="netcdf4", parallel=True and
+# threads, under any cluster (pydata/xarray#7079, #9779, #11088); here it was not reproduced
+# alone, 0 of 12 runs with LocalCluster(n_workers=1, threads_per_worker=8) and 0 of 12 with this
+# product. Kept running so that it reports.
+KNOWN_CRASH = pytest.mark.xfail(
+    strict=False, reason="open defect: worker SIGSEGV in netCDF4 open_dataset with threads (as pydata/xarray#7079), now and then under load"
+)
 
 
 @pytest.mark.parametrize("example", [pytest.param(e, marks=KNOWN_CRASH) if "(io)" in e else e for e in EXAMPLES])
