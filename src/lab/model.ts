@@ -39,6 +39,8 @@ export class DaskHpcModel {
   private reconnects = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
+  /** Counts what changed the list (answers, events, a reconnect): a read that saw one come is older. */
+  private listChanges = 0;
 
   constructor(
     private readonly transport: Transport,
@@ -96,11 +98,13 @@ export class DaskHpcModel {
     void this.poll.start();
   }
 
-  /** Reads the node's resources and the running clusters' figures once. */
+  /** Reads the node's resources, the clusters and the running clusters' figures once. */
   async refresh(): Promise<void> {
     const live = this.list.filter(isLive);
-    const [resources, ...figures] = await Promise.allSettled([
+    const changesBefore = this.listChanges;
+    const [resources, listed, ...figures] = await Promise.allSettled([
       this.transport.request<Resources>('resources'),
+      this.transport.request<ClusterState[]>('clusters'),
       ...live.map(cluster => this.transport.request<ClusterMetrics>(`clusters/${encodeURIComponent(cluster.id)}/metrics`))
     ]);
     if (this.disposed) return;
@@ -110,6 +114,9 @@ export class DaskHpcModel {
       // A failed read keeps the last figures: the card's status says why, through events.
       if (answer.status === 'fulfilled') this.metricsById.set(live[index].id, answer.value);
     });
+    // Events keep the list; this read mends it when an answer or event was lost on the way,
+    // unless one came while it was read (that one is newer).
+    if (listed.status === 'fulfilled' && this.listChanges === changesBefore) this.mendList(listed.value);
     this.stateChangedSignal.emit();
     if (resources.status === 'rejected') throw resources.reason; // the poll backs off
   }
@@ -148,8 +155,19 @@ export class DaskHpcModel {
     this.update(await this.transport.request<ClusterState>(`clusters/${encodeURIComponent(id)}`, { method: 'DELETE' }));
   }
 
+  /** Takes the server's list where it differs from what the events said. */
+  private mendList(listed: ClusterState[]): void {
+    const ids = new Set(listed.map(cluster => cluster.id));
+    for (const id of [...this.clusters.keys()]) if (!ids.has(id)) this.apply({ type: 'cluster-removed', id });
+    for (const cluster of listed) {
+      const known = this.clusters.get(cluster.id);
+      if (!known || JSON.stringify(known) !== JSON.stringify(cluster)) this.update(cluster);
+    }
+  }
+
   /** A cluster as an API call answered it, ahead of its event. */
   private update(cluster: ClusterState): ClusterState {
+    this.listChanges++;
     if (cluster.status === 'stopped') this.forget(cluster.id);
     else this.clusters.set(cluster.id, cluster);
     this.eventSignal.emit({ type: 'cluster', cluster });
@@ -180,6 +198,7 @@ export class DaskHpcModel {
     socket.onopen = () => {
       this.connected = true;
       this.reconnects = 0;
+      this.listChanges++;
       this.clusters.clear(); // the server sends every cluster again on connect
       this.stateChangedSignal.emit();
       this.connectionSignal.emit(true);
@@ -198,6 +217,7 @@ export class DaskHpcModel {
   private apply(event: ClusterEvent): void {
     if (event.type === 'cluster') this.update(event.cluster);
     else {
+      this.listChanges++;
       this.forget(event.id);
       this.eventSignal.emit(event);
       this.stateChangedSignal.emit();

@@ -180,3 +180,31 @@ test('a dropped events socket is reported and reopened; dispose closes it and st
     jest.useRealTimers();
   }
 });
+
+test('a cluster whose answer and events were lost is listed at the next refresh, one the server no longer has goes, and an event during the read wins', async () => {
+  let listed = [cluster('a'), cluster('lost', 'running', '2026-01-02T00:00:00Z')];
+  let duringRead: (() => void) | null = null;
+  const server = fakeServer({
+    'GET resources': () => resources,
+    'GET clusters': () => {
+      const answer = listed;
+      duringRead?.();
+      return answer;
+    }
+  });
+  model = new DaskHpcModel(server.transport, 60000);
+  model.start();
+  server.sockets[0].onopen!();
+  server.sockets[0].send({ type: 'cluster', cluster: cluster('a') });
+  server.sockets[0].send({ type: 'cluster', cluster: cluster('gone') });
+  const events: string[] = [];
+  model.clusterEvent.connect((_, event) => events.push(event.type === 'cluster' ? event.cluster.id : `removed ${event.id}`));
+  await model.refresh();
+  expect(model.list.map(c => c.id)).toEqual(['a', 'lost']);
+  expect(events).toEqual(['removed gone', 'lost']); // 'a' is as the events said: no event for it
+  // A read answered before an event that came meanwhile is older than that event.
+  listed = [cluster('a'), cluster('lost')];
+  duringRead = () => server.sockets[0].send({ type: 'cluster', cluster: cluster('new', 'starting', '2026-01-03T00:00:00Z') });
+  await model.refresh();
+  expect(model.list.map(c => c.id)).toEqual(['a', 'lost', 'new']);
+});
