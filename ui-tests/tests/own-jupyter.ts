@@ -87,3 +87,15 @@ export async function openLab(page: Page, url: string): Promise<void> {
     return shell.currentWidget !== null && shell.currentWidget.node.contains(document.activeElement);
   });
 }
+
+/** Opens a new Python notebook and waits until its kernel is idle. */
+export async function newNotebookWithIdleKernel(page: Page): Promise<void> {
+  await page.evaluate(
+    async () => void (await (window as any).jupyterapp.commands.execute('notebook:create-new', { kernelName: 'python3' }))
+  );
+  await page.waitForFunction(
+    () => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle',
+    undefined,
+    { timeout: 120000 }
+  );
+}

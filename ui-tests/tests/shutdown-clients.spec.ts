@@ -1,4 +1,4 @@
-import { openLab } from './own-jupyter';
+import { newNotebookWithIdleKernel, openLab } from './own-jupyter';
 import { expect, test, type Page } from '@playwright/test';
 
 // A notebook connected with the inserted client code, and its cluster shut down from the card:
@@ -60,12 +60,7 @@ test('shutting a cluster down closes the clients of its notebooks quietly, and t
   await sidebar().locator('button.jp-DaskHpc-launch').click();
   await expect(card().locator('[data-testid="dask-hpc-status"]')).toHaveText('running', { timeout: 120000 });
 
-  await command('notebook:create-new', { kernelName: 'python3' });
-  await page.waitForFunction(
-    () => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle',
-    undefined,
-    { timeout: 120000 }
-  );
+  await newNotebookWithIdleKernel(page);
   await card().getByRole('button', { name: 'Insert client code' }).click();
   await expect(page.locator('.jp-NotebookPanel:visible .jp-Cell').nth(1)).toContainText('from jupyterlab_dask_hpc import connect');
   await command('notebook:run-all-cells');

@@ -1,4 +1,4 @@
-import { openLab } from './own-jupyter';
+import { newNotebookWithIdleKernel, openLab } from './own-jupyter';
 import { expect, test, type Page } from '@playwright/test';
 
 // One JupyterLab page through the whole story, as a user lives it: look, plan, launch, use, stop.
@@ -288,12 +288,7 @@ test('copying the SSH tunnel says so on screen, and off Gadi what to put in plac
 });
 
 test('inserted client code connects a notebook to the cluster', async () => {
-  await command('notebook:create-new', { kernelName: 'python3' });
-  await page.waitForFunction(
-    () => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle',
-    undefined,
-    { timeout: 120000 }
-  );
+  await newNotebookWithIdleKernel(page);
   await card().getByRole('button', { name: 'Insert client code' }).click();
   const cells = page.locator('.jp-NotebookPanel:visible .jp-Cell');
   await expect(cells).toHaveCount(2);
@@ -414,12 +409,7 @@ test('after a reload the dashboard tabs come back, and with autoConnect new kern
   // The tabs keep only the cluster and the plot: the restored one loads the plot of the live cluster.
   await expect(page.locator('.jp-DaskHpc-dashboard iframe[src$="/individual-task-stream"]')).toHaveCount(1);
   await expect(card().locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2');
-  await command('notebook:create-new', { kernelName: 'python3' });
-  await page.waitForFunction(
-    () => (window as any).jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle',
-    undefined,
-    { timeout: 120000 }
-  );
+  await newNotebookWithIdleKernel(page);
   await command('notebook:replace-selection', { text: 'print(len(client.scheduler_info()["workers"]), "workers without any code")' });
   await command('notebook:run-all-cells');
   await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').last()).toContainText('2 workers without any code', {
