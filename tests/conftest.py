@@ -246,3 +246,54 @@ def batch_script_environment(dask_hpc, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("DASK_HPC_SIDECAR_SOCKET", raising=False)
     return dask_hpc
+
+
+class OtherUser:
+    """A second real Unix account on this node (`useradd`), the adversary of the shared-node
+    tests: `run` starts a process as that user alone (its uid, gid, no extra groups)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        account = pwd.getpwnam(name)
+        self.uid, self.gid, self.home = account.pw_uid, account.pw_gid, Path(account.pw_dir)
+
+    def popen(self, argv: list[str], **kwargs) -> subprocess.Popen:
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.home), "USER": self.name, **kwargs.pop("env", {})}
+        return subprocess.Popen(argv, user=self.uid, group=self.gid, extra_groups=[], cwd=self.home, env=env, **kwargs)
+
+    def run(self, argv: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.home), "USER": self.name, **kwargs.pop("env", {})}
+        return subprocess.run(
+            argv,
+            user=self.uid,
+            group=self.gid,
+            extra_groups=[],
+            cwd=self.home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **kwargs,
+        )
+
+    def processes(self) -> list[psutil.Process]:
+        return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == self.uid]
+
+
+@pytest.fixture
+def other_user():
+    """A fresh account for this test alone (a unique name, so parallel runs never share one);
+    every process of it is killed and the account and its home removed afterwards."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("a second Unix user needs root and useradd")
+    name = f"dhpc-other-{os.getpid()}-{int(time.monotonic() * 1000) % 100000}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", "--user-group", name], check=True, capture_output=True)
+    user = OtherUser(name)
+    try:
+        yield user
+    finally:
+        for process in user.processes():
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(user.processes(), timeout=10)
+        subprocess.run(["userdel", "--remove", name], capture_output=True)
