@@ -29,7 +29,7 @@ from conftest import REPO, DaskHpc, batch_free_environ, free_port, processes_men
 
 pytestmark = [
     pytest.mark.install,
-    pytest.mark.timeout(900),
+    pytest.mark.timeout(1200),
     pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="hiding node and npm needs root and unshare"),
 ]
 
@@ -143,9 +143,11 @@ class Server:
         self.root = f"http://127.0.0.1:{self.port}"
         self.log = log
         argv = [venv / "bin" / "jupyter", "server", "--no-browser", f"--port={self.port}", f"--IdentityProvider.token={TOKEN}"]
-        argv += ["--allow-root", f"--ServerApp.root_dir={job.jobfs.parent}"]
+        argv += ["--allow-root", f"--ServerApp.root_dir={job.jobfs.parent}", "--LabApp.expose_app_in_browser=True"]
+        # JupyterLab's settings and workspaces of its own: none of this machine's leak in.
+        lab = {f"JUPYTERLAB_{kind}_DIR": str(job.jobfs.parent / f"lab-{kind.lower()}") for kind in ("SETTINGS", "WORKSPACES")}
         with open(log, "w") as out:
-            self.process = subprocess.Popen(without_node(argv), env=job_environment(venv, job), stdout=out, stderr=out)
+            self.process = subprocess.Popen(without_node(argv), env={**job_environment(venv, job), **lab}, stdout=out, stderr=out)
 
     def wait_answering(self, seconds: float = 90) -> tuple[int, object]:
         deadline = time.monotonic() + seconds
@@ -216,6 +218,9 @@ def test_the_wheel_and_the_sdist_install_and_work_without_node_or_npm(kind, dist
         status, page = api(server.root, "GET", cluster["dashboard_url"])
         assert status == 200 and "Bokeh" in page and "Dask" in page, str(page)[:500]
 
+        if kind == "wheel":
+            dashboard_tab_opens_in_the_browser(server, cluster["name"])
+
         # The README's notebook example, as a script in the same environment.
         example = re.search(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
         readme = run(without_node([venv / "bin" / "python", "-c", example]), job_env, timeout=180)
@@ -229,6 +234,20 @@ def test_the_wheel_and_the_sdist_install_and_work_without_node_or_npm(kind, dist
 
     if kind == "wheel":
         node_missing_is_one_line(venv, job, without_node, tmp_path, job_env)
+
+
+def dashboard_tab_opens_in_the_browser(server: Server, name: str):
+    """ui-tests/tests/installed.spec.ts in Debian's Chromium against this server: the card of
+    cluster `name` opens its dashboard tab, which shows Bokeh's page. Playwright runs on the
+    machine's node; only the server has it hidden."""
+    ui = REPO / "ui-tests"
+    if not (ui / "node_modules" / "@playwright" / "test").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=ui, check=True, timeout=300)
+    env = {**os.environ, "DASK_HPC_INSTALLED_URL": server.root, "DASK_HPC_INSTALLED_TOKEN": TOKEN, "DASK_HPC_INSTALLED_CLUSTER": name}
+    result = subprocess.run(
+        ["npx", "playwright", "test", "-c", "playwright.installed.config.js"], cwd=ui, env=env, capture_output=True, text=True, timeout=400
+    )
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout[-4000:] + result.stderr[-2000:]
 
 
 def node_missing_is_one_line(venv, job, without_node, tmp_path, job_env):
