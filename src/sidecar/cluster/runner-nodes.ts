@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ClusterWorker } from '../../common/protocol';
 import { nodeLauncher, type AllocationNode } from '../batch/node-launcher';
+import { checkedOnTheHost } from '../batch/private-root-shell';
 import { AdoptedProcess } from '../process/adopted-process';
 import { tlsFlags } from '../tls/cluster-tls';
 import { clusterEnvironment } from './cluster-environment';
@@ -89,7 +90,11 @@ export class RunnerNodes implements WorkerPlacement {
     const process = this.cluster.dependencies.startProcess({
       python: spec.python,
       kind: 'worker',
-      launcher: nodeLauncher(this.runner.system, node, plan.n_workers * plan.threads_per_worker, env),
+      // On that host, the cluster root is checked as on this one before the workers start there.
+      launcher: [
+        ...nodeLauncher(this.runner.system, node, plan.n_workers * plan.threads_per_worker, env),
+        ...checkedOnTheHost(this.localRoot, localDirectory)
+      ],
       // The node's workers listen on the interface that reaches the scheduler.
       args: [
         state.scheduler_address as string,
