@@ -192,7 +192,7 @@ function detectJobfs(reading: Reading): { path: string | null; source: string } 
   const unsafe = unsafeAncestor('/tmp');
   if (unsafe) reading.warnings.push(`/tmp is not private: ${unsafe.path} ${unsafe.why}; no cluster can start here.`);
   if (passedOver) {
-    return { path: null, source: '/tmp (the job filesystem variables name no private directory)' };
+    return { path: null, source: 'none private (every one set is under a directory others can rearrange)' };
   }
   return { path: null, source: 'none (PBS_JOBFS, SLURM_TMPDIR and TMPDIR unset)' };
 }
