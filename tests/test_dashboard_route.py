@@ -48,6 +48,21 @@ RECORDER = textwrap.dedent(
 )
 
 
+KERNEL_LINKS = textwrap.dedent(
+    """
+    import sys
+    from distributed import Client
+    from jupyterlab_dask_hpc import connect
+    from jupyterlab_dask_hpc.kernel_api import running_clusters, security
+    with connect(sys.argv[1]) as client:
+        print(client.dashboard_link)
+    cluster = next(c for c in running_clusters() if c["id"] == sys.argv[1])
+    with Client(cluster["scheduler_address"], security=security(cluster)) as client:
+        print(client.dashboard_link)
+    """
+)
+
+
 class SiteApp:
     """A site's own app, proxied by name ({base_url}site-app/) as ServerProxy.servers configures."""
 
@@ -210,7 +225,13 @@ async def test_a_stopped_clusters_link_reaches_nobody_who_takes_its_port(jp_fetc
     assert cluster["dashboard_url"] == f"{jp_base_url}dask-hpc/dashboard/{cluster['id']}/status"
     page = await open_dashboard(jp_fetch, route_path(cluster["dashboard_url"], jp_base_url), headers=as_the_browser(jp_serverapp))
     assert page.code == 200 and b"Bokeh" in page.body and b"Dask" in page.body
-    # A plain Client(address) links the by-port route, which sends the browser to the cluster's own.
+    # In a kernel of this server: connect()'s client names the cluster's route; a plain
+    # Client(address) can only format the port, so it links the by-port route ...
+    kernel = subprocess.run(
+        [sys.executable, "-c", KERNEL_LINKS, cluster["id"]], capture_output=True, text=True, env=os.environ.copy(), timeout=60
+    )
+    assert kernel.stdout.split() == [cluster["dashboard_url"], f"{jp_base_url}dask-hpc/dashboard/port/{port}/status"], kernel.stderr
+    # ... which sends the browser to the cluster's own.
     by_port = await jp_fetch("dask-hpc", "dashboard", "port", str(port), "status", follow_redirects=False, raise_error=False)
     assert by_port.code == 302 and by_port.headers["Location"] == cluster["dashboard_url"]
     tree = process_tree(cluster["scheduler_pid"])
