@@ -15,6 +15,11 @@ TCP_LISTEN = "0A"
 LOOPBACK_OR_ANY = {"0100007F", "7F000001", "00000000"}
 
 
+# IPv6 listeners are not consulted: while the scheduler listens on 127.0.0.1:PORT, Linux refuses
+# another listener that would take those connections (::ffff:127.0.0.1, a dual-stack ::), and a
+# v6-only one never gets them; counting them would only let another user block the dashboard.
+
+
 def listening_inodes(port: int, table: str = "/proc/net/tcp") -> set[str]:
     """The socket inodes listening on 127.0.0.1:port or 0.0.0.0:port, in this network namespace."""
     inodes = set()

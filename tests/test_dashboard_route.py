@@ -18,6 +18,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 from test_server_extension import api, jp_server_cleanup, server_config  # noqa: F401 (a fixture)
+from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketHandler
 
 from conftest import process_tree, wait_until_gone
@@ -287,63 +288,56 @@ class _RecordSocket(WebSocketHandler):
         self.write_message("hello")
 
 
-@pytest.mark.timeout(60)
-async def test_what_reaches_a_dashboard_carries_no_jupyter_credential_http_or_websocket(jp_fetch, jp_ws_fetch, jp_serverapp, dask_hpc):
+@pytest.fixture
+def recorded_dashboard(dask_hpc, jp_asyncio_loop):
     """A 'scheduler' of this user's (this test's process, recorded as a running cluster in the
-    state directory) records what the route relays to it: no cookie, token or XSRF header."""
+    state directory, as `dask-hpc up` records one) that records what reaches its dashboard port."""
     from jupyterlab_dask_hpc.paths import this_host
 
     listeners = tornado.netutil.bind_sockets(0, "127.0.0.1")
     port = listeners[0].getsockname()[1]
-    app = tornado.web.Application([(r"/status/ws", _RecordSocket), (r"(/.*)", _RecordPage)])
-    server = tornado.httpserver.HTTPServer(app)
-    server.add_sockets(listeners)
+    server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/status/ws", _RecordSocket), (r"(/.*)", _RecordPage)]))
+    server.add_sockets(listeners)  # on the loop of the test and the server
     record = dask_hpc.state_dir / "feedbeef.json"
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(
-        json.dumps(
-            {
-                **this_host(),
-                "id": "feedbeef",
-                "name": "recorder",
-                "status": "running",
-                "scheduler_pid": os.getpid(),
-                "owner_pid": os.getpid(),
-                "dashboard_address": f"http://127.0.0.1:{port}",
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-        )
-    )
+    here = {"scheduler_pid": os.getpid(), "owner_pid": os.getpid(), "dashboard_address": f"http://127.0.0.1:{port}"}
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    record.write_text(json.dumps({**this_host(), **here, "id": "feedbeef", "name": "recorder", "status": "running", "created_at": created}))
     _Recorded.requests = []
-    try:
-        page = await jp_fetch(
-            "dask-hpc",
-            "dashboard",
-            "feedbeef",
-            "status",
-            headers=as_the_browser(jp_serverapp),
-            params={"token": credentials(jp_serverapp)[0], "theme": "dark"},
-        )
-        assert page.body == b"recorded"
-        socket_ = await jp_ws_fetch(
-            "dask-hpc",
-            "dashboard",
-            "feedbeef",
-            "status",
-            "ws",
-            headers=as_the_browser(jp_serverapp),
-            params={"token": credentials(jp_serverapp)[0]},
-        )
-        assert await asyncio.wait_for(socket_.read_message(), 10) == "hello"
-        socket_.close()
-        assert [r["path"].split("?")[0] for r in _Recorded.requests] == ["/status", "/status/ws"]
-        assert "theme=dark" in _Recorded.requests[0]["path"]  # the dashboard's own arguments pass
-        assert leaked(_Recorded.requests, credentials(jp_serverapp)) == [], _Recorded.requests
-        for request in _Recorded.requests:
-            assert not {"Cookie", "Authorization", "X-Xsrftoken", "Referer"} & set(request["headers"])
-    finally:
-        record.unlink()
-        server.stop()
+    yield port
+    record.unlink()
+    server.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_what_reaches_a_dashboard_carries_no_jupyter_credential_http_or_websocket(
+    jp_fetch, jp_ws_fetch, jp_serverapp, recorded_dashboard
+):
+    browser, token = as_the_browser(jp_serverapp), credentials(jp_serverapp)[0]
+    page = await jp_fetch("dask-hpc", "dashboard", "feedbeef", "status", headers=browser, params={"token": token, "theme": "dark"})
+    assert page.body == b"recorded"
+    socket = await jp_ws_fetch("dask-hpc", "dashboard", "feedbeef", "status", "ws", headers=browser, params={"token": token})
+    assert await asyncio.wait_for(socket.read_message(), 10) == "hello"
+    socket.close()
+    assert [r["path"].split("?")[0] for r in _Recorded.requests] == ["/status", "/status/ws"]
+    assert "theme=dark" in _Recorded.requests[0]["path"]  # the dashboard's own arguments pass
+    assert leaked(_Recorded.requests, credentials(jp_serverapp)) == [], _Recorded.requests
+    for request in _Recorded.requests:
+        assert not {"Cookie", "Authorization", "X-Xsrftoken", "Referer"} & set(request["headers"])
+    # Only reading is relayed: the route leaves XSRF to nobody.
+    posted = await jp_fetch("dask-hpc", "dashboard", "feedbeef", "status", method="POST", body=b"", raise_error=False)
+    assert posted.code == 405 and len(_Recorded.requests) == 2
+
+
+@pytest.mark.timeout(60)
+async def test_the_dashboard_routes_relay_nothing_without_jupyters_login(http_server_client, jp_base_url, jp_ws_fetch, recorded_dashboard):
+    for path in ("dask-hpc/dashboard/feedbeef/status", f"dask-hpc/dashboard/port/{recorded_dashboard}/status"):
+        page = await http_server_client.fetch(jp_base_url + path, follow_redirects=False, raise_error=False)
+        assert page.code == 302 and "/login" in page.headers["Location"]  # Jupyter's login page
+    with pytest.raises(HTTPClientError) as refused:
+        await jp_ws_fetch("dask-hpc", "dashboard", "feedbeef", "status", "ws", headers={"Authorization": ""})
+    assert refused.value.code == 403
+    assert _Recorded.requests == []
 
 
 @pytest.mark.parametrize("jp_server_config", [False, True], indirect=True, ids=["default", "allow_proxy_any_port"])
