@@ -350,3 +350,19 @@ async def test_a_sites_named_proxy_apps_keep_working_and_any_port_comes_back_onl
     for path in (f"proxy/{site_app.port}/hello", f"proxy/127.0.0.1:{site_app.port}/hello", f"proxy/absolute/{site_app.port}/hello"):
         any_port = await http_server_client.fetch(jp_base_url + path, headers=jp_auth_header, raise_error=False)
         assert (any_port.code, any_port.body == b"squatter") == ((200, True) if allowed else (404, False))
+
+
+@pytest.mark.timeout(60)
+async def test_a_port_held_by_another_process_than_the_clusters_scheduler_is_not_relayed(jp_fetch, dask_hpc, recorded_dashboard):
+    # The record names another process as its scheduler (a reused pid, a record gone wrong): the
+    # port's listener is not that process's, so nothing is relayed and the answer says why.
+    record = dask_hpc.state_dir / "feedbeef.json"
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        record.write_text(json.dumps({**json.loads(record.read_text()), "scheduler_pid": other.pid}))
+        page = await jp_fetch("dask-hpc", "dashboard", "feedbeef", "status", raise_error=False)
+        assert page.code == 502 and f"port {recorded_dashboard}".encode() in page.body and b"not held by its scheduler" in page.body
+        assert _Recorded.requests == []
+    finally:
+        other.kill()
+        other.wait()
