@@ -366,3 +366,21 @@ async def test_a_port_held_by_another_process_than_the_clusters_scheduler_is_not
     finally:
         other.kill()
         other.wait()
+
+
+@pytest.mark.timeout(180)
+async def test_a_cluster_that_dask_hpc_up_started_is_served_through_its_route_until_it_stops(jp_fetch, jp_base_url, dask_hpc):
+    # Not the sidecar's: found in this node's records, its scheduler's listener checked the same way.
+    cluster = await asyncio.to_thread(dask_hpc.up, "--workload", "cpu", "--max-workers", "1", "--name", "terminal")
+    route = ["dask-hpc", "dashboard", cluster["id"], "status"]
+    try:
+        page = await open_dashboard(jp_fetch, route)
+        assert page.code == 200 and b"Bokeh" in page.body
+        by_port = await jp_fetch(
+            "dask-hpc", "dashboard", "port", str(dashboard_port(cluster)), "status", follow_redirects=False, raise_error=False
+        )
+        assert by_port.headers["Location"] == f"{jp_base_url}dask-hpc/dashboard/{cluster['id']}/status"
+    finally:
+        stopped = await asyncio.to_thread(dask_hpc, "down", cluster["id"])
+        assert stopped.returncode == 0, stopped.stderr
+    assert (await jp_fetch(*route, raise_error=False)).code == 404
