@@ -60,6 +60,8 @@ class DashboardHandler(ProxyHandler):
 
     async def prepare(self, *args, **kwargs):
         await super().prepare(*args, **kwargs)  # Jupyter's authentication first
+        if self._finished:
+            return  # sent to the login page: an unauthenticated request looks nothing up
         # Jupyter's token in the query (?token=…) authenticated this request; it goes no further.
         arguments = parse_qsl(self.request.query, keep_blank_values=True)
         self.request.query = urlencode([(k, v) for k, v in arguments if k not in CREDENTIAL_QUERY_ARGUMENTS])
