@@ -92,6 +92,13 @@ def _find(name_or_id: str | None) -> dict:
     return clusters[-1]  # the newest, when several run
 
 
+def dashboard_route(cluster_id: str) -> str | None:
+    """The cluster's own dashboard route under the Jupyter server that started this kernel
+    (it sets DASK_HPC_BASE_URL), or None outside one. The route names the cluster, never a port."""
+    base_url = os.environ.get("DASK_HPC_BASE_URL")
+    return f"{base_url.rstrip('/')}/dask-hpc/dashboard/{cluster_id}/status" if base_url else None
+
+
 def security(cluster: dict):
     """The `distributed.Security` that opens a cluster: its CA, certificate and key (tls:// only)."""
     from distributed.security import Security
@@ -151,6 +158,10 @@ def _client_class():
         def __init__(self, address, *, cluster_id: str, **kwargs):
             self._dask_hpc_cluster_id = cluster_id
             super().__init__(address, **kwargs)
+
+        @property
+        def dashboard_link(self):
+            return dashboard_route(self._dask_hpc_cluster_id) or super().dashboard_link
 
         async def _reconnect(self):
             if not shut_down(self._dask_hpc_cluster_id):

@@ -132,7 +132,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       adoptionGraceSeconds: this.options.adoptionGraceSeconds,
       controlSocket: this.options.controlSocket,
       readyTimeoutMs: this.options.readyTimeoutMs,
-      dashboardLinks: address => dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, resources, env: this.options.env }),
+      dashboardLinks: address =>
+        dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, clusterId: id, resources, env: this.options.env }),
       workerJobs,
       runner,
       securityDirectory: this.options.store.pathFor(id, '.tls'),
