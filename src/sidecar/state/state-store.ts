@@ -1,9 +1,7 @@
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterState } from '../../common/protocol';
 import { InputError } from '../errors';
-import type { Environment } from '../node/detect';
 import { asClusterRecord, recordProblem } from './cluster-record';
 import { openOwnDirectory } from './private-directory';
 import { thisHost, whereabouts } from './host';
@@ -20,12 +18,7 @@ export function checkClusterId(id: string): string {
   return id;
 }
 
-/** $DASK_HPC_STATE_DIR, else $XDG_STATE_HOME/dask-hpc, else ~/.local/state/dask-hpc. */
-export function defaultStateDir(env: Environment): string {
-  if (env.DASK_HPC_STATE_DIR) return env.DASK_HPC_STATE_DIR;
-  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
-  return join(base, 'dask-hpc');
-}
+export { defaultStateDir } from './state-dir';
 
 /**
  * The per-user record of running clusters (a 0700 directory of 0600 JSON files), so another
