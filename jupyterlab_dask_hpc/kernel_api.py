@@ -54,9 +54,28 @@ def _records() -> list[dict]:
         except (OSError, ValueError):
             continue
         # Another shape (a newer version's, a broken disk's): the engine warns of it; here it is skipped.
-        if isinstance(value, dict) and isinstance(value.get("created_at"), str):
+        if _usable(value, record.stem):
             records.append(value)
     return records
+
+
+def _pid_or_none(value) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+
+
+def _usable(value, stem: str) -> bool:
+    """What the kernel side reads of a record has the types the engine writes (cluster-record.ts checks it all)."""
+    return (
+        isinstance(value, dict)
+        and value.get("id") == stem
+        and all(isinstance(value.get(key), str) for key in ("name", "status", "created_at"))
+        and all(isinstance(value.get(key, ""), str) for key in ("host", "boot_id", "machine_id"))
+        and value.get("owner_pid") is not None
+        and all(_pid_or_none(value.get(key)) for key in ("owner_pid", "scheduler_pid"))
+        and all(value.get(key) is None or isinstance(value.get(key), int) for key in ("scheduler_start_time",))
+        and isinstance(value.get("workers"), list)
+        and (value.get("security") is None or isinstance(value.get("security"), dict))
+    )
 
 
 def running_clusters() -> list[dict]:

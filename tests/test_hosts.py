@@ -267,7 +267,13 @@ def test_a_record_of_an_earlier_boot_of_this_host_is_swept_without_a_signal(dask
                     "local_directory": str(tmp_path / "gone"),
                     "scheduler_file": str(tmp_path / "gone" / "scheduler.json"),
                     "python": sys.executable,
-                    "plan": {"n_workers": 1, "threads_per_worker": 1, "memory_limit_bytes": 2**30},
+                    "plan": {
+                        "workload": "cpu",
+                        "n_workers": 1,
+                        "threads_per_worker": 1,
+                        "memory_limit_bytes": 2**30,
+                        "local_directory": str(tmp_path / "roots"),
+                    },
                     "created_at": "2024-01-01T00:00:00Z",
                 }
             )

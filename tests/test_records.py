@@ -57,7 +57,13 @@ def full_record(cluster_id: str, tmp_path: Path, **fields) -> dict:
         "tunnel_command": None,
         "local_directory": str(directory),
         "workers": [],
-        "plan": {"n_workers": 1, "threads_per_worker": 1, "memory_limit_bytes": 2**30},
+        "plan": {
+            "workload": "cpu",
+            "n_workers": 1,
+            "threads_per_worker": 1,
+            "memory_limit_bytes": 2**30,
+            "local_directory": str(tmp_path / "roots"),
+        },
         "adaptive": None,
         "python": sys.executable,
         "host": socket.gethostname(),
@@ -115,6 +121,20 @@ def test_records_of_another_shape_are_skipped_by_name_and_a_restarted_sidecar_ad
         wrong_type = json.loads((dask_hpc.state_dir / f"{cluster['id']}.json").read_text())
         wrong_type.update(id="aaaa0005", owner_pid="12")
         bad["aaaa0005"] = write_record(dask_hpc.state_dir, wrong_type)
+
+        # The kernel side reads the same directory: connect() finds the cluster all the same.
+        kernel = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from jupyterlab_dask_hpc.kernel_api import running_clusters; print([c['id'] for c in running_clusters()])",
+            ],
+            env=dask_hpc.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert kernel.stdout.strip() == repr([cluster["id"]]), kernel.stderr
 
         listed = dask_hpc("ls", "--json")
         assert listed.returncode == 0, listed.stderr
@@ -174,6 +194,14 @@ def test_a_reused_pid_is_not_the_recorded_process_and_is_never_signalled(dask_hp
         )
         for record in (reused, other):
             write_record(dask_hpc.state_dir, record)
+        kernel = subprocess.run(
+            [sys.executable, "-c", "from jupyterlab_dask_hpc.kernel_api import running_clusters; print(running_clusters())"],
+            env=dask_hpc.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert kernel.stdout.strip() == "[]", kernel.stderr
         assert dask_hpc.ls() == []
         # Both records were dead, so swept; the processes at their pids got no signal.
         assert not (dask_hpc.state_dir / "bbbb0001.json").exists()
@@ -183,6 +211,26 @@ def test_a_reused_pid_is_not_the_recorded_process_and_is_never_signalled(dask_hp
         stopped = dask_hpc("down", "--all")
         assert stopped.returncode == 0, stopped.stderr
         time.sleep(1)  # a SIGTERM, had one been sent, would have ended a sleep by now
+        assert mine.poll() is None and theirs.poll() is None
+
+        # A sidecar on the socket the records name, as after a crash while they were starting:
+        # it lists them failed and ends what is left of them, which is nothing of theirs.
+        socket_path = str(dask_hpc.state_dir / "sidecar.sock")
+        for record in (reused, other):
+            write_record(dask_hpc.state_dir, {**record, "status": "starting", "control_socket": socket_path})
+        sidecar = serve(dask_hpc, socket_path)
+        try:
+            wait_for(lambda: answers(socket_path) and len(call(socket_path, "GET", "/api/clusters")) == 2, 30, "the sidecar's adoption")
+            listed = {c["id"]: c for c in call(socket_path, "GET", "/api/clusters")}
+            assert sorted(listed) == ["bbbb0001", "bbbb0002"]
+            assert all(c["status"] == "failed" for c in listed.values())
+            time.sleep(1)
+            assert mine.poll() is None and theirs.poll() is None
+            for cluster_id in listed:
+                call(socket_path, "DELETE", f"/api/clusters/{cluster_id}")
+        finally:
+            sidecar.stdin.close()
+            sidecar.wait(timeout=30)
         assert mine.poll() is None and theirs.poll() is None
     finally:
         for process in (mine, theirs):

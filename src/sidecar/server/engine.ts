@@ -210,7 +210,12 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       if (ownerRuns(record) && record.owner_pid !== process.pid) continue;
       const reason = record.control_socket === this.options.controlSocket && !this.clusters.has(record.id) && orphanFailure(record);
       if (reason) {
-        await this.failOrphan(record, reason);
+        try {
+          await this.failOrphan(record, reason);
+        } catch (error) {
+          // A record that passed its check yet cannot be rebuilt: never the sidecar's end.
+          process.stderr.write(`dask-hpc: warning: cluster ${record.id}'s record cannot be taken over: ${(error as Error).message}\n`);
+        }
         continue;
       }
       if (!schedulerRuns(record)) {

@@ -41,6 +41,9 @@ export function recordProblem(value: unknown, idFromFileName: string): string | 
   for (const field of ['n_workers', 'threads_per_worker', 'memory_limit_bytes']) {
     if (!isCount(plan[field])) return `its plan's "${field}" is ${describe(plan[field])}, not a number`;
   }
+  for (const field of ['workload', 'local_directory']) {
+    if (typeof plan[field] !== 'string') return `its plan's "${field}" is ${describe(plan[field])}, not a string`;
+  }
   for (const field of ['adaptive', 'worker_jobs', 'runner', 'security']) {
     if (value[field] !== undefined && value[field] !== null && !isObject(value[field])) return wrong(field, 'an object or null');
   }

@@ -14,7 +14,7 @@ const good = {
   dashboard_url: null,
   local_directory: '/tmp/x',
   workers: [{ name: 'c-0', status: 'running', pid: 12, start_time: 34, restarts: 0 }],
-  plan: { n_workers: 1, threads_per_worker: 1, memory_limit_bytes: 1024 },
+  plan: { workload: 'cpu', n_workers: 1, threads_per_worker: 1, memory_limit_bytes: 1024, local_directory: '/tmp' },
   adaptive: null,
   python: '/usr/bin/python3',
   host: 'n1',
@@ -56,6 +56,9 @@ test('JSON of another shape is named for what is wrong with it', () => {
   );
   expect(recordProblem({ ...good, plan: null }, id)).toBe('its "plan" is null, not an object');
   expect(recordProblem({ ...good, plan: { n_workers: 'all' } }, id)).toBe('its plan\'s "n_workers" is "all", not a number');
+  expect(recordProblem({ ...good, plan: { ...good.plan, local_directory: null } }, id)).toBe(
+    'its plan\'s "local_directory" is null, not a string'
+  );
   expect(recordProblem({ ...good, runner: { nodes: 'n1' } }, id)).toBe('its runner\'s "nodes" is "n1", not a list');
 });
 

@@ -61,7 +61,7 @@ function sharedStateDirectory() {
       local_directory: join(root, id),
       scheduler_file: join(root, id, 'scheduler.json'),
       python: '/usr/bin/python3',
-      plan: { n_workers: 1, threads_per_worker: 1, memory_limit_bytes: 2 ** 30 },
+      plan: { workload: 'cpu', n_workers: 1, threads_per_worker: 1, memory_limit_bytes: 2 ** 30, local_directory: root },
       created_at: `2024-01-01T00:00:0${id[7]}Z`,
       ...fields
     };
