@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Environment } from '../node/detect';
@@ -59,14 +59,14 @@ function taggedRuntimeDir(env: Environment, sharedTmp: string, why: string): str
   const stateDir = defaultStateDir(env);
   openOwnDirectory(stateDir, 'set DASK_HPC_STATE_DIR to a directory of your own');
   const file = join(stateDir, `runtime-dir.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}`);
-  let kept = '';
+  let kept: string | null = null;
   try {
     kept = readFileSync(file, 'utf8').trim();
   } catch {
     // none yet
   }
   const prefix = join(sharedTmp, `dask-hpc-${process.getuid?.() ?? 0}-`);
-  if (kept.startsWith(prefix) && /^[0-9a-f]{24}$/.test(kept.slice(prefix.length))) {
+  if (kept !== null && kept.startsWith(prefix) && /^[0-9a-f]{24}$/.test(kept.slice(prefix.length))) {
     try {
       return privateDirectory(kept, false);
     } catch {
@@ -74,10 +74,21 @@ function taggedRuntimeDir(env: Environment, sharedTmp: string, why: string): str
     }
   }
   const fresh = `${prefix}${randomBytes(12).toString('hex')}`;
-  process.stderr.write(`dask-hpc: warning: ${why.replace(/; .*$/, '')}; using ${fresh} instead (kept in ${file})\n`);
   privateDirectory(fresh, false);
-  writeFileSync(`${file}.${process.pid}.tmp`, `${fresh}\n`, { mode: 0o600 });
-  renameSync(`${file}.${process.pid}.tmp`, file);
+  if (kept === null) {
+    try {
+      // The first to write it wins: a sidecar and a `dask-hpc paths` starting at once agree.
+      writeFileSync(file, `${fresh}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      rmdirSync(fresh);
+      return taggedRuntimeDir(env, sharedTmp, why);
+    }
+  } else {
+    writeFileSync(`${file}.${process.pid}.tmp`, `${fresh}\n`, { mode: 0o600 });
+    renameSync(`${file}.${process.pid}.tmp`, file);
+  }
+  process.stderr.write(`dask-hpc: warning: ${why.replace(/; .*$/, '')}; using ${fresh} instead (kept in ${file})\n`);
   return fresh;
 }
 

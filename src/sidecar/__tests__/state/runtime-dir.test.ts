@@ -1,5 +1,5 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_RUNTIME_DIR_BYTES, runtimeDir } from '../../state/runtime-dir';
 
@@ -97,6 +97,13 @@ test('a /tmp/dask-hpc-<uid>-runtime that another user made first blocks nothing:
     const next = runtimeDir(env, tmp);
     expect(next).not.toBe(first);
     expect(mode(next)).toBe(0o700);
+    // A kept name that is not one of ours (an edited or emptied file) is replaced, not followed.
+    for (const text of ['', '/etc\n']) {
+      writeFileSync(join(env.DASK_HPC_STATE_DIR, `runtime-dir.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}`), text);
+      const made = runtimeDir(env, tmp);
+      expect(made).toMatch(new RegExp(`^${tmp}/dask-hpc-${uid}-[0-9a-f]{24}$`));
+      expect(runtimeDir(env, tmp)).toBe(made);
+    }
   } finally {
     replaced.mockRestore();
   }
