@@ -17,6 +17,7 @@ import pytest
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
+from test_records import full_record, start_time, write_record
 from test_server_extension import api, jp_server_cleanup, server_config  # noqa: F401 (a fixture)
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketHandler
@@ -289,20 +290,24 @@ class _RecordSocket(WebSocketHandler):
 
 
 @pytest.fixture
-def recorded_dashboard(dask_hpc, jp_asyncio_loop):
+def recorded_dashboard(dask_hpc, jp_asyncio_loop, tmp_path):
     """A 'scheduler' of this user's (this test's process, recorded as a running cluster in the
     state directory, as `dask-hpc up` records one) that records what reaches its dashboard port."""
-    from jupyterlab_dask_hpc.paths import this_host
 
     listeners = tornado.netutil.bind_sockets(0, "127.0.0.1")
     port = listeners[0].getsockname()[1]
     server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/status/ws", _RecordSocket), (r"(/.*)", _RecordPage)]))
     server.add_sockets(listeners)  # on the loop of the test and the server
-    record = dask_hpc.state_dir / "feedbeef.json"
-    record.parent.mkdir(parents=True, exist_ok=True)
-    here = {"scheduler_pid": os.getpid(), "owner_pid": os.getpid(), "dashboard_address": f"http://127.0.0.1:{port}"}
-    created = time.strftime("%Y-%m-%dT%H:%M:%SZ")
-    record.write_text(json.dumps({**this_host(), **here, "id": "feedbeef", "name": "recorder", "status": "running", "created_at": created}))
+    # The whole shape the engine writes: a record of another shape is skipped (cluster-record.ts).
+    here = {
+        "scheduler_pid": os.getpid(),
+        "scheduler_start_time": start_time(os.getpid()),
+        "owner_pid": os.getpid(),
+        "owner_start_time": start_time(os.getpid()),
+        "dashboard_address": f"http://127.0.0.1:{port}",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
+    record = write_record(dask_hpc.state_dir, full_record("feedbeef", tmp_path, name="recorder", **here))
     _Recorded.requests = []
     yield port
     record.unlink()
@@ -354,12 +359,13 @@ async def test_a_sites_named_proxy_apps_keep_working_and_any_port_comes_back_onl
 
 @pytest.mark.timeout(60)
 async def test_a_port_held_by_another_process_than_the_clusters_scheduler_is_not_relayed(jp_fetch, dask_hpc, recorded_dashboard):
-    # The record names another process as its scheduler (a reused pid, a record gone wrong): the
-    # port's listener is not that process's, so nothing is relayed and the answer says why.
+    # The record names another live process as its scheduler (a record gone wrong): the port's
+    # listener is not that process's, so nothing is relayed and the answer says why.
     record = dask_hpc.state_dir / "feedbeef.json"
     other = subprocess.Popen(["sleep", "60"])
     try:
-        record.write_text(json.dumps({**json.loads(record.read_text()), "scheduler_pid": other.pid}))
+        named = {"scheduler_pid": other.pid, "scheduler_start_time": start_time(other.pid)}
+        record.write_text(json.dumps({**json.loads(record.read_text()), **named}))
         page = await jp_fetch("dask-hpc", "dashboard", "feedbeef", "status", raise_error=False)
         assert page.code == 502 and f"port {recorded_dashboard}".encode() in page.body and b"not held by its scheduler" in page.body
         assert _Recorded.requests == []
