@@ -10,6 +10,8 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Unicode
 
+from .any_port_proxy import turn_off_any_port_proxy
+from .dashboard_route import dashboard_handlers
 from .handlers import NodeMissingHandler, SidecarRelayHandler
 from .paths import SIDECAR_SCRIPT, NodeNotFound, engine_paths, find_node
 from .sidecar import Sidecar
@@ -42,6 +44,14 @@ class DaskHpcApp(ExtensionApp):
         "seconds for a restarted server on the same port to adopt them, then end.",
     )
     adoption_grace = Float(10, config=True, help="Seconds an orphaned cluster waits to be adopted before it ends (0 to 25).")
+    allow_proxy_any_port = Bool(
+        False,
+        config=True,
+        help="Leave on jupyter-server-proxy's {base_url}proxy/PORT/ and proxy/HOST:PORT/ routes, which "
+        "this extension turns off: they send the browser's Jupyter cookie to whatever listens on the "
+        "port, which on a shared node may be another user (docs/security.md). Named ServerProxy.servers "
+        "apps work either way.",
+    )
     node_root = Unicode(
         "",
         config=True,
@@ -83,15 +93,22 @@ class DaskHpcApp(ExtensionApp):
         ]
         self.sidecar = Sidecar(command, socket_path, self.log)
         self.sidecar.start()
-        # Kernels inherit these: connect() finds the sidecar, and client.dashboard_link goes through the proxy.
+        # Kernels inherit these: connect() finds the sidecar; a plain Client(address)'s
+        # dashboard_link can only format the port, so it names the by-port route, which
+        # redirects to the cluster's own route; HpcCluster names the cluster's route itself.
         os.environ["DASK_HPC_SIDECAR_SOCKET"] = socket_path
-        os.environ.setdefault("DASK_DISTRIBUTED__DASHBOARD__LINK", url_path_join(base_url, "proxy/{port}/status"))
+        os.environ["DASK_HPC_BASE_URL"] = base_url
+        os.environ.setdefault("DASK_DISTRIBUTED__DASHBOARD__LINK", url_path_join(base_url, "dask-hpc/dashboard/port/{port}/status"))
 
     def initialize_handlers(self):
+        # Off whether or not a sidecar runs: the routes come with jupyter-server-proxy.
+        if not self.allow_proxy_any_port:
+            turn_off_any_port_proxy(self.serverapp.web_app)
         if self.sidecar is None:
             self.handlers.append((r"/dask-hpc/api/(.*)", NodeMissingHandler, {"message": self.node_missing}))
             return
         self.handlers.append((r"/dask-hpc/api/(.*)", SidecarRelayHandler, {"sidecar": self.sidecar}))
+        self.handlers.extend(dashboard_handlers(self.sidecar))
 
     async def stop_extension(self):
         if self.sidecar is None:

@@ -14,7 +14,7 @@ from distributed.core import Status, rpc
 from distributed.deploy.cluster import Cluster
 
 from .errors import ConfigurationError
-from .kernel_api import security
+from .kernel_api import dashboard_route, security
 from .owner_process import Owner
 
 
@@ -73,7 +73,9 @@ class HpcCluster(Cluster):
 
     @property
     def dashboard_link(self) -> str:
-        return (self.state.get("dashboard_url") or "") if self._owner.dashboard else ""
+        if not self._owner.dashboard:
+            return ""
+        return dashboard_route(self.id) or self.state.get("dashboard_url") or ""
 
     @property
     def local_directory(self) -> str:

@@ -25,26 +25,22 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-def _alive(pid) -> bool:
-    """As the engine's processAlive: a zombie has ended, though signal 0 still reaches it."""
-    if not pid:
+def _alive(pid, start_time=None) -> bool:
+    """As the engine's recordedProcessRuns (process-identity.ts): a live process of this user
+    holds the pid and, where recorded, started then (a pid reused since names another process).
+    A zombie has ended; another user's process at the pid is not the recorded one."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid < 1:
         return False
-    try:
-        os.kill(pid, 0)
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
     try:
         # "PID (COMMAND) STATE ...": the command may hold spaces and parentheses.
         stat = Path(f"/proc/{pid}/stat").read_text()
+        owner = os.stat(f"/proc/{pid}").st_uid
     except OSError:
         return False
-    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] == "Z"
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if fields[0] in ("Z", "X") or owner != os.getuid():
+        return False
+    return start_time is None or fields[19] == str(start_time)
 
 
 def _records() -> list[dict]:
@@ -54,10 +50,32 @@ def _records() -> list[dict]:
     records = []
     for record in directory.glob("*.json"):
         try:
-            records.append(json.loads(record.read_text()))
+            value = json.loads(record.read_text())
         except (OSError, ValueError):
             continue
+        # Another shape (a newer version's, a broken disk's): the engine warns of it; here it is skipped.
+        if _usable(value, record.stem):
+            records.append(value)
     return records
+
+
+def _pid_or_none(value) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+
+
+def _usable(value, stem: str) -> bool:
+    """What the kernel side reads of a record has the types the engine writes (cluster-record.ts checks it all)."""
+    return (
+        isinstance(value, dict)
+        and value.get("id") == stem
+        and all(isinstance(value.get(key), str) for key in ("name", "status", "created_at"))
+        and all(isinstance(value.get(key, ""), str) for key in ("host", "boot_id", "machine_id"))
+        and value.get("owner_pid") is not None
+        and all(_pid_or_none(value.get(key)) for key in ("owner_pid", "scheduler_pid"))
+        and all(value.get(key) is None or isinstance(value.get(key), int) for key in ("scheduler_start_time",))
+        and isinstance(value.get("workers"), list)
+        and (value.get("security") is None or isinstance(value.get("security"), dict))
+    )
 
 
 def running_clusters() -> list[dict]:
@@ -67,7 +85,9 @@ def running_clusters() -> list[dict]:
     clusters = [
         cluster
         for cluster in _records()
-        if recorded_here(cluster, here) and cluster.get("status") == "running" and _alive(cluster.get("scheduler_pid"))
+        if recorded_here(cluster, here)
+        and cluster.get("status") == "running"
+        and _alive(cluster.get("scheduler_pid"), cluster.get("scheduler_start_time"))
     ]
     return sorted(clusters, key=lambda c: c.get("created_at", ""))
 
@@ -90,6 +110,13 @@ def _find(name_or_id: str | None) -> dict:
             f"no running Dask cluster{wanted}: start one in the Dask HPC sidebar, with setup_dask_client(), or with `dask-hpc up`"
         )
     return clusters[-1]  # the newest, when several run
+
+
+def dashboard_route(cluster_id: str) -> str | None:
+    """The cluster's own dashboard route under the Jupyter server that started this kernel
+    (it sets DASK_HPC_BASE_URL), or None outside one. The route names the cluster, never a port."""
+    base_url = os.environ.get("DASK_HPC_BASE_URL")
+    return f"{base_url.rstrip('/')}/dask-hpc/dashboard/{cluster_id}/status" if base_url else None
 
 
 def security(cluster: dict):
@@ -151,6 +178,10 @@ def _client_class():
         def __init__(self, address, *, cluster_id: str, **kwargs):
             self._dask_hpc_cluster_id = cluster_id
             super().__init__(address, **kwargs)
+
+        @property
+        def dashboard_link(self):
+            return dashboard_route(self._dask_hpc_cluster_id) or super().dashboard_link
 
         async def _reconnect(self):
             if not shut_down(self._dask_hpc_cluster_id):

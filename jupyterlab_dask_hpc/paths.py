@@ -35,22 +35,29 @@ def _engine_paths_for(*variables: str) -> dict[str, str]:
 
 
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+
+
+def _first_line(path: str) -> str:
+    try:
+        with open(path) as file:
+            return file.read().strip()
+    except OSError:
+        return ""
 
 
 def this_host() -> dict[str, str]:
     """This node and this boot of it, as the engine records them in every cluster (host.ts):
     the state directory may be shared by many nodes, and a pid means something only on its own."""
-    try:
-        with open(BOOT_ID_FILE) as file:
-            boot_id = file.read().strip()
-    except OSError:
-        boot_id = ""
-    return {"host": socket.gethostname(), "boot_id": boot_id}
+    machine_id = next((line for line in map(_first_line, MACHINE_ID_FILES) if line), "")
+    return {"host": socket.gethostname(), "boot_id": _first_line(BOOT_ID_FILE), "machine_id": machine_id}
 
 
 def recorded_here(record: dict, here: dict[str, str] | None = None) -> bool:
     """Whether a cluster record was written on this node since its last boot (host.ts whereabouts)."""
     here = here or this_host()
+    if "machine_id" in record and record["machine_id"] != here["machine_id"]:
+        return False
     return record.get("host") == here["host"] and record.get("boot_id") == here["boot_id"]
 
 

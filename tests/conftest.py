@@ -297,3 +297,38 @@ def other_user():
                 process.kill()
         psutil.wait_procs(user.processes(), timeout=10)
         subprocess.run(["userdel", "--remove", name], capture_output=True)
+
+
+def _listening_table(pid: int) -> dict[int, tuple[str, int]]:
+    """The listening TCP sockets of the network namespace `pid` is in, inode → (ip, port), from
+    /proc/PID/net/tcp{,6}: a batch host's namespace, which this process's own /proc/net is not."""
+    table = {}
+    for name in ("tcp", "tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] != "0A":  # TCP_LISTEN
+                    continue
+                address, port = fields[1].split(":")
+                raw = bytes.fromhex(address)
+                # The kernel prints each 32-bit word in host (little-endian) order.
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                ip = socket.inet_ntop(socket.AF_INET if len(words) == 4 else socket.AF_INET6, words)
+                table[int(fields[9])] = (ip, int(port, 16))
+    return table
+
+
+def listening_in_its_network_namespace(pid: int) -> list[tuple[str, int]]:
+    """The (ip, port) every listening TCP socket of process `pid` is bound to, read in the
+    process's own network namespace (a Slurm or PBS host's), by the socket inodes of its fds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(int(target[len("socket:[") : -1]))
+    table = _listening_table(pid)
+    return sorted(table[inode] for inode in inodes if inode in table)
+
+
+ANY_ADDRESS = ("0.0.0.0", "::")

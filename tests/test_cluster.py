@@ -227,7 +227,9 @@ def test_a_cluster_whose_processes_are_zombies_is_not_listed(dask_hpc):
         deadline = time.monotonic() + 10
         while psutil.Process(zombie.pid).status() != "zombie":
             assert time.monotonic() < deadline, "the child did not end"
-        record.update(owner_pid=zombie.pid, scheduler_pid=zombie.pid)
+        # With the zombie's own start time: its pid is the recorded process, and that has ended.
+        started = int(Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        record.update(owner_pid=zombie.pid, owner_start_time=started, scheduler_pid=zombie.pid, scheduler_start_time=started)
         (dask_hpc.state_dir / f"{cluster['id']}.json").write_text(json.dumps(record))
         assert dask_hpc.ls() == []
         assert not (dask_hpc.state_dir / f"{cluster['id']}.json").exists()

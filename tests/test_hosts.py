@@ -257,11 +257,23 @@ def test_a_record_of_an_earlier_boot_of_this_host_is_swept_without_a_signal(dask
                     "status": "running",
                     "host": socket.gethostname(),
                     "boot_id": "00000000-0000-0000-0000-000000000000",
+                    "machine_id": Path("/etc/machine-id").read_text().strip(),
                     "owner_pid": bystander.pid,
+                    "owner_start_time": 1,
                     "scheduler_pid": bystander.pid,
+                    "scheduler_start_time": 1,
                     "control_socket": None,
                     "workers": [],
                     "local_directory": str(tmp_path / "gone"),
+                    "scheduler_file": str(tmp_path / "gone" / "scheduler.json"),
+                    "python": sys.executable,
+                    "plan": {
+                        "workload": "cpu",
+                        "n_workers": 1,
+                        "threads_per_worker": 1,
+                        "memory_limit_bytes": 2**30,
+                        "local_directory": str(tmp_path / "roots"),
+                    },
                     "created_at": "2024-01-01T00:00:00Z",
                 }
             )
@@ -281,6 +293,6 @@ def test_the_kernel_side_and_the_engine_agree_on_this_host_and_its_directories(d
     engine = json.loads(dask_hpc("paths", "--json").stdout)
     for key, value in dask_hpc.env.items():
         monkeypatch.setenv(key, value)
-    assert this_host() == {"host": engine["host"], "boot_id": engine["boot_id"]}
+    assert this_host() == {"host": engine["host"], "boot_id": engine["boot_id"], "machine_id": engine["machine_id"]}
     assert engine_paths() == engine
     assert engine["state_dir"] == str(dask_hpc.state_dir)

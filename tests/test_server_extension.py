@@ -42,6 +42,10 @@ def jp_server_cleanup(jp_asyncio_loop, dask_hpc):
 
 @pytest.fixture
 def jp_server_config(dask_hpc, monkeypatch):
+    return server_config(dask_hpc, monkeypatch)
+
+
+def server_config(dask_hpc, monkeypatch) -> dict:
     # The server and the sidecar it starts live in the fake PBS job of the dask_hpc fixture.
     for key, value in dask_hpc.env.items():
         monkeypatch.setenv(key, value)
@@ -49,6 +53,7 @@ def jp_server_config(dask_hpc, monkeypatch):
         monkeypatch.delenv(key)
     # Registered here so that what the extension sets in os.environ is undone after the test.
     monkeypatch.setenv("DASK_HPC_SIDECAR_SOCKET", "")
+    monkeypatch.setenv("DASK_HPC_BASE_URL", "")
     monkeypatch.setenv("DASK_DISTRIBUTED__DASHBOARD__LINK", "")
     monkeypatch.delenv("DASK_DISTRIBUTED__DASHBOARD__LINK")
     return {
@@ -124,7 +129,7 @@ async def test_create_list_scale_connect_dashboard_delete(jp_fetch, jp_base_url,
 
     cluster = await api(jp_fetch, "POST", "clusters", json.dumps({"workload": "cpu", "name": "lab"}), params={"wait": "ready"})
     assert cluster["status"] == "running" and len(cluster["workers"]) == 2
-    assert cluster["dashboard_url"].startswith(jp_base_url + "proxy/") and cluster["dashboard_url"].endswith("/status")
+    assert cluster["dashboard_url"] == f"{jp_base_url}dask-hpc/dashboard/{cluster['id']}/status"
     assert cluster["tunnel_command"].startswith("ssh -N -L 8787:127.0.0.1:")
     assert [c["id"] for c in await api(jp_fetch, "GET", "clusters")] == [cluster["id"]]
     tree = process_tree(cluster["scheduler_pid"]) + [p for w in cluster["workers"] for p in process_tree(w["pid"])]
@@ -143,7 +148,7 @@ async def test_create_list_scale_connect_dashboard_delete(jp_fetch, jp_base_url,
     assert len(scaled["workers"]) == 3
     assert (await asyncio.to_thread(workers_seen_by_a_kernel))[0] == 3
 
-    # A kernel started by this server inherits its environment: its client links the proxied dashboard.
+    # A kernel started by this server inherits its environment: its client links the cluster's route.
     kernel = subprocess.run(
         [dask_hpc.python, "-c", "from jupyterlab_dask_hpc import connect; print(connect('lab').dashboard_link)"],
         capture_output=True,
@@ -153,7 +158,7 @@ async def test_create_list_scale_connect_dashboard_delete(jp_fetch, jp_base_url,
     )
     assert kernel.stdout.strip() == cluster["dashboard_url"], kernel.stderr
 
-    # The dashboard through Jupyter's proxy, under the server's base URL.
+    # The dashboard through the cluster's route, under the server's base URL.
     page = await jp_fetch(*cluster["dashboard_url"][len(jp_base_url) :].split("/"))
     assert page.code == 200 and b"Dask" in page.body
 

@@ -93,6 +93,8 @@ export interface ClusterWorker {
    * nannies fork the worker processes); a runner node's srun/pbsdsh; null for a batch job.
    */
   pid: number | null;
+  /** When that process started (/proc/PID/stat field 22): a pid reused since names another process. Null if unknown. */
+  start_time?: number | null;
   /** How often its nanny restarted the worker process (killed, out of memory). */
   restarts: number;
   /** Worker jobs only: the batch system's job id and what the batch system says of it. */
@@ -170,11 +172,15 @@ export interface ClusterState {
   plan: Plan;
   adaptive: AdaptiveRange | null;
   python: string;
-  /** The node the cluster runs on (its hostname) and that node's boot: pids mean something only there. */
+  /** The node the cluster runs on (its hostname, machine id) and that node's boot: pids mean something only there. */
   host: string;
   boot_id: string;
+  machine_id?: string;
   owner_pid: number;
+  /** When the owner and the scheduler started (/proc/PID/stat field 22, clock ticks since boot); null if unknown. */
+  owner_start_time?: number | null;
   scheduler_pid: number | null;
+  scheduler_start_time?: number | null;
   /** The owner's control socket: other dask-hpc processes stop and scale the cluster through it. */
   control_socket: string | null;
   created_at: string;

@@ -55,19 +55,13 @@ export function dashboardLabel(tab: DashboardTab, clusterName: string | null): s
 }
 
 /**
- * Where the tab's frame loads the plot from: Jupyter's authenticated proxy for the
- * cluster's loopback dashboard port, under the page's own base URL. Null when the cluster
- * has no dashboard of its own now (starting, or gone). dashboard_url is not used: it carries
- * the base URL of whichever process started the cluster (or no proxy at all, for the CLI).
+ * Where the tab's frame loads the plot from: the server extension's route for the cluster
+ * ({base_url}dask-hpc/dashboard/ID/PLOT, which finds the port from the live cluster and checks
+ * its scheduler listens there), under the page's own base URL. Null when the cluster has no
+ * dashboard of its own now (starting, or gone). dashboard_url is not used: it carries the base
+ * URL of whichever process started the cluster (or no route at all, for the CLI).
  */
 export function dashboardFrameUrl(cluster: ClusterState, plot: string, baseUrl: string): string | null {
   if (clusterGone(cluster) || !cluster.dashboard_address) return null;
-  let address: URL;
-  try {
-    address = new URL(cluster.dashboard_address);
-  } catch {
-    return null;
-  }
-  if (!/^\d+$/.test(address.port)) return null;
-  return `${baseUrl.replace(/\/*$/, '/')}proxy/${address.port}/${encodeURIComponent(plot)}`;
+  return `${baseUrl.replace(/\/*$/, '/')}dask-hpc/dashboard/${encodeURIComponent(cluster.id)}/${encodeURIComponent(plot)}`;
 }

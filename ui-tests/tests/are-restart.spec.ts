@@ -117,7 +117,7 @@ test('a dashboard tab restored after a restart under another prefix shows the li
   ).toEqual([[clusterId, 'running']]);
   await openLab();
   await expect(dashboardTab()).toHaveText(`Dask Status · ${NAME}`);
-  await expect.poll(frameSrc).toBe(`${origin()}${prefix}proxy/${dashboardPort}/status`);
+  await expect.poll(frameSrc).toBe(`${origin()}${prefix}dask-hpc/dashboard/${clusterId}/status`);
   await expect(page.frameLocator('.jp-DaskHpc-dashboard iframe').first().locator('body')).toContainText('Workers', { timeout: 60000 });
   await expect(dashboard()).not.toContainText('This cluster has stopped');
 });
@@ -130,7 +130,7 @@ test('a dashboard tab restored after a restart, once its cluster has gone, says 
   expect(await clusters()).toEqual([]);
   const asked: string[] = [];
   page.on('request', request => {
-    if (request.url().includes(`/proxy/${dashboardPort}/`)) asked.push(request.url());
+    if (request.url().includes(`/proxy/${dashboardPort}/`) || request.url().includes('/dask-hpc/dashboard/')) asked.push(request.url());
   });
   await openLab();
   await expect(dashboardTab()).toHaveText(`Dask Status · ${clusterId}`);

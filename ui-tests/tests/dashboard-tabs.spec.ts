@@ -111,7 +111,10 @@ test('a dashboard tab of a running cluster comes back after a reload, under the 
 
   await card().getByRole('button', { name: 'Dashboard' }).click();
   await expect(dashboardTab()).toHaveText('Dask Status · tabs-a');
-  await expect(page.frameLocator('.jp-DaskHpc-dashboard iframe').first().locator('body')).toContainText('Workers', { timeout: 60000 });
+  const frame = page.frameLocator('.jp-DaskHpc-dashboard iframe').first();
+  await expect(frame.locator('body')).toContainText('Workers', { timeout: 60000 });
+  // Bokeh draws its plots only once its WebSocket, through the cluster's route, has brought the document.
+  await expect(frame.locator('canvas').first()).toBeVisible({ timeout: 60000 });
 
   await expect
     .poll(savedTabs, { timeout: 30000 })
@@ -121,14 +124,14 @@ test('a dashboard tab of a running cluster comes back after a reload, under the 
   await page.evaluate(() => (window as any).jupyterapp.restored);
   await expect(dashboardTab()).toHaveText('Dask Status · tabs-a');
   const baseUrl = await page.evaluate(() => (window as any).jupyterapp.serviceManager.serverSettings.baseUrl as string);
-  // The frame's address as the browser resolves it: the cluster's port through Jupyter's proxy, under this page's base URL.
+  // The frame's address as the browser resolves it: the cluster's route (its id, never its port), under this page's base URL.
   await expect
     .poll(() =>
       dashboard()
         .locator('iframe')
         .evaluate(frame => (frame as HTMLIFrameElement).src)
     )
-    .toBe(new URL(`proxy/${dashboardPort}/status`, new URL(baseUrl, page.url())).href);
+    .toBe(new URL(`dask-hpc/dashboard/${clusterId}/status`, new URL(baseUrl, page.url())).href);
   await expect(page.frameLocator('.jp-DaskHpc-dashboard iframe').first().locator('body')).toContainText('Workers', { timeout: 60000 });
 });
 

@@ -7,7 +7,7 @@ const cluster = {
   id: 'abcd1234',
   name: 'era5',
   status: 'running',
-  dashboard_url: '/user/me/proxy/41234/status',
+  dashboard_url: '/user/me/dask-hpc/dashboard/abcd1234/status',
   dashboard_address: 'http://127.0.0.1:41234',
   local_directory: '/jobfs/1.gadi-pbs/dask-hpc/abcd1234'
 } as ClusterState;
@@ -22,12 +22,18 @@ test('the client snippet connects to the cluster and names its local directory',
 });
 
 describe('dashboard tabs are bound to a cluster and a plot, never a URL', () => {
-  test('the frame loads the plot through the proxy under the base URL of this page, not the one baked into dashboard_url', () => {
+  test('the frame loads the plot through the route of its cluster (never a port) under the base URL of this page', () => {
     // On ARE the prefix changes every session: a cluster started in another one still opens under this one.
-    expect(dashboardFrameUrl(cluster, 'status', '/node/gadi-cpu-2/999/')).toBe('/node/gadi-cpu-2/999/proxy/41234/status');
-    expect(dashboardFrameUrl(cluster, 'individual-task-stream', '/user/me')).toBe('/user/me/proxy/41234/individual-task-stream');
-    // A cluster started by the CLI has a direct dashboard_url: the frame still goes through the proxy.
-    expect(dashboardFrameUrl({ ...cluster, dashboard_url: 'http://127.0.0.1:41234/status' }, 'status', '/')).toBe('/proxy/41234/status');
+    expect(dashboardFrameUrl(cluster, 'status', '/node/gadi-cpu-2/999/')).toBe('/node/gadi-cpu-2/999/dask-hpc/dashboard/abcd1234/status');
+    expect(dashboardFrameUrl(cluster, 'individual-task-stream', '/user/me')).toBe(
+      '/user/me/dask-hpc/dashboard/abcd1234/individual-task-stream'
+    );
+    // A cluster started by the CLI has a direct dashboard_url: the frame still goes through the route.
+    expect(dashboardFrameUrl({ ...cluster, dashboard_url: 'http://127.0.0.1:41234/status' }, 'status', '/')).toBe(
+      '/dask-hpc/dashboard/abcd1234/status'
+    );
+    // The port is nowhere in the URL: a freed port taken by another user is never asked for.
+    expect(dashboardFrameUrl(cluster, 'status', '/')).not.toContain('41234');
   });
 
   test('a cluster that has no dashboard of its own now gives no URL at all', () => {

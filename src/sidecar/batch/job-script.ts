@@ -1,8 +1,11 @@
 import type { ClusterSecurity, WorkerJobSpec } from '../../common/protocol';
 import { tlsFlags } from '../tls/cluster-tls';
 import { clusterEnvironment } from '../cluster/cluster-environment';
+import { WORKER_HTTP_ARGS } from '../cluster/worker-args';
 import { MiB } from '../node/units';
-import { walltimeSeconds } from '../requests/job-request';
+import { JOB_FILESYSTEM_CANDIDATES, walltimeSeconds } from '../requests/job-request';
+import { privateRootName } from '../state/private-directory';
+import { jobRootLines } from './private-root-shell';
 
 /** What one submitted job needs besides its spec. */
 export interface JobContext {
@@ -121,6 +124,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     '"${worker_interface[@]}"',
     '--nanny',
     '--no-dashboard', // nobody reaches a worker's own dashboard; it costs each worker an import of Bokeh
+    ...WORKER_HTTP_ARGS, // Dask's HTTP server still starts: on the job's node's loopback, with no routes
     '--death-timeout',
     '60',
     '--lifetime',
@@ -135,13 +139,8 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     `# dask-hpc worker job of cluster ${context.clusterId}: ${plan.n_workers} worker(s) × ${plan.threads_per_worker} thread(s), ${mib(plan.memory_limit_bytes)} MiB each`,
     ...(spec.prologue.length ? ['# prologue', ...spec.prologue] : []),
     '',
-    // The root is this user's on a disk others may share (/tmp): made 0700, used only if no one else owns or can write it.
-    `local_root="${plan.local_directory}"`,
-    '(umask 077 && mkdir -p "$local_root")',
-    'if [ -L "$local_root" ] || [ ! -O "$local_root" ] || [ -n "$(find "$local_root" -maxdepth 0 -perm /022)" ]; then',
-    '  echo "dask-hpc: $local_root is not yours alone (another user owns it or can write to it); remove it, or set TMPDIR to a directory of your own" >&2',
-    '  exit 1',
-    'fi',
+    // The root is this user's on a disk others may share (/tmp): under the first candidate no other user can rearrange, made 0700, used only if no one else owns or can write it.
+    ...jobRootLines(JOB_FILESYSTEM_CANDIDATES[spec.system], privateRootName()),
     `local_dir="$local_root/${context.clusterId}-${context.workerName}"`,
     '(umask 077 && mkdir -p "$local_dir")',
     `trap 'rm -rf "$local_dir"' EXIT`,

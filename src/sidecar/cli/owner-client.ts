@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import type { ClusterState } from '../../common/protocol';
 import { InputError } from '../errors';
-import { processAlive } from '../state/state-store';
+import { ownerRuns } from '../state/state-store';
 
 export interface ApiResponse {
   status: number;
@@ -30,7 +30,7 @@ export function callApi(socketPath: string, method: string, path: string, body?:
 
 /** Sends a request to the process that owns the cluster; a 4xx answer is the user's error. */
 export async function askOwner(cluster: ClusterState, method: string, body?: unknown): Promise<ClusterState | null> {
-  if (!cluster.control_socket || !processAlive(cluster.owner_pid)) return null;
+  if (!cluster.control_socket || !ownerRuns(cluster)) return null;
   try {
     const response = await callApi(cluster.control_socket, method, `/api/clusters/${cluster.id}`, body);
     const message = (response.body as { message?: string } | null)?.message;

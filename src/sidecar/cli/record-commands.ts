@@ -1,6 +1,6 @@
 import type { ClusterState } from '../../common/protocol';
 import { batchCommands } from '../batch/batch-commands';
-import { terminatePids } from '../process/terminate';
+import { terminateRecorded } from '../process/terminate';
 import { numberFlag } from '../requests/flag-checks';
 import { describeHost, thisHost } from '../state/host';
 import { findClusterHere, liveClustersHere, recordsByHost } from '../state/host-records';
@@ -48,7 +48,11 @@ async function stopOrphan(state: StateStore, cluster: ClusterState): Promise<voi
       .cancel(jobIds)
       .catch(error => process.stderr.write(`dask-hpc: ${(error as Error).message}\n`));
   }
-  await terminatePids([cluster.scheduler_pid, ...cluster.workers.map(w => w.pid)]);
+  // Only the recorded processes: a pid reused since (another start time, another user) is left alone.
+  await terminateRecorded([
+    { pid: cluster.scheduler_pid, startTime: cluster.scheduler_start_time },
+    ...cluster.workers.map(w => ({ pid: w.pid, startTime: w.start_time }))
+  ]);
   forgetDeadCluster(state, cluster);
 }
 

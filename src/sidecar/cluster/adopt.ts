@@ -1,7 +1,7 @@
 import type { ClusterState } from '../../common/protocol';
 import { AdoptedProcess } from '../process/adopted-process';
-import { terminatePids } from '../process/terminate';
-import { processAlive } from '../state/state-store';
+import { thisProcess } from '../process/process-identity';
+import { terminateRecorded } from '../process/terminate';
 import { Cluster, daskDependencies } from './cluster';
 import type { ClusterDependencies, ClusterSpec } from './cluster-spec';
 import { belongsTo } from './worker-unit';
@@ -18,7 +18,13 @@ export async function adoptCluster(
   dependencies: ClusterDependencies = daskDependencies
 ): Promise<Cluster> {
   const cluster = new Cluster(spec, onChange, dependencies);
-  Object.assign(cluster.state, record, { owner_pid: process.pid, control_socket: spec.controlSocket, status: 'running' });
+  const owner = thisProcess();
+  Object.assign(cluster.state, record, {
+    owner_pid: owner.pid,
+    owner_start_time: owner.startTime,
+    control_socket: spec.controlSocket,
+    status: 'running'
+  });
   const api = await dependencies.connectScheduler(spec.lifelineSocket);
   let addresses: { name: string; address: string }[];
   try {
@@ -40,7 +46,7 @@ export async function adoptCluster(
     for (const known of addresses.filter(w => belongsTo(w.name, name))) unit.addresses.add(known.address);
     cluster.skipUnitIndex(Number(/-(\d+)$/.exec(name)?.[1] ?? -1));
   }
-  cluster.attachScheduler(new AdoptedProcess(record.scheduler_pid), api);
+  cluster.attachScheduler(new AdoptedProcess(record.scheduler_pid, record.scheduler_start_time ?? null), api);
   cluster.changed();
   return cluster;
 }
@@ -59,14 +65,16 @@ export async function failOrphan(
   const cluster = new Cluster(spec, onChange);
   Object.assign(cluster.state, record, {
     owner_pid: process.pid,
+    owner_start_time: thisProcess().startTime,
     control_socket: spec.controlSocket,
     status: 'failed',
     error: reason,
     workers: []
   });
   // Its workers first, while their scheduler may still answer (see Cluster.teardown).
-  await terminatePids([...new Set(record.workers.map(worker => worker.pid).filter(processAlive))]);
-  await terminatePids([record.scheduler_pid]);
+  const workers = new Map(record.workers.map(worker => [worker.pid, { pid: worker.pid, startTime: worker.start_time }]));
+  await terminateRecorded([...workers.values()]);
+  await terminateRecorded([{ pid: record.scheduler_pid, startTime: record.scheduler_start_time }]);
   await cluster.teardown();
   return cluster;
 }

@@ -19,6 +19,9 @@ export function clusterEnvironment(plan: Plan, localDirectory: string): Record<s
     DASK_DISTRIBUTED__WORKER__MEMORY__PAUSE: String(plan.thresholds.pause),
     DASK_DISTRIBUTED__WORKER__MEMORY__TERMINATE: String(plan.thresholds.terminate),
     DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES: JSON.stringify(SCHEDULER_HTTP_ROUTES),
+    // Workers serve no HTTP route: nothing of the product reads a worker's HTTP (the scheduler
+    // has the metrics), and /metrics and /health told any user of the node about them.
+    DASK_DISTRIBUTED__WORKER__HTTP__ROUTES: '[]',
     // Readiness is read from Dask's INFO lines: a user's quieter logging config must not hide
     // them, and the "dashboard at" line must show the address, not a user's proxied link.
     DASK_LOGGING__DISTRIBUTED: 'info',

@@ -3,6 +3,7 @@ import type { AdaptiveRange, ClusterMetrics, ClusterSecurity, ClusterState } fro
 import { ClusterStartError } from '../errors';
 import { DaskProcess } from '../process/dask-process';
 import { describeExit, type OwnedProcess } from '../process/owned-process';
+import { startTimeOf } from '../process/process-identity';
 import { SchedulerApi } from '../server/scheduler-api';
 import { takeOrWriteCertificates } from '../startup/certificates-ahead';
 import { thisHost } from '../state/host';
@@ -71,7 +72,9 @@ export class Cluster implements PlacementContext, SupervisedCluster {
       python: spec.python,
       ...thisHost(),
       owner_pid: process.pid,
+      owner_start_time: startTimeOf(process.pid),
       scheduler_pid: null,
+      scheduler_start_time: null,
       control_socket: spec.controlSocket,
       created_at: new Date().toISOString(),
       ...this.placement.recordFields(),
@@ -167,6 +170,7 @@ export class Cluster implements PlacementContext, SupervisedCluster {
     const scheduler = startScheduler(this.spec, this.state, this.placement.schedulerHost, env, this.dependencies);
     this.schedulerProcess = scheduler;
     this.state.scheduler_pid = scheduler.pid;
+    this.state.scheduler_start_time = startTimeOf(scheduler.pid);
     this.changed(); // recorded at once: a restarted owner ends what a killed one left starting
     followWorkers(scheduler, (change, address, name) => {
       const unit = this.supervisor.schedulerSaw(change, address, name);

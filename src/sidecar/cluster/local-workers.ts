@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ClusterWorker } from '../../common/protocol';
 import { AdoptedProcess } from '../process/adopted-process';
+import { startTimeOf } from '../process/process-identity';
 import { tlsEnvironment } from '../tls/cluster-tls';
 import type { PlacementContext, WorkerPlacement } from './placement';
 import { workerArgs } from './worker-args';
@@ -82,7 +83,12 @@ export class LocalWorkers implements WorkerPlacement {
   }
 
   adoptUnit(name: string, worker: ClusterWorker): WorkerUnit {
-    return { info: { ...worker, name }, process: new AdoptedProcess(worker.pid), addresses: new Set(), members: new Map() };
+    return {
+      info: { ...worker, name },
+      process: new AdoptedProcess(worker.pid, worker.start_time ?? null),
+      addresses: new Set(),
+      members: new Map()
+    };
   }
 
   workersChanged(): void {
@@ -117,12 +123,13 @@ export class LocalWorkers implements WorkerPlacement {
       env: { ...this.cluster.environment(), ...tlsEnvironment(security, 'worker') },
       logFile: join(state.local_directory, `${name}.log`)
     });
+    const startTime = startTimeOf(process.pid); // with the pid, so that a pid reused later is not taken for it
     const members = memberNames(name, count).map((member, i): [string, ClusterWorker] => [
       member,
-      { name: member, status: 'starting', pid: process.pid, restarts: restarts[i] ?? 0 }
+      { name: member, status: 'starting', pid: process.pid, start_time: startTime, restarts: restarts[i] ?? 0 }
     ]);
     const unit: WorkerUnit = {
-      info: { name, status: 'starting', pid: process.pid, restarts: 0 },
+      info: { name, status: 'starting', pid: process.pid, start_time: startTime, restarts: 0 },
       process,
       addresses: new Set(),
       members: new Map(members)

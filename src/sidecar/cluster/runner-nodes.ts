@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { ClusterWorker } from '../../common/protocol';
 import { nodeLauncher, type AllocationNode } from '../batch/node-launcher';
+import { checkedOnTheHost } from '../batch/private-root-shell';
 import { AdoptedProcess } from '../process/adopted-process';
+import { startTimeOf } from '../process/process-identity';
 import { tlsFlags } from '../tls/cluster-tls';
 import { clusterEnvironment } from './cluster-environment';
 import type { RunnerSpec } from './cluster-spec';
@@ -69,7 +71,12 @@ export class RunnerNodes implements WorkerPlacement {
   }
 
   adoptUnit(name: string, worker: ClusterWorker): WorkerUnit {
-    return { info: { ...worker, name }, process: new AdoptedProcess(worker.pid), addresses: new Set(), members: null };
+    return {
+      info: { ...worker, name },
+      process: new AdoptedProcess(worker.pid, worker.start_time ?? null),
+      addresses: new Set(),
+      members: null
+    };
   }
 
   workersChanged(): void {
@@ -89,7 +96,11 @@ export class RunnerNodes implements WorkerPlacement {
     const process = this.cluster.dependencies.startProcess({
       python: spec.python,
       kind: 'worker',
-      launcher: nodeLauncher(this.runner.system, node, plan.n_workers * plan.threads_per_worker, env),
+      // On that host, the cluster root is checked as on this one before the workers start there.
+      launcher: [
+        ...nodeLauncher(this.runner.system, node, plan.n_workers * plan.threads_per_worker, env),
+        ...checkedOnTheHost(this.localRoot, localDirectory)
+      ],
       // The node's workers listen on the interface that reaches the scheduler.
       args: [
         state.scheduler_address as string,
@@ -104,7 +115,7 @@ export class RunnerNodes implements WorkerPlacement {
       logFile: join(state.local_directory, `${name}.log`)
     });
     const unit: WorkerUnit = {
-      info: { name, status: 'starting', pid: process.pid, restarts, host: node.host, registered: 0 },
+      info: { name, status: 'starting', pid: process.pid, start_time: startTimeOf(process.pid), restarts, host: node.host, registered: 0 },
       process,
       addresses: new Set(),
       members: null

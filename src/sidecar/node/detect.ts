@@ -3,6 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import type { BatchSystem, Resources } from '../../common/protocol';
 import { cgroupCpuQuota, cgroupMemoryLimit } from './cgroup';
 import { NodeFiles } from './node-files';
+import { unsafeAncestor } from '../state/private-directory';
 import { formatBytes } from '../../common/format';
 import { countCpuList, parseCount, parsePbsSize, parseSlurmMemory } from './units';
 
@@ -161,7 +162,14 @@ function detectMemory(reading: Reading, system: BatchSystem, cores: number, node
   return memory;
 }
 
+/**
+ * The job filesystem: the first of PBS_JOBFS, SLURM_TMPDIR and TMPDIR that is private (no
+ * directory at or above it that another user can rearrange, see unsafeAncestor), else /tmp.
+ * One passed over is a warning naming it; when /tmp is not private either, the cluster
+ * request is refused (checkPrivateRoot) naming it.
+ */
 function detectJobfs(reading: Reading): { path: string | null; source: string } {
+  let passedOver = false;
   for (const name of ['PBS_JOBFS', 'SLURM_TMPDIR', 'TMPDIR']) {
     const path = reading.env[name];
     if (path && path.trim() !== '') {
@@ -170,8 +178,21 @@ function detectJobfs(reading: Reading): { path: string | null; source: string } 
         reading.warnings.push(`${name}=${JSON.stringify(path)} is not an absolute path; ignored it.`);
         continue;
       }
+      const unsafe = unsafeAncestor(path);
+      if (unsafe) {
+        reading.warnings.push(
+          `${name}=${JSON.stringify(path)} is not private: ${unsafe.path} ${unsafe.why}; passed over it for the next private place.`
+        );
+        passedOver = true;
+        continue;
+      }
       return { path, source: name };
     }
+  }
+  const unsafe = unsafeAncestor('/tmp');
+  if (unsafe) reading.warnings.push(`/tmp is not private: ${unsafe.path} ${unsafe.why}; no cluster can start here.`);
+  if (passedOver) {
+    return { path: null, source: 'none private (every one set is under a directory others can rearrange)' };
   }
   return { path: null, source: 'none (PBS_JOBFS, SLURM_TMPDIR and TMPDIR unset)' };
 }

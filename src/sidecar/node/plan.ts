@@ -127,7 +127,7 @@ export function planCluster(resources: Resources, request: PlanRequest): Plan {
         `Use mixed or cpu for steps that compute more than they read.`
     );
   }
-  if (resources.batch_system !== 'none' && resources.jobfs === null) {
+  if (resources.batch_system !== 'none' && resources.jobfs === null && !resources.sources.jobfs.startsWith('none private')) {
     warnings.push('No job filesystem found (PBS_JOBFS, SLURM_TMPDIR and TMPDIR are unset): spill goes to /tmp.');
   }
 

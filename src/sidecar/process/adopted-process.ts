@@ -1,16 +1,20 @@
-import { processAlive } from '../state/state-store';
 import type { OwnedProcess } from './owned-process';
-import { terminatePids } from './terminate';
+import { recordedProcessRuns } from './process-identity';
+import { terminateRecorded } from './terminate';
 
 /**
  * A Dask process started by an earlier owner that has died (a restarted sidecar adopts its
- * clusters). It is not our child, so its exit cannot be awaited: terminate() checks for it.
+ * clusters). It is not our child, so its exit cannot be awaited: terminate() checks for it,
+ * by its pid and the start time recorded with it.
  */
 export class AdoptedProcess implements OwnedProcess {
-  constructor(readonly pid: number | null) {}
+  constructor(
+    readonly pid: number | null,
+    readonly startTime: number | null = null
+  ) {}
 
   get hasExited(): boolean {
-    return !processAlive(this.pid);
+    return !recordedProcessRuns(this);
   }
 
   tail(): string {
@@ -18,6 +22,6 @@ export class AdoptedProcess implements OwnedProcess {
   }
 
   terminate(): Promise<void> {
-    return terminatePids([this.pid]);
+    return terminateRecorded([this]);
   }
 }

@@ -1,19 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { startTimeOf } from './process-identity';
 
 /** A process as /proc knows it: its start time tells it apart from a later process given the same pid. */
 export interface ProcessIdentity {
   pid: number;
-  startTime: string;
-}
-
-function startTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null; // field 22, starttime
-  } catch {
-    return null;
-  }
+  startTime: number;
 }
 
 /** Direct children: each thread has its own list (a nanny forks from a helper thread). */
@@ -42,7 +33,7 @@ export function descendants(pid: number): ProcessIdentity[] {
     for (const child of children(queue.shift() as number)) {
       if (seen.has(child)) continue;
       seen.add(child);
-      const started = startTime(child);
+      const started = startTimeOf(child);
       if (started !== null) found.push({ pid: child, startTime: started });
       queue.push(child);
     }
@@ -53,7 +44,7 @@ export function descendants(pid: number): ProcessIdentity[] {
 /** SIGKILLs those of `processes` still running (the same process: pid and start time). */
 export function killSurvivors(processes: ProcessIdentity[]): void {
   for (const { pid, startTime: started } of processes) {
-    if (startTime(pid) !== started) continue;
+    if (startTimeOf(pid) !== started) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {

@@ -1,4 +1,4 @@
-import { processAlive } from '../state/state-store';
+import { mayBeSignalled, recordedProcessRuns, type RecordedProcess } from './process-identity';
 
 const KILL_GRACE_MS = 5000;
 const EXIT_CHECK_MS = 100;
@@ -13,14 +13,16 @@ function signal(pid: number, name: NodeJS.Signals): void {
 
 /**
  * Ends processes that are not our children (an earlier owner's), whose exit cannot be awaited:
- * SIGTERM to all, then SIGKILL to those still there after the grace period.
+ * SIGTERM to all, then SIGKILL to those still there after the grace period. Only the recorded
+ * processes themselves (pid, start time and owner: process-identity.ts) are signalled, never
+ * whatever holds their pid now.
  */
-export async function terminatePids(pids: (number | null)[], graceMs = KILL_GRACE_MS): Promise<void> {
-  const alive = pids.filter((pid): pid is number => pid !== null && processAlive(pid));
-  for (const pid of alive) signal(pid, 'SIGTERM');
+export async function terminateRecorded(processes: RecordedProcess[], graceMs = KILL_GRACE_MS): Promise<void> {
+  const alive = processes.filter(mayBeSignalled) as { pid: number; startTime: number }[];
+  for (const { pid } of alive) signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (alive.some(processAlive) && Date.now() < deadline) {
+  while (alive.some(recordedProcessRuns) && Date.now() < deadline) {
     await new Promise(resolve => setTimeout(resolve, EXIT_CHECK_MS));
   }
-  for (const pid of alive) if (processAlive(pid)) signal(pid, 'SIGKILL');
+  for (const recorded of alive) if (recordedProcessRuns(recorded)) signal(recorded.pid, 'SIGKILL');
 }

@@ -29,7 +29,7 @@ class _WaitForDashboard(web.RequestHandler):
 
     async def get(self) -> None:
         await asyncio.wait_for(self.attached.wait(), WAIT_SECONDS)
-        # Relative, so that it also holds behind Jupyter's proxy (/proxy/PORT/status).
+        # Relative, so that it also holds under the route of the server extension (dask-hpc/dashboard/ID/status).
         path, _, query = self.request.uri.partition("?")
         self.redirect("./" + path.rsplit("/", 1)[-1] + (f"?{query}" if query else ""))
 

@@ -30,6 +30,12 @@ export const JOB_FILESYSTEM: Record<JobSystem, string> = {
   slurm: '${SLURM_TMPDIR:-${TMPDIR:-/tmp}}'
 };
 
+/** The same places as the job script tries them, the first private one taken (private-root-shell.ts). */
+export const JOB_FILESYSTEM_CANDIDATES: Record<JobSystem, string[]> = {
+  pbs: ['"${PBS_JOBFS:-}"', '"${TMPDIR:-}"', '/tmp'],
+  slurm: ['"${SLURM_TMPDIR:-}"', '"${TMPDIR:-}"', '/tmp']
+};
+
 // Every value that reaches a directive is one of these shapes: no spaces, quotes or shell characters.
 const QUEUE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
 const ACCOUNT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

@@ -2,8 +2,10 @@ import type { Resources } from '../../common/protocol';
 import type { Environment } from '../node/detect';
 
 export interface DashboardLinkOptions {
-  /** Jupyter's base URL ("/", or "/node/gadi-cpu-1/12345/" under ARE): the dashboard goes through its proxy. Null: direct. */
+  /** Jupyter's base URL ("/", or "/node/gadi-cpu-1/12345/" under ARE): the dashboard goes through its route there. Null: direct. */
   baseUrl: string | null;
+  /** The cluster's id: the Jupyter route names the cluster, never the port (jupyterlab_dask_hpc/dashboard_route.py). */
+  clusterId: string;
   resources: Resources;
   env: Environment;
 }
@@ -16,8 +18,10 @@ function loginHost(resources: Resources, env: Environment): string {
 }
 
 /**
- * How a user reaches a dashboard on 127.0.0.1:PORT of this node: through Jupyter's
- * authenticated proxy ({base_url}proxy/PORT/status, jupyter-server-proxy), or from a laptop
+ * How a user reaches a dashboard on 127.0.0.1:PORT of this node: through the server
+ * extension's route for the cluster ({base_url}dask-hpc/dashboard/ID/status, behind Jupyter's
+ * login; it finds the port from the live cluster and checks that the scheduler listens there,
+ * so the link never reaches another user's server on a freed port), or from a laptop
  * by an ssh tunnel that jumps through the login node to this node's loopback (the dashboard
  * does not listen on the node's network, so seed 000's single-hop tunnel would not reach it).
  */
@@ -25,7 +29,7 @@ export function dashboardLinks(httpAddress: string, options: DashboardLinkOption
   const port = new URL(httpAddress).port;
   const base = options.baseUrl === null ? null : options.baseUrl.replace(/\/*$/, '/');
   return {
-    dashboard_url: base === null ? `${httpAddress}/status` : `${base}proxy/${port}/status`,
+    dashboard_url: base === null ? `${httpAddress}/status` : `${base}dask-hpc/dashboard/${encodeURIComponent(options.clusterId)}/status`,
     tunnel_command: `ssh -N -L 8787:127.0.0.1:${port} -J ${loginHost(options.resources, options.env)} ${options.resources.hostname}`
   };
 }

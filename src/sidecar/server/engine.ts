@@ -22,7 +22,7 @@ import {
 import { checkScaleRequest } from '../requests/scale-request';
 import { AHEAD_DIRECTORY, writeCertificatesAhead } from '../startup/certificates-ahead';
 import { thisHost, whereabouts } from '../state/host';
-import { forgetDeadCluster, processAlive, StateStore } from '../state/state-store';
+import { forgetDeadCluster, ownerRuns, schedulerRuns, StateStore } from '../state/state-store';
 import { clusterSecurityFiles } from '../tls/cluster-tls';
 import { dashboardLinks } from './dashboard-links';
 
@@ -132,7 +132,8 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       adoptionGraceSeconds: this.options.adoptionGraceSeconds,
       controlSocket: this.options.controlSocket,
       readyTimeoutMs: this.options.readyTimeoutMs,
-      dashboardLinks: address => dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, resources, env: this.options.env }),
+      dashboardLinks: address =>
+        dashboardLinks(address, { baseUrl: this.options.baseUrl ?? null, clusterId: id, resources, env: this.options.env }),
       workerJobs,
       runner,
       securityDirectory: this.options.store.pathFor(id, '.tls'),
@@ -207,13 +208,18 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
         forgetDeadCluster(this.options.store, record, this.options.controlSocket);
         continue;
       }
-      if (processAlive(record.owner_pid) && record.owner_pid !== process.pid) continue;
+      if (ownerRuns(record) && record.owner_pid !== process.pid) continue;
       const reason = record.control_socket === this.options.controlSocket && !this.clusters.has(record.id) && orphanFailure(record);
       if (reason) {
-        await this.failOrphan(record, reason);
+        try {
+          await this.failOrphan(record, reason);
+        } catch (error) {
+          // A record that passed its check yet cannot be rebuilt: never the sidecar's end.
+          process.stderr.write(`dask-hpc: warning: cluster ${record.id}'s record cannot be taken over: ${(error as Error).message}\n`);
+        }
         continue;
       }
-      if (!processAlive(record.scheduler_pid)) {
+      if (!schedulerRuns(record)) {
         forgetDeadCluster(this.options.store, record, this.options.controlSocket);
         continue;
       }
@@ -306,6 +312,6 @@ function orphanFailure(record: ClusterState): string | null {
   const owner = `its owner, the dask-hpc sidecar (pid ${record.owner_pid}), ended`;
   if (record.status === 'starting') return `${owner} before the cluster was ready; what had started of it was stopped`;
   if (record.status === 'failed') return record.error ?? `${owner} after the cluster had failed`;
-  if (record.status === 'stopping' || processAlive(record.scheduler_pid)) return null;
+  if (record.status === 'stopping' || schedulerRuns(record)) return null;
   return `${owner}, and the cluster's scheduler (pid ${record.scheduler_pid}) was gone when its successor looked`;
 }

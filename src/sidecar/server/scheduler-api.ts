@@ -103,13 +103,14 @@ export class SchedulerApi {
 /**
  * The scheduler's HTTP routes: Dask's defaults, named so that a user's Dask config cannot add
  * distributed.http.scheduler.api, whose POST /api/v1/retire_workers every user of the node
- * could call on the dashboard's loopback port. These are read-only.
+ * could call on the dashboard's loopback port. These are read-only. Not distributed.http.proxy
+ * either: with jupyter-server-proxy installed it relays a WebSocket, unauthenticated, to any
+ * host:port as this user's process; the dashboard needs none of it.
  */
 export const SCHEDULER_HTTP_ROUTES = [
   'distributed.http.scheduler.prometheus',
   'distributed.http.scheduler.info',
   'distributed.http.scheduler.json',
   'distributed.http.health',
-  'distributed.http.proxy',
   'distributed.http.statics'
 ];

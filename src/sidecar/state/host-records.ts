@@ -1,7 +1,7 @@
 import type { ClusterState } from '../../common/protocol';
 import { NotFoundError } from '../errors';
 import { describeHost, thisHost, whereabouts } from './host';
-import { forgetDeadCluster, processAlive, type StateStore } from './state-store';
+import { forgetDeadCluster, ownerRuns, schedulerRuns, type StateStore } from './state-store';
 
 /** The records of a state directory that many nodes may share, sorted by where they were written. */
 export interface RecordsByHost {
@@ -13,7 +13,8 @@ export interface RecordsByHost {
 
 /**
  * Reads the records; this node's dead ones (owner and scheduler both gone, or written before
- * this node's last boot) are cleared away on the way. Nothing of another node's is judged.
+ * this node's last boot) are cleared away on the way. A pid held now by another process (one
+ * that started at another time, or another user's) is gone. Nothing of another node's is judged.
  */
 export function recordsByHost(state: StateStore): RecordsByHost {
   const here = thisHost();
@@ -22,7 +23,7 @@ export function recordsByHost(state: StateStore): RecordsByHost {
     const where = whereabouts(cluster, here);
     if (where === 'elsewhere') {
       records.elsewhere.push(cluster);
-    } else if (where === 'here' && (processAlive(cluster.owner_pid) || processAlive(cluster.scheduler_pid))) {
+    } else if (where === 'here' && (ownerRuns(cluster) || schedulerRuns(cluster))) {
       records.here.push(cluster);
     } else {
       forgetDeadCluster(state, cluster);

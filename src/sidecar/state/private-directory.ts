@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../errors';
 
@@ -104,6 +104,8 @@ export function openOwnDirectory(path: string, remedy: string): void {
 export function checkPrivateRoot(root: string, create: boolean): void {
   const remedy = 'remove it, or set TMPDIR (or PBS_JOBFS / SLURM_TMPDIR) to a directory only you can write';
   const refuse = (what: string) => new InputError('directory', `cannot use ${root} for cluster files: ${what}; ${remedy}`);
+  const unsafe = unsafeAncestor(dirname(root)); // before anything is made under it
+  if (unsafe) throw refuse(`${unsafe.path} ${unsafe.why}`);
   let stats: Stats | null;
   try {
     const base = statSync(dirname(root));
@@ -124,6 +126,52 @@ export function checkPrivateRoot(root: string, create: boolean): void {
   }
   if (stats === null) return;
   judgePrivateDirectory(root, stats, refuse);
+}
+
+/** A directory above a cluster root that another user could rearrange, and why. */
+export interface UnsafeDirectory {
+  path: string;
+  why: string;
+}
+
+/**
+ * The first directory at or above `path` (following links) that someone else controls: one of
+ * another user's but root's, or one its group or others can write to without the sticky bit
+ * (a project scratch at 2770). Whoever can write such a directory can rename what is in it
+ * and put their own directory in its place, so nothing under it is private, whatever its mode.
+ * Null when every one is safe; a path not made yet is judged by the part that exists.
+ */
+export function unsafeAncestor(path: string): UnsafeDirectory | null {
+  let existing = path;
+  while (lstatOrNull(existing) === null && dirname(existing) !== existing) existing = dirname(existing);
+  let current: string;
+  try {
+    current = realpathSync(existing);
+  } catch {
+    return null; // a dangling link or EACCES: the checks that make the root name it
+  }
+  for (;;) {
+    let stats: Stats;
+    try {
+      stats = statSync(current);
+    } catch {
+      return null;
+    }
+    const why = unsafeBecause(stats);
+    if (why) return { path: current, why };
+    if (dirname(current) === current) return null;
+    current = dirname(current);
+  }
+}
+
+function unsafeBecause(stats: Stats): string | null {
+  if (stats.uid !== 0 && stats.uid !== myUid()) return `belongs to uid ${stats.uid}, who can rename or replace what is in it`;
+  const sticky = (stats.mode & 0o1000) !== 0;
+  if ((stats.mode & 0o022) !== 0 && !sticky) {
+    const who = (stats.mode & 0o002) !== 0 ? 'everyone' : 'its group';
+    return `is writable by ${who} without the sticky bit (mode ${modeOf(stats)}), so they can rename or replace what is in it`;
+  }
+  return null;
 }
 
 /**

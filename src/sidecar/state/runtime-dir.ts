@@ -1,8 +1,11 @@
-import { lstatSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Environment } from '../node/detect';
 import { InputError } from '../errors';
-import { judgePrivateDirectory, makeDirectories } from './private-directory';
+import { judgePrivateDirectory, makeDirectories, openOwnDirectory } from './private-directory';
+import { defaultStateDir } from './state-dir';
 
 /**
  * The longest socket name made in the runtime directory: "<8-hex id>.lifeline.sock",
@@ -22,9 +25,12 @@ export const MAX_RUNTIME_DIR_BYTES = SOCKET_PATH_LIMIT - 1 - LONGEST_SOCKET_NAME
  * 2. $XDG_RUNTIME_DIR/dask-hpc, if $XDG_RUNTIME_DIR is the user's own private directory
  *    (per node, made by the login manager) and short enough for socket paths;
  * 3. /tmp/dask-hpc-<uid>-runtime: /tmp is the node's own, but every user's, so the directory
- *    must be ours, a real directory (not a link) and closed to group and others.
+ *    must be ours, a real directory (not a link) and closed to group and others;
+ * 4. if another user made that one first (or it is otherwise unusable): /tmp/dask-hpc-<uid>-<tag>,
+ *    with a random tag nobody can guess, kept for this host in the state directory
+ *    (runtime-dir.<host>) so that every dask-hpc process of this node finds the same one.
  */
-export function runtimeDir(env: Environment): string {
+export function runtimeDir(env: Environment, sharedTmp = '/tmp'): string {
   if (env.DASK_HPC_RUNTIME_DIR) return privateDirectory(env.DASK_HPC_RUNTIME_DIR, true);
   const xdg = env.XDG_RUNTIME_DIR;
   if (xdg && xdg.startsWith('/') && isPrivate(xdg) && Buffer.byteLength(join(xdg, 'dask-hpc')) <= MAX_RUNTIME_DIR_BYTES) {
@@ -34,7 +40,56 @@ export function runtimeDir(env: Environment): string {
       // something else is in the way there: /tmp serves as well
     }
   }
-  return privateDirectory(`/tmp/dask-hpc-${process.getuid?.() ?? 0}-runtime`, false);
+  const standard = join(sharedTmp, `dask-hpc-${process.getuid?.() ?? 0}-runtime`);
+  try {
+    return privateDirectory(standard, false);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    return taggedRuntimeDir(env, sharedTmp, error.message);
+  }
+}
+
+/**
+ * The fallback when /tmp/dask-hpc-<uid>-runtime cannot be used: someone else may have made it
+ * (it then blocks nothing and is never entered). The tagged directory's name is kept in the
+ * state directory (0700, the user's alone); one found missing is made again, one found taken
+ * (not ours, a link, open to others) is replaced by a new tag.
+ */
+function taggedRuntimeDir(env: Environment, sharedTmp: string, why: string): string {
+  const stateDir = defaultStateDir(env);
+  openOwnDirectory(stateDir, 'set DASK_HPC_STATE_DIR to a directory of your own');
+  const file = join(stateDir, `runtime-dir.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}`);
+  let kept: string | null = null;
+  try {
+    kept = readFileSync(file, 'utf8').trim();
+  } catch {
+    // none yet
+  }
+  const prefix = join(sharedTmp, `dask-hpc-${process.getuid?.() ?? 0}-`);
+  if (kept !== null && kept.startsWith(prefix) && /^[0-9a-f]{24}$/.test(kept.slice(prefix.length))) {
+    try {
+      return privateDirectory(kept, false);
+    } catch {
+      // taken since: a new tag below
+    }
+  }
+  const fresh = `${prefix}${randomBytes(12).toString('hex')}`;
+  privateDirectory(fresh, false);
+  if (kept === null) {
+    try {
+      // The first to write it wins: a sidecar and a `dask-hpc paths` starting at once agree.
+      writeFileSync(file, `${fresh}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      rmdirSync(fresh);
+      return taggedRuntimeDir(env, sharedTmp, why);
+    }
+  } else {
+    writeFileSync(`${file}.${process.pid}.tmp`, `${fresh}\n`, { mode: 0o600 });
+    renameSync(`${file}.${process.pid}.tmp`, file);
+  }
+  process.stderr.write(`dask-hpc: warning: ${why.replace(/; .*$/, '')}; using ${fresh} instead (kept in ${file})\n`);
+  return fresh;
 }
 
 /**

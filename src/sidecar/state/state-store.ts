@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterState } from '../../common/protocol';
 import { InputError } from '../errors';
-import type { Environment } from '../node/detect';
+import { asClusterRecord, recordProblem } from './cluster-record';
 import { openOwnDirectory } from './private-directory';
 import { thisHost, whereabouts } from './host';
 import { removeClusterFiles } from '../cluster/cluster-files';
+import { recordedProcessRuns } from '../process/process-identity';
 
 /** Cluster ids are ours: short lowercase hex, so an id can never name a path outside the state directory. */
 export const CLUSTER_ID_PATTERN = /^[a-f0-9]{8,32}$/;
@@ -18,12 +18,7 @@ export function checkClusterId(id: string): string {
   return id;
 }
 
-/** $DASK_HPC_STATE_DIR, else $XDG_STATE_HOME/dask-hpc, else ~/.local/state/dask-hpc. */
-export function defaultStateDir(env: Environment): string {
-  if (env.DASK_HPC_STATE_DIR) return env.DASK_HPC_STATE_DIR;
-  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state');
-  return join(base, 'dask-hpc');
-}
+export { defaultStateDir } from './state-dir';
 
 /**
  * The per-user record of running clusters (a 0700 directory of 0600 JSON files), so another
@@ -67,12 +62,26 @@ export class StateStore {
     }
   }
 
+  /**
+   * The record of this id, or null if there is none or it is not a record of this shape
+   * (cluster-record.ts): such a file is left where it is, and named in one warning.
+   */
   load(id: string): ClusterState | null {
+    const path = this.pathFor(id, '.json');
+    let value: unknown;
     try {
-      return JSON.parse(readFileSync(this.pathFor(id, '.json'), 'utf8')) as ClusterState;
-    } catch {
+      value = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') this.warnOnce(path, code ? (error as Error).message : 'it is not JSON');
       return null;
     }
+    const problem = recordProblem(value, id);
+    if (problem) {
+      this.warnOnce(path, problem);
+      return null;
+    }
+    return asClusterRecord(value as Record<string, unknown>);
   }
 
   list(): ClusterState[] {
@@ -83,6 +92,15 @@ export class StateStore {
       if (cluster) clusters.push(cluster);
     }
     return clusters.sort((a, b) => a.created_at.localeCompare(b.created_at));
+  }
+
+  private readonly warned = new Set<string>();
+
+  /** One line per bad file and process: a sidecar reads the directory again and again. */
+  private warnOnce(path: string, problem: string): void {
+    if (this.warned.has(path)) return;
+    this.warned.add(path);
+    process.stderr.write(`dask-hpc: warning: skipped ${path}: ${problem}; it is left as it is\n`);
   }
 
   remove(id: string): void {
@@ -100,28 +118,14 @@ export function removeTree(path: string): void {
   }
 }
 
-/**
- * Whether a process with this pid runs (signal 0 checks without sending anything). A zombie
- * has ended and only waits for its parent to reap it: not alive, though signal 0 reaches it.
- */
-export function processAlive(pid: number | null | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return !isZombie(pid);
+/** Whether a record's owner still runs (the same process: pid, start time, this user). */
+export function ownerRuns(cluster: ClusterState): boolean {
+  return recordedProcessRuns({ pid: cluster.owner_pid, startTime: cluster.owner_start_time });
 }
 
-function isZombie(pid: number): boolean {
-  try {
-    // /proc/PID/stat: "PID (COMMAND) STATE …"; the command may hold spaces and parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false; // gone since, or no /proc: signal 0 is all we know
-  }
+/** Whether a record's scheduler still runs (the same process: pid, start time, this user). */
+export function schedulerRuns(cluster: ClusterState): boolean {
+  return recordedProcessRuns({ pid: cluster.scheduler_pid, startTime: cluster.scheduler_start_time });
 }
 
 /**
@@ -134,6 +138,6 @@ export function forgetDeadCluster(store: StateStore, cluster: ClusterState, sock
   if (where === 'elsewhere') return;
   removeClusterFiles(cluster.local_directory, cluster.name); // the user's files there stay
   const socket = cluster.control_socket;
-  if (where === 'here' && socket && socket !== socketInUse && !processAlive(cluster.owner_pid)) rmSync(socket, { force: true });
+  if (where === 'here' && socket && socket !== socketInUse && !ownerRuns(cluster)) rmSync(socket, { force: true });
   store.remove(cluster.id);
 }

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir, type NetworkInterfaceInfo } from 'node:os';
 import { InputError } from '../../errors';
@@ -9,6 +9,7 @@ import { parseWorkerJobs } from '../../requests/job-request';
 import { renderJobScript, retireMarginSeconds, shellQuote, type JobContext } from '../../batch/job-script';
 import { parseQstatJson, parseSqueueJson } from '../../batch/job-states';
 import { checkPrologue } from '../../batch/prologue';
+import { checkedOnTheHost } from '../../batch/private-root-shell';
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 const GiB = 2 ** 30;
@@ -77,7 +78,10 @@ describe('contract: Gadi PBS job script (PBS Pro cannot run here)', () => {
     expect(spec.plan.n_workers * spec.plan.memory_limit_bytes + spec.plan.reserve_bytes).toBeLessThanOrEqual(190 * GiB);
     expect(worker).toContain('"${worker_interface[@]}"');
     expect(worker).toContain('--lifetime 6600s --lifetime-stagger 150s'); // 2 h minus 10 min
-    expect(script).toContain(`local_root="\${PBS_JOBFS:-\${TMPDIR:-/tmp}}/dask-hpc-${process.getuid!()}"`);
+    expect(script).toContain('for candidate in "${PBS_JOBFS:-}" "${TMPDIR:-}" /tmp; do');
+    expect(script).toContain(`local_root="$local_base/dask-hpc-${process.getuid!()}"`);
+    expect(worker).toContain('--dashboard-address 127.0.0.1:0'); // its HTTP on loopback, not every interface
+    expect(script).toContain("export DASK_DISTRIBUTED__WORKER__HTTP__ROUTES='[]'");
     expect(script).toContain('local_dir="$local_root/1a2b3c4d-era5-job-0"');
     expect(script).toMatch(/module load python3\/3.11.7\nsource \/g\/data\/ab12\/venv\/bin\/activate/);
     expect(script).toContain("export DASK_DISTRIBUTED__WORKER__MEMORY__SPILL='0.85'");
@@ -108,15 +112,29 @@ describe("a worker job's interface: a preference where the node has it", () => {
 });
 
 describe("a worker job's local directory on a node whose /tmp is shared", () => {
-  /** The script's lines up to the worker, run by bash with TMPDIR as given: its exit status and stderr. */
-  function runUpToTheWorker(tmpdir: string) {
+  /** The script's lines from the root's check up to the worker. */
+  function scriptHead(): string {
     const spec = parseWorkerJobs({ system: 'slurm', cores: 2, memory_gb: 4 }, {});
     const lines = renderJobScript(spec, context).split('\n');
-    const head = lines.slice(
-      lines.findIndex(line => line.startsWith('local_root=')),
-      lines.findIndex(line => line.startsWith('trap '))
-    );
-    return spawnSync('bash', ['-c', head.join('\n')], { env: { PATH: process.env.PATH, TMPDIR: tmpdir }, encoding: 'utf8' });
+    return lines
+      .slice(
+        lines.findIndex(line => line.startsWith('dask_hpc_unsafe()')),
+        lines.findIndex(line => line.startsWith('trap '))
+      )
+      .join('\n');
+  }
+
+  /** Those lines run by bash with TMPDIR and the variables given: its exit status and stderr. */
+  function runUpToTheWorker(tmpdir: string, env: Record<string, string> = {}) {
+    return spawnSync('bash', ['-c', scriptHead()], { env: { PATH: process.env.PATH, TMPDIR: tmpdir, ...env }, encoding: 'utf8' });
+  }
+
+  /** A project's scratch: `project` at mode 2770 (its group may write, no sticky bit), `tmp` under it ours. */
+  function groupWritableTmp(): { project: string; tmp: string } {
+    const project = join(mkdtempSync(join(tmpdir(), 'project-')), 'project');
+    mkdirSync(join(project, 'tmp'), { recursive: true });
+    chmodSync(project, 0o2770);
+    return { project: realpathSync(project), tmp: join(project, 'tmp') };
   }
 
   test('the root and the directory are made 0700', () => {
@@ -144,6 +162,62 @@ describe("a worker job's local directory on a node whose /tmp is shared", () => 
       expect(result.stderr).toContain(`dask-hpc: ${root} is not yours alone`);
       expect(readdirSync(root)).not.toContain('1a2b3c4d-era5-job-0');
     }
+  });
+
+  test('SLURM_TMPDIR under a group-writable project directory is passed over for TMPDIR, saying which and why', () => {
+    const { project, tmp: unsafe } = groupWritableTmp();
+    const tmp = mkdtempSync(join(tmpdir(), 'node-tmp-'));
+    const result = runUpToTheWorker(tmp, { SLURM_TMPDIR: unsafe });
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain(`dask-hpc: passed over ${unsafe} for temp and spill: ${project} (mode 2770, uid ${process.getuid!()})`);
+    expect(readdirSync(unsafe)).toEqual([]); // nothing of the cluster under it
+    expect(statSync(join(tmp, `dask-hpc-${process.getuid!()}`, '1a2b3c4d-era5-job-0')).mode & 0o777).toBe(0o700);
+  });
+
+  const unshare = spawnSync('unshare', ['--mount', 'true']).status === 0;
+  (unshare ? test : test.skip)('with no private place at all (/tmp group-writable too) the job ends before any worker, naming each', () => {
+    const { project, tmp: unsafe } = groupWritableTmp();
+    // In a mount namespace of this run alone, /tmp is the group-writable project directory.
+    const result = spawnSync(
+      'unshare',
+      ['--mount', 'bash', '-c', 'mount --bind "$1" /tmp && exec bash -c "$2"', 'bash', project, scriptHead()],
+      { env: { PATH: process.env.PATH, SLURM_TMPDIR: unsafe, TMPDIR: '/tmp/tmp' }, encoding: 'utf8' }
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('dask-hpc: passed over /tmp/tmp for temp and spill: /tmp (mode 2770');
+    expect(result.stderr).toContain('dask-hpc: passed over /tmp for temp and spill: /tmp (mode 2770');
+    expect(result.stderr).toMatch(/dask-hpc: no private directory for temp and spill on \S+; set TMPDIR/);
+    expect(readdirSync(unsafe)).toEqual([]);
+  });
+});
+
+describe('runner mode: the cluster root is checked on the worker host before its workers start', () => {
+  test('one line (pbsdsh cuts at a newline); a private root: the directories made 0700, then the command runs', () => {
+    const base = mkdtempSync(join(tmpdir(), 'runner-'));
+    const root = join(base, `dask-hpc-${process.getuid!()}`);
+    const directory = join(root, 'abcd1234', 'c-1');
+    const argv = checkedOnTheHost(root, directory);
+    expect(argv.some(arg => arg.includes('\n'))).toBe(false);
+    expect(argv.slice(-2)).toEqual([root, directory]); // the paths are arguments, never part of the script
+    const result = spawnSync(argv[0], [...argv.slice(1), 'echo', 'worker started'], { encoding: 'utf8' });
+    expect(result.stdout).toBe('worker started\n');
+    for (const path of [root, join(root, 'abcd1234'), directory]) expect(statSync(path).mode & 0o777).toBe(0o700);
+  });
+
+  test('under a group-writable directory: refused naming it, nothing made, the workers never start', () => {
+    const project = join(mkdtempSync(join(tmpdir(), 'runner-')), 'project');
+    mkdirSync(project);
+    chmodSync(project, 0o2770);
+    const root = join(project, `dask-hpc-${process.getuid!()}`);
+    const argv = checkedOnTheHost(root, join(root, 'abcd1234', 'c-1'));
+    const result = spawnSync(argv[0], [...argv.slice(1), 'echo', 'worker started'], { encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`dask-hpc: cannot use ${root} for cluster files on `);
+    expect(result.stderr).toContain(
+      `${realpathSync(project)} (mode 2770, uid ${process.getuid!()}) is another user's, or writable by its group`
+    );
+    expect(readdirSync(project)).toEqual([]);
   });
 });
 
@@ -193,7 +267,7 @@ describe('Slurm job script (run for real in tests/test_slurm.py)', () => {
       `#SBATCH --output=${context.logFile}`
     ]);
     expect(script).toContain('--nworkers 4 --nthreads 2');
-    expect(script).toContain(`\${SLURM_TMPDIR:-\${TMPDIR:-/tmp}}/dask-hpc-${process.getuid!()}"`);
+    expect(script).toContain('for candidate in "${SLURM_TMPDIR:-}" "${TMPDIR:-}" /tmp; do');
     expect(script).toContain('--lifetime 1620s'); // 30 min minus 3 min
     bashAccepts(script);
   });

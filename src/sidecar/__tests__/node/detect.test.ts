@@ -1,4 +1,10 @@
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InputError } from '../../errors';
 import { detectResources } from '../../node/detect';
+import { planCluster } from '../../node/plan';
+import { checkPrivateRoot } from '../../state/private-directory';
 import { makeNodeRoot } from './node-fixture';
 
 const GiB = 2 ** 30;
@@ -166,6 +172,65 @@ describe('no batch system', () => {
       jobfs: '/scratch/tmp',
       sources: { jobfs: 'TMPDIR' }
     });
+  });
+});
+
+describe('a job filesystem another user can rearrange is passed over', () => {
+  /** A real directory tree: `/<base>/project` at `mode` (a project's scratch), `tmp` under it. */
+  function projectTmp(mode: number): { project: string; tmp: string } {
+    const base = mkdtempSync(join(tmpdir(), 'detect-'));
+    const project = join(base, 'project');
+    mkdirSync(join(project, 'tmp'), { recursive: true });
+    chmodSync(project, mode);
+    chmodSync(join(project, 'tmp'), 0o700);
+    return { project, tmp: join(project, 'tmp') };
+  }
+
+  test('TMPDIR under a 2770 project directory: the next private place, and a warning naming it and why', () => {
+    const root = makeNodeRoot({ cpusAllowed: '0-3', memTotalBytes: 16 * GiB });
+    const { project, tmp } = projectTmp(0o2770);
+    const jobfs = mkdtempSync(join(tmpdir(), 'jobfs-'));
+    const resources = detectResources({ env: { PBS_JOBID: '1.pbs', PBS_JOBFS: tmp, TMPDIR: jobfs }, root });
+    expect(resources.jobfs).toBe(jobfs);
+    expect(resources.sources.jobfs).toBe('TMPDIR');
+    expect(resources.warnings).toEqual([
+      `PBS_JOBFS=${JSON.stringify(tmp)} is not private: ${realpathSync(project)} is writable by its group without the sticky bit (mode 2770), so they can rename or replace what is in it; passed over it for the next private place.`
+    ]);
+    // The plan carries it, and says nothing about unset variables.
+    const plan = planCluster(resources, { workload: 'cpu' });
+    expect(plan.warnings).toContain(resources.warnings[0]);
+    expect(plan.warnings.join('\n')).not.toMatch(/are unset/);
+    expect(plan.local_directory).toBe(`${jobfs}/dask-hpc-${process.getuid!()}`);
+  });
+
+  test('only an unsafe TMPDIR: /tmp, last', () => {
+    const root = makeNodeRoot({ cpusAllowed: '0-3', memTotalBytes: 16 * GiB });
+    const { tmp } = projectTmp(0o777);
+    const resources = detectResources({ env: { TMPDIR: tmp }, root });
+    expect(resources.jobfs).toBeNull();
+    expect(resources.sources.jobfs).toMatch(/^none private/);
+    expect(resources.warnings[0]).toMatch(/is writable by everyone without the sticky bit \(mode 0777\)/);
+    expect(planCluster(resources, { workload: 'cpu' }).local_directory).toBe(`/tmp/dask-hpc-${process.getuid!()}`);
+  });
+
+  test('a sticky world-writable directory (a shared /tmp) and our own 0750 are private places', () => {
+    const root = makeNodeRoot({ cpusAllowed: '0-3', memTotalBytes: 16 * GiB });
+    for (const mode of [0o1777, 0o750, 0o2750]) {
+      const { tmp } = projectTmp(mode);
+      const resources = detectResources({ env: { TMPDIR: tmp }, root });
+      expect(resources.jobfs).toBe(tmp);
+      expect(resources.warnings).toEqual([]);
+    }
+  });
+
+  test('the cluster root under it is refused, naming the directory and why (the request then fails with exit 2 / 400)', () => {
+    const { project, tmp } = projectTmp(0o2770);
+    const clusterRoot = join(tmp, `dask-hpc-${process.getuid!()}`);
+    expect(() => checkPrivateRoot(clusterRoot, true)).toThrow(InputError);
+    expect(() => checkPrivateRoot(clusterRoot, true)).toThrow(
+      `cannot use ${clusterRoot} for cluster files: ${realpathSync(project)} is writable by its group without the sticky bit (mode 2770)`
+    );
+    expect(existsSync(clusterRoot)).toBe(false); // nothing made
   });
 });
 

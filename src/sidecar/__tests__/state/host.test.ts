@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findClusterHere, recordsByHost } from '../../state/host-records';
 import { bootTime, thisHost, whereabouts } from '../../state/host';
 import { StateStore } from '../../state/state-store';
 
-const here = { host: 'gadi-cpu-0001', boot_id: '6f1c1a56-0c4e-4d55-9c4a-1b5b2a3f0d11' };
+const here = { host: 'gadi-cpu-0001', boot_id: '6f1c1a56-0c4e-4d55-9c4a-1b5b2a3f0d11', machine_id: '3d1219c7c4c5404aaa1f6d2a48adfda4' };
+const otherMachine = '0b8f5c1d2e3a4b5c6d7e8f9a0b1c2d3e';
 
 const booted = Date.parse('2025-03-01T08:00:00Z');
 const before = '2025-02-28T23:00:00.000Z';
@@ -15,22 +16,29 @@ const otherBoot = 'a4ba38f5-68ec-4601-ac74-40c0328ce948';
 
 test('a record is here only with this hostname and this boot; an older boot is dead; another host is not judged', () => {
   expect(whereabouts({ ...here, created_at: after }, here, booted)).toBe('here');
-  expect(whereabouts({ host: here.host, boot_id: otherBoot, created_at: before }, here, booted)).toBe('earlier-boot');
+  expect(whereabouts({ ...here, boot_id: otherBoot, created_at: before }, here, booted)).toBe('earlier-boot');
+  // The same hostname, but another machine id, or none recorded (an older dask-hpc): maybe another machine, left alone.
+  expect(whereabouts({ ...here, machine_id: otherMachine, boot_id: otherBoot, created_at: before }, here, booted)).toBe('elsewhere');
+  expect(whereabouts({ ...here, machine_id: otherMachine, created_at: after }, here, booted)).toBe('elsewhere');
+  expect(whereabouts({ host: here.host, boot_id: otherBoot, created_at: before }, here, booted)).toBe('elsewhere');
+  // This boot, recorded before records carried a machine id: this node's.
+  expect(whereabouts({ host: here.host, boot_id: here.boot_id, created_at: after }, here, booted)).toBe('here');
   expect(whereabouts({ host: 'gadi-cpu-0002', boot_id: here.boot_id, created_at: after }, here, booted)).toBe('elsewhere');
   expect(whereabouts({ host: 'gadi-cpu-0002', boot_id: otherBoot, created_at: before }, here, booted)).toBe('elsewhere');
   // Written by a dask-hpc that recorded no host: nobody can tell whose its pids are.
   expect(whereabouts({ created_at: before }, here, booted)).toBe('elsewhere');
   expect(whereabouts({ boot_id: here.boot_id, created_at: after }, here, booted)).toBe('elsewhere');
   // Another boot, yet written since this one began: another machine of the same name, not ours to sweep.
-  expect(whereabouts({ host: here.host, boot_id: otherBoot, created_at: after }, here, booted)).toBe('elsewhere');
-  expect(whereabouts({ host: here.host, boot_id: otherBoot }, here, booted)).toBe('elsewhere');
-  expect(whereabouts({ host: here.host, boot_id: otherBoot, created_at: before }, here, null)).toBe('elsewhere');
+  expect(whereabouts({ ...here, boot_id: otherBoot, created_at: after }, here, booted)).toBe('elsewhere');
+  expect(whereabouts({ ...here, boot_id: otherBoot }, here, booted)).toBe('elsewhere');
+  expect(whereabouts({ ...here, boot_id: otherBoot, created_at: before }, here, null)).toBe('elsewhere');
 });
 
 test('this host is the hostname and the kernel boot id; it booted in the past', () => {
-  const { host, boot_id } = thisHost();
+  const { host, boot_id, machine_id } = thisHost();
   expect(host).toBe(require('node:os').hostname());
   expect(boot_id).toMatch(/^[0-9a-f-]{36}$/);
+  expect(machine_id).toBe(readFileSync('/etc/machine-id', 'utf8').trim());
   expect(bootTime()).toBeLessThan(Date.now());
 });
 
@@ -51,6 +59,9 @@ function sharedStateDirectory() {
       workers: [],
       control_socket: null,
       local_directory: join(root, id),
+      scheduler_file: join(root, id, 'scheduler.json'),
+      python: '/usr/bin/python3',
+      plan: { workload: 'cpu', n_workers: 1, threads_per_worker: 1, memory_limit_bytes: 2 ** 30, local_directory: root },
       created_at: `2024-01-01T00:00:0${id[7]}Z`,
       ...fields
     };
@@ -70,14 +81,14 @@ test('a command sees its own live records, sweeps its own dead and older-boot on
     record('aaaa0001', { ...me, owner_pid: live, scheduler_pid: live });
     record('aaaa0002', { ...me, owner_pid: gone, scheduler_pid: gone });
     // Before this node's reboot: its pids now name whatever runs, e.g. the bystander.
-    record('aaaa0003', { host: me.host, boot_id: '00000000-0000-0000-0000-000000000000', owner_pid: live, scheduler_pid: live });
+    record('aaaa0003', { ...me, boot_id: '00000000-0000-0000-0000-000000000000', owner_pid: live, scheduler_pid: live });
     // Another node's, whose pids happen to be dead here, and one whose pid is alive here.
     record('aaaa0004', { host: 'other-node', boot_id: me.boot_id, owner_pid: gone, scheduler_pid: gone });
     record('aaaa0005', { host: 'other-node', boot_id: me.boot_id, owner_pid: live, scheduler_pid: live });
     record('aaaa0006', { owner_pid: gone, scheduler_pid: gone }); // no host recorded
     // Another boot, written since this one began: a machine of the same name; its pid is alive here.
     record('aaaa0007', {
-      host: me.host,
+      ...me,
       boot_id: '00000000-0000-0000-0000-000000000000',
       owner_pid: live,
       scheduler_pid: live,
