@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
@@ -332,3 +333,88 @@ def listening_in_its_network_namespace(pid: int) -> list[tuple[str, int]]:
 
 
 ANY_ADDRESS = ("0.0.0.0", "::")
+
+
+@pytest.fixture
+def project_scratch(other_user):
+    """`/tmp/dask-hpc-project-*/scratch`: made by root (as a site makes a project's scratch),
+    owned by root, group the other user's, mode 2770: writable by the group, no sticky bit."""
+    base = Path(tempfile.mkdtemp(prefix="dask-hpc-project-"))
+    base.chmod(0o755)
+    scratch = base / "scratch"
+    scratch.mkdir()
+    os.chown(scratch, 0, other_user.gid)
+    scratch.chmod(0o2770)
+    yield scratch
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def assert_worker_jobs_private_with_http_on_loopback(client, cluster_id: str, other_user, project: Path) -> None:
+    """Each worker job's TMPDIR is this user's under /tmp, out of the other user's reach, nothing
+    of it under the project's scratch, and its HTTP server listens on its own host's loopback."""
+    seen = client.run(lambda: (os.getpid(), os.environ["TMPDIR"]))
+    workers = client.scheduler_info()["workers"]
+    for address, (pid, tmpdir) in seen.items():
+        assert tmpdir.startswith(f"/tmp/dask-hpc-{os.getuid()}/{cluster_id}-gw-job-"), tmpdir
+        listed = other_user.run(["ls", tmpdir])
+        assert listed.returncode != 0 and "Permission denied" in listed.stderr, listed
+        listening = listening_in_its_network_namespace(pid)  # in the batch host's namespace
+        http_port = workers[address]["services"]["dashboard"]
+        assert [a for a in listening if a[1] == http_port] == [("127.0.0.1", http_port)], listening
+    assert list(project.iterdir()) == [], "nothing of the job under the project's directory"
+
+
+def start_time(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rfind(")") + 2 :].split()[19])
+
+
+def machine_id() -> str:
+    return Path("/etc/machine-id").read_text().strip()
+
+
+def boot_id() -> str:
+    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+
+def full_record(cluster_id: str, tmp_path: Path, **fields) -> dict:
+    """A record of this node and boot in the whole shape the engine writes."""
+    directory = tmp_path / f"gone-{cluster_id}"
+    return {
+        "id": cluster_id,
+        "name": f"c-{cluster_id}",
+        "status": "running",
+        "scheduler_address": "tls://127.0.0.1:1",
+        "scheduler_file": str(directory / "scheduler.json"),
+        "dashboard_url": None,
+        "dashboard_address": None,
+        "tunnel_command": None,
+        "local_directory": str(directory),
+        "workers": [],
+        "plan": {
+            "workload": "cpu",
+            "n_workers": 1,
+            "threads_per_worker": 1,
+            "memory_limit_bytes": 2**30,
+            "local_directory": str(tmp_path / "roots"),
+        },
+        "adaptive": None,
+        "python": sys.executable,
+        "host": socket.gethostname(),
+        "boot_id": boot_id(),
+        "machine_id": machine_id(),
+        "owner_pid": 1,
+        "owner_start_time": 0,
+        "scheduler_pid": None,
+        "scheduler_start_time": None,
+        "control_socket": None,
+        "created_at": "2026-01-01T00:00:00.000Z",
+        **fields,
+    }
+
+
+def write_record(state_dir: Path, record: dict) -> Path:
+    state_dir.mkdir(mode=0o700, exist_ok=True)
+    path = state_dir / f"{record['id']}.json"
+    path.write_text(json.dumps(record))
+    return path

@@ -17,12 +17,11 @@ import pytest
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
-from test_records import full_record, start_time, write_record
 from test_server_extension import api, jp_server_cleanup, server_config  # noqa: F401 (a fixture)
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketHandler
 
-from conftest import process_tree, wait_until_gone
+from conftest import full_record, process_tree, start_time, wait_until_gone, write_record
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 

@@ -21,17 +21,9 @@ WHY = "is writable by its group without the sticky bit (mode 2770)"
 
 
 @pytest.fixture
-def project(other_user):
-    """`/tmp/dask-hpc-project-*/scratch`: made by root (as a site makes a project's scratch),
-    owned by root, group the other user's, mode 2770."""
-    base = Path(tempfile.mkdtemp(prefix="dask-hpc-project-"))
-    base.chmod(0o755)
-    scratch = base / "scratch"
-    scratch.mkdir()
-    os.chown(scratch, 0, other_user.gid)
-    scratch.chmod(0o2770)
-    yield scratch
-    shutil.rmtree(base, ignore_errors=True)
+def project(project_scratch):
+    """The shared 2770 scratch (conftest), by its short name here."""
+    return project_scratch
 
 
 def test_a_group_writable_tmpdir_is_passed_over_and_the_group_cannot_reach_the_cluster(dask_hpc, project, other_user):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import CLI, REPO, wait_for
+from conftest import CLI, REPO, full_record, wait_for, write_record
 
 # The first process of a simulated node: names the node, gives it a /tmp of its own with the
 # shared directory still in place (bound from a descriptor opened before /tmp was covered), then
@@ -248,36 +247,10 @@ def test_a_record_of_an_earlier_boot_of_this_host_is_swept_without_a_signal(dask
         dask_hpc.state_dir.mkdir(mode=0o700, exist_ok=True)
         tls = dask_hpc.state_dir / "0123abcd.tls"
         tls.mkdir(mode=0o700)
-        record = dask_hpc.state_dir / "0123abcd.json"
-        record.write_text(
-            json.dumps(
-                {
-                    "id": "0123abcd",
-                    "name": "before-the-reboot",
-                    "status": "running",
-                    "host": socket.gethostname(),
-                    "boot_id": "00000000-0000-0000-0000-000000000000",
-                    "machine_id": Path("/etc/machine-id").read_text().strip(),
-                    "owner_pid": bystander.pid,
-                    "owner_start_time": 1,
-                    "scheduler_pid": bystander.pid,
-                    "scheduler_start_time": 1,
-                    "control_socket": None,
-                    "workers": [],
-                    "local_directory": str(tmp_path / "gone"),
-                    "scheduler_file": str(tmp_path / "gone" / "scheduler.json"),
-                    "python": sys.executable,
-                    "plan": {
-                        "workload": "cpu",
-                        "n_workers": 1,
-                        "threads_per_worker": 1,
-                        "memory_limit_bytes": 2**30,
-                        "local_directory": str(tmp_path / "roots"),
-                    },
-                    "created_at": "2024-01-01T00:00:00Z",
-                }
-            )
-        )
+        # Another boot's record of this machine, written before this boot began.
+        earlier_boot = {"boot_id": "00000000-0000-0000-0000-000000000000", "created_at": "2024-01-01T00:00:00Z"}
+        pids = {"owner_pid": bystander.pid, "owner_start_time": 1, "scheduler_pid": bystander.pid, "scheduler_start_time": 1}
+        record = write_record(dask_hpc.state_dir, full_record("0123abcd", tmp_path, name="before-the-reboot", **earlier_boot, **pids))
         assert dask_hpc.ls() == []
         assert not record.exists() and not tls.exists()
         assert dask_hpc("down", "--all").returncode == 0

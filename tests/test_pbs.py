@@ -30,8 +30,8 @@ from conftest import (
     CLI,
     VENV_PACKAGES,
     DaskHpc,
+    assert_worker_jobs_private_with_http_on_loopback,
     client_of,
-    listening_in_its_network_namespace,
     processes_mentioning,
     wait_for,
     wait_until_gone,
@@ -698,39 +698,22 @@ def wait_for_empty(probe, seconds: float):
     return left
 
 
-def test_worker_job_under_a_group_writable_jobfs_keeps_its_files_private_and_its_http_on_loopback(login, other_user):
+def test_worker_job_under_a_group_writable_jobfs_keeps_its_files_private_and_its_http_on_loopback(login, other_user, project_scratch):
     """A job whose PBS_JOBFS and TMPDIR are a project's scratch at 2770 (the other user in its
     group): the job script passes them over for /tmp, saying so in the job's log; the worker's
     directory is out of the other user's reach; its HTTP server listens on its host's loopback."""
-    base = Path(tempfile.mkdtemp(prefix="dask-hpc-project-"))
-    base.chmod(0o755)
-    project = base / "scratch"
-    project.mkdir()
-    os.chown(project, 0, other_user.gid)
-    project.chmod(0o2770)
-    try:
-        prologue = ["--prologue", f"export PBS_JOBFS={project}", "--prologue", f"export TMPDIR={project}"]
-        cluster = login.up("--name", "gw", "--jobs", "1", *GADI_JOB, *prologue)
-        cid = cluster["id"]
-        with client_of(cluster) as client:
-            client.wait_for_workers(1, timeout=90)
-            seen = client.run(lambda: (os.getpid(), os.environ["TMPDIR"]))
-            workers = client.scheduler_info()["workers"]
-            for address, (pid, tmpdir) in seen.items():
-                assert tmpdir.startswith(f"/tmp/dask-hpc-{os.getuid()}/{cid}-gw-job-"), tmpdir
-                listed = other_user.run(["ls", tmpdir])
-                assert listed.returncode != 0 and "Permission denied" in listed.stderr, listed
-                listening = listening_in_its_network_namespace(pid)  # in the compute host's namespace
-                http_port = workers[address]["services"]["dashboard"]
-                assert [a for a in listening if a[1] == http_port] == [("127.0.0.1", http_port)], listening
-            assert list(project.iterdir()) == [], "nothing of the job under the project's directory"
-            # A running job's output is in its MoM's spool (PBS delivers it to -o at the end).
-            job_id = cluster["workers"][0]["job_id"]
-            passed_over = f"dask-hpc: passed over {project} for temp and spill: {project} (mode 2770"
-            spooled = lambda: "".join(p.read_text() for p in Path("/var/spool/pbs-nodes").glob(f"*/spool/{job_id}*"))  # noqa: E731
-            wait_for(lambda: passed_over in spooled(), 30, "the job's output saying what it passed over")
-        down = login("down", cid)
-        assert down.returncode == 0, down.stderr
-        wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    project = project_scratch
+    prologue = ["--prologue", f"export PBS_JOBFS={project}", "--prologue", f"export TMPDIR={project}"]
+    cluster = login.up("--name", "gw", "--jobs", "1", *GADI_JOB, *prologue)
+    cid = cluster["id"]
+    with client_of(cluster) as client:
+        client.wait_for_workers(1, timeout=90)
+        assert_worker_jobs_private_with_http_on_loopback(client, cid, other_user, project)
+        # A running job's output is in its MoM's spool (PBS delivers it to -o at the end).
+        job_id = cluster["workers"][0]["job_id"]
+        passed_over = f"dask-hpc: passed over {project} for temp and spill: {project} (mode 2770"
+        spooled = lambda: "".join(p.read_text() for p in Path("/var/spool/pbs-nodes").glob(f"*/spool/{job_id}*"))  # noqa: E731
+        wait_for(lambda: passed_over in spooled(), 30, "the job's output saying what it passed over")
+    down = login("down", cid)
+    assert down.returncode == 0, down.stderr
+    wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")

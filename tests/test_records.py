@@ -17,7 +17,7 @@ import psutil
 import pytest
 import requests
 
-from conftest import CLI, REPO, client_of, free_port, wait_for, wait_until_gone
+from conftest import CLI, REPO, client_of, free_port, full_record, start_time, wait_for, wait_until_gone, write_record
 from jupyterlab_dask_hpc.unix_http import call
 from test_hosts import SimulatedNode
 
@@ -28,62 +28,6 @@ BAD_RECORDS = {
     "aaaa0003": "[]",
     "aaaa0004": '{"id": "aaaa0004", "name": "half", "status": "running"}',
 }
-
-
-def start_time(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rfind(")") + 2 :].split()[19])
-
-
-def machine_id() -> str:
-    return Path("/etc/machine-id").read_text().strip()
-
-
-def boot_id() -> str:
-    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-
-
-def full_record(cluster_id: str, tmp_path: Path, **fields) -> dict:
-    """A record of this node and boot in the whole shape the engine writes."""
-    directory = tmp_path / f"gone-{cluster_id}"
-    return {
-        "id": cluster_id,
-        "name": f"c-{cluster_id}",
-        "status": "running",
-        "scheduler_address": "tls://127.0.0.1:1",
-        "scheduler_file": str(directory / "scheduler.json"),
-        "dashboard_url": None,
-        "dashboard_address": None,
-        "tunnel_command": None,
-        "local_directory": str(directory),
-        "workers": [],
-        "plan": {
-            "workload": "cpu",
-            "n_workers": 1,
-            "threads_per_worker": 1,
-            "memory_limit_bytes": 2**30,
-            "local_directory": str(tmp_path / "roots"),
-        },
-        "adaptive": None,
-        "python": sys.executable,
-        "host": socket.gethostname(),
-        "boot_id": boot_id(),
-        "machine_id": machine_id(),
-        "owner_pid": 1,
-        "owner_start_time": 0,
-        "scheduler_pid": None,
-        "scheduler_start_time": None,
-        "control_socket": None,
-        "created_at": "2026-01-01T00:00:00.000Z",
-        **fields,
-    }
-
-
-def write_record(state_dir: Path, record: dict) -> Path:
-    state_dir.mkdir(mode=0o700, exist_ok=True)
-    path = state_dir / f"{record['id']}.json"
-    path.write_text(json.dumps(record))
-    return path
 
 
 def serve(dask_hpc, socket_path: str) -> subprocess.Popen:

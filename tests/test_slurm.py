@@ -21,8 +21,8 @@ import pytest
 from conftest import (
     REPO,
     DaskHpc,
+    assert_worker_jobs_private_with_http_on_loopback,
     client_of,
-    listening_in_its_network_namespace,
     processes_mentioning,
     wait_for,
     wait_until_gone,
@@ -414,32 +414,20 @@ def test_runner_outside_a_batch_job_is_refused_before_anything_starts(dask_hpc):
     assert dask_hpc.ls() == []
 
 
-def test_slurm_worker_job_under_a_group_writable_tmpdir_keeps_its_files_private_and_its_http_on_loopback(slurm_node, slurm, other_user):
+def test_slurm_worker_job_under_a_group_writable_tmpdir_keeps_its_files_private_and_its_http_on_loopback(
+    slurm_node, slurm, other_user, project_scratch
+):
     """A job whose SLURM_TMPDIR and TMPDIR are a project's scratch at 2770 (the other user in its
     group): the job script passes them over for /tmp, saying so in the job's log; the worker's
     directory is out of the other user's reach; its HTTP server listens on its host's loopback."""
-    base = Path(tempfile.mkdtemp(prefix="dask-hpc-project-"))
-    base.chmod(0o755)
-    project = base / "scratch"
-    project.mkdir()
-    os.chown(project, 0, other_user.gid)
-    project.chmod(0o2770)
+    project = project_scratch
     try:
         prologue = ["--prologue", f"export SLURM_TMPDIR={project}", "--prologue", f"export TMPDIR={project}"]
         cluster = slurm_node.up("--name", "gw", "--jobs", "1", "--interface", slurm.interface, *JOB_OPTIONS, *prologue)
         cid = cluster["id"]
         with client_of(cluster) as client:
             client.wait_for_workers(1, timeout=90)
-            seen = client.run(lambda: (os.getpid(), os.environ["TMPDIR"]))
-            workers = client.scheduler_info()["workers"]
-            for address, (pid, tmpdir) in seen.items():
-                assert tmpdir.startswith(f"/tmp/dask-hpc-{os.getuid()}/{cid}-gw-job-"), tmpdir
-                listed = other_user.run(["ls", tmpdir])
-                assert listed.returncode != 0 and "Permission denied" in listed.stderr, listed
-                listening = listening_in_its_network_namespace(pid)  # in the Slurm host's namespace
-                http_port = workers[address]["services"]["dashboard"]
-                assert [a for a in listening if a[1] == http_port] == [("127.0.0.1", http_port)], listening
-            assert list(project.iterdir()) == [], "nothing of the job under the project's directory"
+            assert_worker_jobs_private_with_http_on_loopback(client, cid, other_user, project)
             log = "".join(p.read_text() for p in slurm_node.state_dir.glob(f"{cid}.jobs/*.log"))
             assert f"dask-hpc: passed over {project} for temp and spill: {project} (mode 2770" in log, log
         down = slurm_node("down", cid)
@@ -447,4 +435,3 @@ def test_slurm_worker_job_under_a_group_writable_tmpdir_keeps_its_files_private_
         wait_for(lambda: not slurm.queue(f"dask-{cid}"), 30, "shutdown emptying the queue")
     finally:
         slurm_node("down", "--all")  # a test that failed half-way leaves its cluster
-        shutil.rmtree(base, ignore_errors=True)
