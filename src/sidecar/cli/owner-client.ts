@@ -33,8 +33,8 @@ export async function askOwner(cluster: ClusterState, method: string, body?: unk
   if (!cluster.control_socket || !ownerRuns(cluster)) return null;
   try {
     const response = await callApi(cluster.control_socket, method, `/api/clusters/${cluster.id}`, body);
-    const message = (response.body as { message?: string } | null)?.message;
-    if (response.status === 400) throw new InputError('body', message ?? 'rejected');
+    const { message, field } = (response.body as { message?: string; field?: string } | null) ?? {};
+    if (response.status === 400) throw new InputError(field ?? 'body', message ?? 'rejected');
     if (response.status >= 300) throw new Error(message ?? `HTTP ${response.status}`);
     return response.body as ClusterState;
   } catch (error) {

@@ -7,6 +7,7 @@ import { findClusterHere, liveClustersHere, recordsByHost } from '../state/host-
 import { forgetDeadCluster, type StateStore } from '../state/state-store';
 import { store } from './environment';
 import { printJson } from './output';
+import { InputError } from '../errors';
 import { askOwner } from './owner-client';
 import { parse, UsageError } from './parse';
 
@@ -70,25 +71,39 @@ export async function down(args: string[]): Promise<number> {
   return 0;
 }
 
+/** A PATCH to the owner; a refusal names the flag the user types rather than the body's field. */
+async function patchOwner(cluster: ClusterState, body: Record<string, unknown>): Promise<ClusterState | null> {
+  try {
+    return await askOwner(cluster, 'PATCH', body);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    throw new InputError(error.field, error.message.replace('(overcommit:', '(--overcommit:'));
+  }
+}
+
 export async function scale(args: string[]): Promise<number> {
-  const { positionals } = parse(args, {});
+  const { values, positionals } = parse(args, { overcommit: { type: 'boolean' } });
   if (positionals.length !== 2) throw new UsageError('scale takes a cluster id or name and a number of workers');
   const workers = numberFlag({ workers: positionals[1] }, 'workers');
   const cluster = findClusterHere(store(), positionals[0], 'scale');
-  const result = await askOwner(cluster, 'PATCH', { n_workers: workers });
+  const result = await patchOwner(cluster, { n_workers: workers, ...(values.overcommit ? { overcommit: true } : {}) });
   if (!result) throw new Error(`the process that owns ${cluster.id} is gone; it cannot be scaled`);
   printJson(result);
   return 0;
 }
 
 export async function adapt(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { minimum: { type: 'string' }, maximum: { type: 'string' } });
+  const { values, positionals } = parse(args, {
+    minimum: { type: 'string' },
+    maximum: { type: 'string' },
+    overcommit: { type: 'boolean' }
+  });
   if (positionals.length !== 1 || values.maximum === undefined) {
     throw new UsageError('adapt takes a cluster id or name, --minimum A and --maximum B');
   }
   const cluster = findClusterHere(store(), positionals[0], 'adapt');
   const range = { minimum: numberFlag(values, 'minimum') ?? 0, maximum: numberFlag(values, 'maximum') };
-  const result = await askOwner(cluster, 'PATCH', { adaptive: range });
+  const result = await patchOwner(cluster, { adaptive: range, ...(values.overcommit ? { overcommit: true } : {}) });
   if (!result) throw new Error(`the process that owns ${cluster.id} is gone; it cannot adapt`);
   printJson(result);
   return 0;

@@ -8,8 +8,8 @@ export const USAGE = `usage: dask-hpc <command> [options]
   ls [--json] [--all-hosts]               this user's clusters on this node (--all-hosts: and, read
                                           only, those other nodes sharing the state directory run)
   down ID|NAME... | --all                 stop clusters (retire, terminate, kill)
-  scale ID|NAME N                         a fixed number of workers
-  adapt ID|NAME --minimum A --maximum B   let the scheduler choose within A..B
+  scale ID|NAME N [--overcommit]          a fixed number of workers (--overcommit: past what the job has left)
+  adapt ID|NAME --minimum A --maximum B   let the scheduler choose within A..B (--overcommit as for scale)
   run [plan options] [--python PY] -- CMD...
                                           run CMD against a fresh cluster, stop it, exit with CMD's status
   job-script --system pbs|slurm [job options] [plan options]

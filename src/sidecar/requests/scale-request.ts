@@ -10,6 +10,8 @@ export interface ScaledCluster {
   unitsFor(workers: number): number;
   readonly maxUnits: number | null;
   readonly workersPerUnit: number;
+  /** Workers on this node: throws at `overcommit` if that many do not fit the job (node/node-share.ts); null for worker jobs. */
+  readonly checkFit: ((workers: number, field: string) => void) | null;
 }
 
 const MAX_WORKERS = 4096;
@@ -21,13 +23,20 @@ function count(field: string, value: unknown): number {
   return value;
 }
 
-/** PATCH: {"n_workers": N} or {"adaptive": {"minimum": a, "maximum": b}} or {"adaptive": null}. */
+/**
+ * PATCH: {"n_workers": N} or {"adaptive": {"minimum": a, "maximum": b}} or {"adaptive": null}, with
+ * "overcommit": true to grow past what the job has left, as launch allows.
+ */
 export function checkScaleRequest(body: unknown, cluster: ScaledCluster): ScaleAction {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InputError('body', 'the request must be a JSON object like {"n_workers": 4}');
   }
   const request = body as Record<string, unknown>;
-  rejectUnknownFields(request, ['n_workers', 'adaptive']);
+  rejectUnknownFields(request, ['n_workers', 'adaptive', 'overcommit']);
+  const overcommit = request.overcommit ?? false;
+  if (typeof overcommit !== 'boolean') {
+    throw new InputError('overcommit', `overcommit must be true or false, not ${JSON.stringify(overcommit)}`);
+  }
   if ('n_workers' in request === 'adaptive' in request) {
     throw new InputError('n_workers', 'give either n_workers or adaptive ({"minimum": a, "maximum": b}, or null to stop)');
   }
@@ -40,6 +49,7 @@ export function checkScaleRequest(body: unknown, cluster: ScaledCluster): ScaleA
         `${field}=${workers} needs ${needed} nodes; this job has ${cluster.maxUnits} (${cluster.workersPerUnit} workers each)`
       );
     }
+    if (!overcommit) cluster.checkFit?.(workers, field);
     return needed;
   };
   if ('n_workers' in request) return { units: units('n_workers', count('n_workers', request.n_workers)) };

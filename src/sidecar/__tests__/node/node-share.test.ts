@@ -1,6 +1,7 @@
 import type { ClusterState, Resources } from '../../../common/protocol';
 import { InputError } from '../../errors';
-import { heldByClusters, whatIsLeft } from '../../node/node-share';
+import { checkWorkersFit, heldByClusters, whatIsLeft } from '../../node/node-share';
+import { checkScaleRequest } from '../../requests/scale-request';
 import { planCluster } from '../../node/plan';
 
 const GiB = 2 ** 30;
@@ -64,4 +65,75 @@ test('a node with nothing left refuses at overcommit, saying what holds it', () 
       /^2 clusters already hold 8 cores and 57 GiB of this node's 8 cores and 64 GiB: nothing is left/
     );
   }
+});
+
+/** A cluster with `workers` of `threads` threads and `memoryGiB` each, and a plan's reserve. */
+function planned(workers: number, threads: number, memoryGiB: number, reserveGiB: number): ClusterState {
+  const c = cluster('running', workers, threads, memoryGiB);
+  return { ...c, plan: { ...c.plan, reserve_bytes: reserveGiB * GiB } } as ClusterState;
+}
+
+function refusal(run: () => void): InputError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof InputError) return error;
+    throw error;
+  }
+  throw new Error('not refused');
+}
+
+const none = { clusters: 0, cores: 0, memoryBytes: 0 };
+
+test('scaling a cluster past the job’s cores is refused at overcommit, naming cores and the figures', () => {
+  const small = { ...node, cores: 2, memory_bytes: 8 * GiB };
+  const twoWorkers = planned(2, 1, 3.5, 1);
+  const error = refusal(() => checkWorkersFit(small, none, twoWorkers, 4, 'n_workers'));
+  expect(error.field).toBe('overcommit');
+  expect(error.message).toBe(
+    'n_workers=4 needs 4 cores (1 per worker) of the 2 left, and 14 GiB of memory (3.5 GiB per worker) of the 7 GiB left: ' +
+      'this job has 2 cores and 8 GiB, 1 GiB of it kept in reserve. ' +
+      'Ask for 2 workers or fewer, or share the node anyway (overcommit: its workers then compete for cores and memory).'
+  );
+});
+
+test('memory alone can refuse a scale, and the other clusters of the node count as at launch', () => {
+  const others = heldByClusters([cluster('running', 2, 1, 20)]);
+  const error = refusal(() => checkWorkersFit(node, others, planned(1, 1, 10, 4), 3, 'adaptive.maximum'));
+  expect(error.message).toMatch(/^adaptive\.maximum=3 needs 30 GiB of memory \(10 GiB per worker\) of the 20 GiB left: /);
+  expect(error.message).not.toMatch(/cores \(/);
+  expect(error.message).toContain('1 cluster already holds 2 cores and 40 GiB. Ask for 2 workers or fewer');
+  expect(() => checkWorkersFit(node, others, planned(1, 1, 10, 4), 2, 'n_workers')).not.toThrow();
+});
+
+test('keeping or shrinking what a cluster holds is never refused, even on a node already over', () => {
+  const full = heldByClusters([cluster('running', 8, 1, 8)]);
+  expect(() => checkWorkersFit(node, full, planned(4, 1, 8, 1), 4, 'n_workers')).not.toThrow();
+  expect(() => checkWorkersFit(node, full, planned(4, 1, 8, 1), 0, 'n_workers')).not.toThrow();
+});
+
+test('a PATCH checks the fit for n_workers and the adaptive maximum, unless it says overcommit; worker jobs are not checked', () => {
+  const asked: [number, string][] = [];
+  const local = {
+    unitsFor: (n: number) => n,
+    maxUnits: null,
+    workersPerUnit: 1,
+    checkFit: (n: number, field: string) => {
+      asked.push([n, field]);
+      if (n > 2) throw new InputError('overcommit', 'too many');
+    }
+  };
+  expect(() => checkScaleRequest({ n_workers: 3 }, local)).toThrow('too many');
+  expect(() => checkScaleRequest({ adaptive: { minimum: 0, maximum: 3 } }, local)).toThrow('too many');
+  expect(checkScaleRequest({ n_workers: 3, overcommit: true }, local)).toEqual({ units: 3 });
+  expect(checkScaleRequest({ adaptive: { minimum: 1, maximum: 4 }, overcommit: true }, local)).toEqual({
+    adaptive: { minimum: 1, maximum: 4 }
+  });
+  expect(asked).toEqual([
+    [3, 'n_workers'],
+    [0, 'adaptive.minimum'],
+    [3, 'adaptive.maximum']
+  ]);
+  expect(() => checkScaleRequest({ n_workers: 2, overcommit: 'yes' }, local)).toThrow('overcommit must be true or false, not "yes"');
+  expect(checkScaleRequest({ n_workers: 4000 }, { ...local, checkFit: null })).toEqual({ units: 4000 });
 });
