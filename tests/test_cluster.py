@@ -89,7 +89,20 @@ def test_mixed_workers_get_two_threads_and_blas_threads_to_match(dask_hpc):
 def test_scale_up_and_down_and_adapt(dask_hpc):
     cluster = dask_hpc.up("--workload", "cpu", "--max-workers", "1")
     with client_of(cluster) as client:
-        scaled = dask_hpc("scale", cluster["id"], "3")
+        # One worker has the 2-core 6 GB job's memory: three are past it, refused as launch would be.
+        refused = dask_hpc("scale", cluster["id"], "3")
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("dask-hpc: n_workers=3 needs 3 cores (1 per worker) of the 2 left, and ")
+        assert "of memory" in refused.stderr and "Ask for at most 1 worker," in refused.stderr
+        assert "(--overcommit: its workers then compete" in refused.stderr
+        assert [len(c["workers"]) for c in dask_hpc.ls()] == [1]
+        assert len(client.scheduler_info()["workers"]) == 1
+        refused = dask_hpc("adapt", cluster["id"], "--minimum", "1", "--maximum", "3")
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("dask-hpc: adaptive.maximum=3 needs 3 cores"), refused.stderr
+        assert [c["adaptive"] for c in dask_hpc.ls()] == [None]
+
+        scaled = dask_hpc("scale", cluster["id"], "3", "--overcommit")
         assert scaled.returncode == 0, scaled.stderr
         assert len(json.loads(scaled.stdout)["workers"]) == 3
         assert len(client.scheduler_info()["workers"]) == 3
@@ -101,7 +114,7 @@ def test_scale_up_and_down_and_adapt(dask_hpc):
         assert len(client.scheduler_info()["workers"]) == 1
         assert not any(alive([psutil.Process(pid)]) for pid in retired if psutil.pid_exists(pid))
 
-        adapted = dask_hpc("adapt", cluster["id"], "--minimum", "2", "--maximum", "3")
+        adapted = dask_hpc("adapt", cluster["id"], "--minimum", "2", "--maximum", "3", "--overcommit")
         assert adapted.returncode == 0, adapted.stderr
         assert json.loads(adapted.stdout)["adaptive"] == {"minimum": 2, "maximum": 3}
         client.wait_for_workers(2, timeout=30)

@@ -147,19 +147,19 @@ def test_a_killed_scheduler_fails_the_cluster_with_the_reason_and_leaves_nothing
 def test_a_failed_scale_is_reported_once_and_the_next_scale_is_tried_afresh(dask_hpc, sidecar):
     """New workers that cannot find their scheduler (its scheduler file gone) time out: that
     PATCH fails, its stuck workers are ended, the cluster runs on, and once the file is back
-    the next PATCH really scales."""
+    the next PATCH really scales. (A second worker of this plan is past the small job: overcommit.)"""
     cluster = call(sidecar, "POST", "/api/clusters?wait=ready", {"workload": "cpu", "max_workers": 1})
     path = f"/api/clusters/{cluster['id']}"
     scheduler_file = Path(cluster["scheduler_file"])
     hidden = scheduler_file.with_name("hidden.json")
     scheduler_file.rename(hidden)
     with pytest.raises(DaskHpcError, match="new workers not ready after 15 s"):
-        call(sidecar, "PATCH", path, {"n_workers": 2})
+        call(sidecar, "PATCH", path, {"n_workers": 2, "overcommit": True})
     after_failure = call(sidecar, "GET", path)
     assert after_failure["status"] == "running"
     assert [w["status"] for w in after_failure["workers"] if w["status"] != "exited"] == ["running"]
     hidden.rename(scheduler_file)
-    scaled = call(sidecar, "PATCH", path, {"n_workers": 2})
+    scaled = call(sidecar, "PATCH", path, {"n_workers": 2, "overcommit": True})
     assert scaled["status"] == "running"
     assert [w["status"] for w in scaled["workers"] if w["status"] != "exited"] == ["running", "running"]
     with client_of(cluster) as client:

@@ -144,7 +144,18 @@ async def test_create_list_scale_connect_dashboard_delete(jp_fetch, jp_base_url,
     assert metrics["n_workers"] == 2 and metrics["memory_limit_bytes"] == 2 * cluster["plan"]["memory_limit_bytes"]
     assert 0 < metrics["memory_bytes"] < metrics["memory_limit_bytes"]
 
-    scaled = await api(jp_fetch, "PATCH", f"clusters/{cluster['id']}", json.dumps({"n_workers": 3}))
+    # A third worker does not fit the 2-core job: refused as launch would be, and nothing changes.
+    with pytest.raises(HTTPClientError) as refused:
+        await api(jp_fetch, "PATCH", f"clusters/{cluster['id']}", json.dumps({"n_workers": 3}))
+    assert refused.value.code == 400
+    answer = json.loads(refused.value.response.body)
+    assert answer["field"] == "overcommit"
+    assert answer["message"].startswith("n_workers=3 needs 3 cores (1 per worker) of the 2 left, and ")
+    assert "this job has 2 cores and " in answer["message"] and "Ask for at most 2 workers" in answer["message"]
+    assert len((await api(jp_fetch, "GET", f"clusters/{cluster['id']}"))["workers"]) == 2
+    assert (await asyncio.to_thread(workers_seen_by_a_kernel))[0] == 2
+    # Saying overcommit shares the job knowingly, as at launch.
+    scaled = await api(jp_fetch, "PATCH", f"clusters/{cluster['id']}", json.dumps({"n_workers": 3, "overcommit": True}))
     assert len(scaled["workers"]) == 3
     assert (await asyncio.to_thread(workers_seen_by_a_kernel))[0] == 3
 

@@ -75,6 +75,6 @@ export function checkWorkersFit(resources: Resources, others: HeldByClusters, cl
     'overcommit',
     `${field}=${workers} needs ${short.join(', and ')}: this job has ${plural(resources.cores, 'core')} and ` +
       `${formatBytes(resources.memory_bytes)}, ${formatBytes(reserve)} of it kept in reserve${held}. ` +
-      `Ask for ${fitting} workers or fewer, or share the node anyway (overcommit: its workers then compete for cores and memory).`
+      `Ask for at most ${plural(fitting, 'worker')}, or share the node anyway (overcommit: its workers then compete for cores and memory).`
   );
 }

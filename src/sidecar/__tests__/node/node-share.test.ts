@@ -93,7 +93,7 @@ test('scaling a cluster past the job’s cores is refused at overcommit, naming 
   expect(error.message).toBe(
     'n_workers=4 needs 4 cores (1 per worker) of the 2 left, and 14 GiB of memory (3.5 GiB per worker) of the 7 GiB left: ' +
       'this job has 2 cores and 8 GiB, 1 GiB of it kept in reserve. ' +
-      'Ask for 2 workers or fewer, or share the node anyway (overcommit: its workers then compete for cores and memory).'
+      'Ask for at most 2 workers, or share the node anyway (overcommit: its workers then compete for cores and memory).'
   );
 });
 
@@ -102,7 +102,7 @@ test('memory alone can refuse a scale, and the other clusters of the node count 
   const error = refusal(() => checkWorkersFit(node, others, planned(1, 1, 10, 4), 3, 'adaptive.maximum'));
   expect(error.message).toMatch(/^adaptive\.maximum=3 needs 30 GiB of memory \(10 GiB per worker\) of the 20 GiB left: /);
   expect(error.message).not.toMatch(/cores \(/);
-  expect(error.message).toContain('1 cluster already holds 2 cores and 40 GiB. Ask for 2 workers or fewer');
+  expect(error.message).toContain('1 cluster already holds 2 cores and 40 GiB. Ask for at most 2 workers');
   expect(() => checkWorkersFit(node, others, planned(1, 1, 10, 4), 2, 'n_workers')).not.toThrow();
 });
 
