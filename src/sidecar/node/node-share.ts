@@ -78,3 +78,18 @@ export function checkWorkersFit(resources: Resources, others: HeldByClusters, cl
       `Ask for at most ${plural(fitting, 'worker')}, or share the node anyway (overcommit: its workers then compete for cores and memory).`
   );
 }
+
+/**
+ * How a scale of `state` is held to the job: against what the node's other clusters hold. Null
+ * (no bound here) for worker jobs, which bring their own nodes, and runner clusters, which grow
+ * by nodes of the allocation.
+ */
+export function scaleCheckFor(
+  state: ClusterState,
+  clusters: ClusterState[],
+  resources: () => Resources
+): ((workers: number, field: string) => void) | null {
+  if (state.worker_jobs || state.runner) return null;
+  const others = heldByClusters(clusters.filter(c => c.id !== state.id));
+  return (workers, field) => checkWorkersFit(resources(), others, state, workers, field);
+}

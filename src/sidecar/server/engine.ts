@@ -11,7 +11,7 @@ import { preloadPath } from '../cluster/preloads';
 import { ClusterStartError, NotFoundError } from '../errors';
 import { detectResources, type Environment } from '../node/detect';
 import { localDirectoryRoot } from '../node/plan';
-import { checkWorkersFit, heldByClusters } from '../node/node-share';
+import { scaleCheckFor } from '../node/node-share';
 import {
   checkClusterRequest,
   checkJobScriptRequest,
@@ -274,22 +274,12 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
       unitsFor: workers => cluster.unitsFor(workers),
       maxUnits: placement.maxUnits,
       workersPerUnit: placement.workersPerUnit,
-      checkFit: this.fitOnThisNode(cluster.state)
+      checkFit: scaleCheckFor(cluster.state, this.list(), () => this.resources())
     });
     if ('units' in action) await cluster.scale(action.units);
     else if ('adaptive' in action) await cluster.adapt(action.adaptive);
     else await cluster.scale(cluster.state.workers.length);
     return cluster.state;
-  }
-
-  /**
-   * How a scale of this cluster is held to the job, as launch is: against what the other
-   * clusters hold. Worker jobs bring their own nodes; runner nodes grow by nodes of the allocation.
-   */
-  private fitOnThisNode(state: ClusterState): ((workers: number, field: string) => void) | null {
-    if (state.worker_jobs || state.runner) return null;
-    return (workers, field) =>
-      checkWorkersFit(this.resources(), heldByClusters(this.list().filter(c => c.id !== state.id)), state, workers, field);
   }
 
   async stop(idOrName: string): Promise<ClusterState> {

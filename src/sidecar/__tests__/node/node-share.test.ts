@@ -1,6 +1,6 @@
 import type { ClusterState, Resources } from '../../../common/protocol';
 import { InputError } from '../../errors';
-import { checkWorkersFit, heldByClusters, whatIsLeft } from '../../node/node-share';
+import { checkWorkersFit, heldByClusters, scaleCheckFor, whatIsLeft } from '../../node/node-share';
 import { checkScaleRequest } from '../../requests/scale-request';
 import { planCluster } from '../../node/plan';
 
@@ -136,4 +136,18 @@ test('a PATCH checks the fit for n_workers and the adaptive maximum, unless it s
   ]);
   expect(() => checkScaleRequest({ n_workers: 2, overcommit: 'yes' }, local)).toThrow('overcommit must be true or false, not "yes"');
   expect(checkScaleRequest({ n_workers: 4000 }, { ...local, checkFit: null })).toEqual({ units: 4000 });
+});
+
+test('worker-job and runner clusters are not held to this node; a local one is, against the others but not itself', () => {
+  const small = { ...node, cores: 2, memory_bytes: 8 * GiB };
+  const jobs = { ...planned(1, 1, 3, 1), id: 'j', worker_jobs: { system: 'pbs' } } as ClusterState;
+  const runner = { ...planned(1, 1, 3, 1), id: 'r', runner: { system: 'pbs', nodes: ['a', 'b'] } } as ClusterState;
+  const local = { ...planned(1, 1, 3, 1), id: 'l' } as ClusterState;
+  const neighbour = { ...planned(1, 1, 3, 1), id: 'n' } as ClusterState;
+  expect(scaleCheckFor(jobs, [jobs, local], () => small)).toBeNull();
+  expect(scaleCheckFor(runner, [runner, local], () => small)).toBeNull();
+  expect(() => scaleCheckFor(local, [local, jobs], () => small)!(2, 'n_workers')).not.toThrow();
+  expect(() => scaleCheckFor(local, [local, neighbour], () => small)!(2, 'n_workers')).toThrow(
+    /^n_workers=2 needs 2 cores \(1 per worker\) of the 1 left/
+  );
 });
