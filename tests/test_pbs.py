@@ -597,7 +597,8 @@ exec jupyter server --no-browser --ip=0.0.0.0 --port={port} --IdentityProvider.t
 
 def test_jupyterlab_as_are_runs_it_a_server_job_on_a_compute_host():
     """ARE's way: the Jupyter server is a PBS script job on a compute host; the sidebar's API
-    there sees the job's cores, memory and jobfs, and a cluster it launches spills to that jobfs."""
+    there sees the job's cores, memory and jobfs, a cluster it launches spills to that jobfs, and
+    scaling it past the job's cores is refused (REST and the CLI on that host)."""
     import requests
 
     with jupyter_job("#PBS -l ncpus=2,mem=3gb,jobfs=600mb,walltime=00:05:00,storage=scratch/proj") as server:
@@ -623,6 +624,21 @@ def test_jupyterlab_as_are_runs_it_a_server_job_on_a_compute_host():
             "print('TOTAL', client.submit(sum, range(10)).result())\n"
         )
         assert "TOTAL 45" in ran.stdout, ran.stderr
+
+        # Scaling stays inside the job as launch does: three workers of this plan pass its 2 cores.
+        path = f"{base}/clusters/{cluster['id']}"
+        refused = requests.patch(path, headers=auth, timeout=60, json={"n_workers": 3})
+        assert refused.status_code == 400 and refused.json()["field"] == "overcommit", refused.text
+        assert refused.json()["message"].startswith("n_workers=3 needs 3 cores (1 per worker) of the 2 left, and ")
+        assert "this job has 2 cores and 3 GiB" in refused.json()["message"]
+        cli = server.snippet(
+            "import subprocess\n"
+            f"r = subprocess.run([{shutil.which('node')!r}, {str(CLI)!r}, 'scale', 'are', '3'], capture_output=True, text=True)\n"
+            "print('EXIT', r.returncode, r.stderr)\n"
+        )
+        assert "EXIT 2 dask-hpc: n_workers=3 needs 3 cores" in cli.stdout, (cli.stdout, cli.stderr)
+        assert "(--overcommit: its workers then compete" in cli.stdout
+        assert len(requests.get(path, headers=auth, timeout=10).json()["workers"]) == 1
         deleted = requests.delete(f"{base}/clusters/{cluster['id']}", headers=auth, timeout=120)
         assert deleted.ok, deleted.text
         assert not wait_until_gone(processes_mentioning(cluster["id"]), 30)
