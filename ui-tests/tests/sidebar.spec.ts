@@ -232,6 +232,21 @@ test('a second cluster plans on what the first leaves: a full node is refused un
   await expect(sidebar().getByRole('alert')).toContainText('nothing is left');
 });
 
+test("the card's Scale past the job shows why it is refused, and the cluster keeps its workers", async () => {
+  await card().locator('summary', { hasText: 'Plots, scale, adapt' }).click();
+  const size = card().getByRole('spinbutton', { name: 'Number of workers' });
+  await size.fill('3');
+  await card().getByRole('button', { name: 'Scale' }).click();
+  await expect(card().getByRole('alert')).toContainText('n_workers=3 needs 3 cores (1 per worker) of the 2 left');
+  await expect(card().getByRole('alert')).toContainText('share the node anyway (overcommit');
+  await expect(card().locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2');
+  // A size that fits is accepted and clears the message.
+  await size.fill('2');
+  await card().getByRole('button', { name: 'Scale' }).click();
+  await expect(card().getByRole('alert')).toHaveCount(0);
+  await card().locator('summary', { hasText: 'Plots, scale, adapt' }).click();
+});
+
 /** Masks for the card's figures that change from run to run (addresses, memory, CPU). */
 const cardFigures = () => [
   card().locator('.jp-DaskHpc-meter-value'),
