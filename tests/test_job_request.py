@@ -10,6 +10,8 @@ from pathlib import Path
 
 import psutil
 
+from conftest import jupyter_server
+
 # Recorded from the test PBS (qsub -P proj -l ncpus=2,mem=2gb,jobfs=500mb,walltime=00:05:00,storage=scratch/proj), id changed to the fake job's.
 RECORDED_QSTAT = {
     "pbs_version": "23.06.06",
@@ -73,3 +75,25 @@ def test_the_job_request_from_qstat_and_a_job_script_that_takes_its_project_and_
     assert "# project proj (from this job, 4242.gadi-pbs)" in lines
     given = dask_hpc("job-script", "--system", "pbs", "--job-cores", "2", "--job-mem-gb", "4", "--account", "other", env=env)
     assert "#PBS -P other" in given.stdout.splitlines() and "# project" not in given.stdout, "a value given wins"
+
+
+def test_get_resources_has_the_job_asked_once_and_the_job_script_preview_takes_its_project(dask_hpc, tmp_path):
+    """The sidebar polls GET resources: the sidecar asks qstat once per job, and the form's
+    preview (POST job-script) shows the project and storage taken from the job."""
+    import requests
+
+    answer = tmp_path / "qstat.json"
+    answer.write_text(json.dumps(RECORDED_QSTAT))
+    env = fake_qstat(tmp_path / "bin", f"echo asked >> {tmp_path}/asked; cat {answer}")
+    token = "job-request-test"
+    headers = {"Authorization": f"token {token}"}
+    with jupyter_server(dask_hpc, token, **env) as (base, _):
+        for _ in range(3):
+            resources = requests.get(f"{base}/resources", headers=headers, timeout=30).json()
+        assert resources["job"]["project"] == "proj" and resources["job"]["jobfs_request_bytes"] == 500 * 2**20
+        assert (tmp_path / "asked").read_text() == "asked\n", "qstat is asked once per job, not at every poll"
+        body = {"worker_jobs": {"system": "pbs", "cores": 2, "memory_gb": 4}, "workload": "cpu"}
+        preview = requests.post(f"{base}/job-script", headers=headers, json=body, timeout=30)
+        assert preview.status_code == 200, preview.text
+        lines = preview.json()["script"].splitlines()
+        assert "#PBS -P proj" in lines and "# storage scratch/proj (from this job, 4242.gadi-pbs)" in lines
