@@ -102,6 +102,16 @@ function slurmFields(output: string): Map<string, string> {
 
 const SLURM_NONE = new Set(['', '(null)', 'None', 'Unknown', 'N/A']);
 
+/** SLURM_JOB_END_TIME (seconds since 1970, set by newer Slurm) as ISO 8601; null when unset or odd (a warning). */
+function endFromVariable(text: string | undefined, warnings: string[]): string | null {
+  if (text === undefined || text.trim() === '') return null;
+  if (!/^\s*\d+\s*$/.test(text)) {
+    warnings.push(`SLURM_JOB_END_TIME=${JSON.stringify(text)} is not seconds since 1970; ignored it.`);
+    return null;
+  }
+  return new Date(Number(text) * 1000).toISOString();
+}
+
 /** `scontrol show job -o <id>` (and SLURM_JOB_END_TIME, epoch seconds) → the job's request. */
 export function parseSlurmJob(id: string, output: string, endTimeVariable?: string): JobReading {
   const job = emptyJob(id);
@@ -130,12 +140,7 @@ export function parseSlurmJob(id: string, output: string, endTimeVariable?: stri
       warnings.push(`scontrol: MinTmpDiskNode=${JSON.stringify(tmp)} is not a size like 100G; jobfs request unknown.`);
     }
   }
-  if (endTimeVariable !== undefined && endTimeVariable.trim() !== '') {
-    const seconds = /^\s*\d+\s*$/.test(endTimeVariable) ? Number(endTimeVariable) : NaN;
-    if (Number.isNaN(seconds)) {
-      warnings.push(`SLURM_JOB_END_TIME=${JSON.stringify(endTimeVariable)} is not seconds since 1970; ignored it.`);
-    } else job.ends_at = new Date(seconds * 1000).toISOString();
-  }
+  job.ends_at = endFromVariable(endTimeVariable, warnings);
   const end = value('EndTime');
   if (job.ends_at === null && end !== null && job.walltime_seconds !== null) {
     job.ends_at = isoTime(end);
@@ -165,6 +170,8 @@ function query(argv: string[], timeoutMs: number, env: NodeJS.ProcessEnv | undef
   return { stdout: result.stdout };
 }
 
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._@[\]-]{0,127}$/;
+
 // A job's request does not change while it runs, and the sidebar polls resources: ask once per job.
 const cache = new Map<string, JobReading>();
 
@@ -181,17 +188,23 @@ export function readJobRequest(system: BatchSystem, id: string, options: JobQuer
   const key = `${system} ${id} ${options.slurmEndTime ?? ''}`;
   const cached = cache.get(key);
   if (cached) return cached;
+  if (!JOB_ID.test(id)) {
+    // Not a job id the batch system printed (it would reach qstat as an option): not asked.
+    return {
+      job: emptyJob(id),
+      warnings: [`the job id ${JSON.stringify(id)} is not one like 12.gadi-pbs or 345; did not ask the batch system about it.`]
+    };
+  }
   const timeoutMs = options.timeoutMs ?? JOB_QUERY_TIMEOUT_MS;
   const argv = system === 'pbs' ? ['qstat', '-f', '-F', 'json', id] : ['scontrol', 'show', 'job', '-o', id];
   const answer = query(argv, timeoutMs, options.env);
   let reading: JobReading;
   if ('failure' in answer) {
-    const parsed = system === 'slurm' ? parseSlurmJob(id, '', options.slurmEndTime) : { job: emptyJob(id), warnings: [] };
     // The environment's figures still hold; only the request's extras are unknown.
-    reading = {
-      job: parsed.job,
-      warnings: [`${answer.failure}; the job's project, walltime and jobfs request are unknown.`, ...parsed.warnings.slice(1)]
-    };
+    const job = emptyJob(id);
+    const warnings = [`${answer.failure}; the job's project, walltime and jobfs request are unknown.`];
+    if (system === 'slurm') job.ends_at = endFromVariable(options.slurmEndTime, warnings);
+    reading = { job, warnings };
   } else {
     reading = system === 'pbs' ? parsePbsJob(id, answer.stdout) : parseSlurmJob(id, answer.stdout, options.slurmEndTime);
   }

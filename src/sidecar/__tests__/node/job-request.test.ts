@@ -152,6 +152,7 @@ describe('asking the batch system (real child processes)', () => {
       expect.stringMatching(/^scontrol show job -o 9 failed \(exit 1\): slurm_load_jobs error: Invalid job id/)
     ]);
     expect(slurm.job.ends_at).toBe(new Date(1796312000 * 1000).toISOString());
+    expect(readJobRequest('pbs', '-x', { env }).warnings).toEqual([expect.stringMatching(/^the job id "-x" is not one like/)]);
     expect(readJobRequest('pbs', '13.s', { env: { PATH: bin } }).warnings).toEqual([expect.stringMatching(/^qstat is not on PATH/)]);
   });
 });
