@@ -20,9 +20,10 @@ fi
 export DASK_HPC_STATE_DIR
 DASK_HPC_STATE_DIR=$(mktemp -d)
 slurm_node_state=$(mktemp -d)
+pbs_node_state=$(mktemp -d)
 cleanup() {
   [ -z "${DASK_HPC_SLURM_DIR:-}" ] || bash scripts/slurm-down.sh "$DASK_HPC_SLURM_DIR"
-  rm -rf "$DASK_HPC_STATE_DIR" "$slurm_node_state"
+  rm -rf "$DASK_HPC_STATE_DIR" "$slurm_node_state" "$pbs_node_state"
 }
 trap cleanup EXIT
 
@@ -42,6 +43,9 @@ status=0
 # Again, with the server inside a pretend Slurm job (its own state directory).
 (cd ui-tests && DASK_HPC_STATE_DIR=$slurm_node_state SLURM_JOB_ID=5 SLURM_CPUS_ON_NODE=2 SLURM_MEM_PER_NODE=4096 \
   npx playwright test -c playwright.slurm-node.config.js) || status=$?
+# And inside a pretend Gadi job whose qstat (pbs-node/bin) reports its project, queue and storage.
+(cd ui-tests && DASK_HPC_STATE_DIR=$pbs_node_state PBS_JOBID=12.gadi-pbs PBS_NCPUS=2 PBS_VMEM=4gb PATH="$PWD/pbs-node/bin:$PATH" \
+  npx playwright test -c playwright.pbs-node.config.js) || status=$?
 
 # Every job in this Slurm was submitted by these tests.
 if [ -n "${DASK_HPC_UI_SLURM:-}" ] && [ -n "$(squeue -h -o %i)" ]; then
@@ -51,10 +55,10 @@ fi
 
 # Playwright kills the server; its sidecar must stop every cluster and leave within 30 s.
 for _ in $(seq 60); do
-  pgrep -f "dask-hpc.mjs serve --socket ($DASK_HPC_STATE_DIR|$slurm_node_state)" >/dev/null || break
+  pgrep -f "dask-hpc.mjs serve --socket ($DASK_HPC_STATE_DIR|$slurm_node_state|$pbs_node_state)" >/dev/null || break
   sleep 0.5
 done
-if pgrep -af "dask-hpc.mjs serve --socket ($DASK_HPC_STATE_DIR|$slurm_node_state)"; then
+if pgrep -af "dask-hpc.mjs serve --socket ($DASK_HPC_STATE_DIR|$slurm_node_state|$pbs_node_state)"; then
   echo "ui-test: the sidecar outlived the Jupyter server" >&2
   status=1
 fi

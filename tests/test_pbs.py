@@ -22,6 +22,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -519,6 +520,41 @@ echo "EXIT $?"
         assert result["total"] == 45 and "EXIT 0" in output
         assert result["jobfs"] and result["local_directory"].startswith(result["jobfs"] + "/"), "spill on the job's jobfs"
         assert not wait_until_gone(processes_mentioning(result["cluster"]), 30)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_detect_in_a_real_job_reads_its_request_and_a_job_script_made_there_takes_its_project_and_storage():
+    """Issue 23: inside a job submitted with -P and -l jobfs, walltime, storage, `dask-hpc detect`
+    reads them from qstat (the environment has neither project nor storage), and a worker-job
+    script made in the job carries its project and storage, saying where they came from."""
+    directory = shared_directory("root")
+    try:
+        script = f"""#!/bin/bash
+#PBS -P proj
+#PBS -q normal
+#PBS -l ncpus=1,mem=1gb,jobfs=300mb,walltime=00:07:00,storage=scratch/proj
+#PBS -j oe
+#PBS -o {directory}/job.out
+export DASK_HPC_STATE_DIR={directory}/state
+cd {directory}
+echo "DETECT $(node {CLI} detect --json | tr -d '\\n')"
+node {CLI} job-script --system pbs --job-cores 1 --job-mem-gb 2
+"""
+        job_id, output = submit_and_wait(script, directory, None, 90)
+        detected = [line for line in output.splitlines() if line.startswith("DETECT ")]
+        assert detected, output
+        resources = json.loads(detected[0].removeprefix("DETECT "))
+        job = resources["job"]
+        assert job["id"] == job_id and job["project"] == "proj" and job["storage"] == "scratch/proj", job
+        assert job["queue"] == qstat_jobs(history=True)[job_id]["queue"], "the queue the job ran in (normal, or where it routed)"
+        assert job["walltime_seconds"] == 7 * 60 and job["jobfs_request_bytes"] == 300 * 2**20, job
+        ends = datetime.fromisoformat(job["ends_at"].replace("Z", "+00:00"))
+        assert timedelta(0) < ends - datetime.now(timezone.utc) < timedelta(minutes=7), job["ends_at"]
+        assert not [w for w in resources["warnings"] if "qstat" in w], resources["warnings"]
+        lines = output.splitlines()
+        assert "#PBS -P proj" in lines and "#PBS -l storage=scratch/proj" in lines, output
+        assert f"# project proj (from this job, {job_id})" in lines and f"# storage scratch/proj (from this job, {job_id})" in lines
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -402,6 +403,28 @@ def test_slurm_runner_in_a_three_host_job_computes_on_every_host_and_leaves_noth
     assert "ExitCode=3:0" in shown, shown
     cluster_id = tmpdir.split(f"/dask-hpc-{os.getuid()}/")[1].split("/")[0]
     assert not wait_until_gone(processes_mentioning(cluster_id), 30)
+
+
+def test_detect_in_a_real_slurm_job_reads_its_account_time_limit_and_tmp(slurm_node, slurm, tmp_path):
+    """Issue 23: inside a real job of --account, --time and --tmp, `dask-hpc detect` reads them
+    from scontrol (this Slurm has no accounting: --account is taken as given)."""
+    output = tmp_path / "job.out"
+    env = {k: v for k, v in slurm_node.env.items() if not k.startswith("SLURM_")} | {"SLURM_CONF": slurm.conf}
+    command = f"node {REPO / 'lib' / 'dask-hpc.mjs'} detect --json"
+    options = ["--account=ab12", "--time=00:07:00", "--tmp=100M", "-c1", "--mem=1G", "-J", "dask-hpc-detect-test"]
+    submitted = subprocess.run(
+        ["sbatch", "--parsable", *options, "-o", str(output), "--wrap", command], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip()
+    wait_for(lambda: job_id not in slurm.queue() and output.exists() and output.read_text().strip().endswith("}"), 90, "the job finishing")
+    resources = json.loads(output.read_text())
+    job = resources["job"]
+    assert job["id"] == job_id and job["project"] == "ab12" and job["queue"] == "debug" and job["storage"] is None, job
+    assert job["walltime_seconds"] == 7 * 60 and job["jobfs_request_bytes"] == 100 * 2**20, job
+    ends = datetime.fromisoformat(job["ends_at"].replace("Z", "+00:00"))
+    assert timedelta(0) < ends - datetime.now(timezone.utc) < timedelta(minutes=7), job["ends_at"]
+    assert not [w for w in resources["warnings"] if "scontrol" in w], resources["warnings"]
 
 
 def test_runner_outside_a_batch_job_is_refused_before_anything_starts(dask_hpc):

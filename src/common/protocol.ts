@@ -18,6 +18,27 @@ export interface ResourceSources {
 }
 
 /** What `dask-hpc detect --json` prints: the node as this job sees it. */
+/**
+ * What the job this runs in asked its batch system for (PBS `qstat -f -F json`, Slurm
+ * `scontrol show job -o`); each field null where the batch system did not say or was not asked.
+ */
+export interface JobRequest {
+  /** PBS_JOBID or SLURM_JOB_ID. */
+  id: string;
+  /** PBS `project` (-P; OpenPBS's _pbs_project_default is null), else Account_Name (-A); Slurm Account. */
+  project: string | null;
+  /** PBS queue; Slurm Partition. */
+  queue: string | null;
+  /** PBS Resource_List.storage (Gadi's -l storage); null on Slurm. */
+  storage: string | null;
+  /** PBS Resource_List.walltime; Slurm TimeLimit (UNLIMITED is null). */
+  walltime_seconds: number | null;
+  /** ISO 8601 UTC: PBS stime + walltime; Slurm SLURM_JOB_END_TIME, else EndTime. */
+  ends_at: string | null;
+  /** PBS Resource_List.jobfs; Slurm MinTmpDiskNode (--tmp; 0 is null). */
+  jobfs_request_bytes: number | null;
+}
+
 export interface Resources {
   batch_system: BatchSystem;
   job_id: string | null;
@@ -36,6 +57,8 @@ export interface Resources {
   /** Every raw figure read, by the name of its variable or file, for the curious and the UI's hover. */
   inputs: Record<string, string | number | null>;
   warnings: string[];
+  /** The job's own request from its batch system; null outside a job. */
+  job?: JobRequest | null;
   /** Why runner mode (workers on every node of this job) cannot run here; null when it can. Set by the engine. */
   runner_unavailable?: string | null;
 }
@@ -136,6 +159,15 @@ export interface WorkerJobSpec {
   interface: string | null;
   /** Worker processes per job and their threads and memory, planned from the job's cores and memory. */
   plan: Plan;
+  /** The fields not given that were taken from the job this runs in (its `job`); the script says so. */
+  from_job?: JobDefault[];
+}
+
+/** A worker-job field taken from the job this runs in: account ← project, queue, storage. */
+export interface JobDefault {
+  field: 'account' | 'queue' | 'storage';
+  value: string;
+  job_id: string;
 }
 
 export interface AdaptiveRange {

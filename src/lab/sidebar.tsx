@@ -51,6 +51,7 @@ export class DaskHpcSidebar extends ReactWidget {
             <LaunchForm
               defaults={this.defaults}
               batchSystem={model.resources?.batch_system}
+              job={model.resources?.job}
               clustersHere={model.list.filter(cluster => cluster.status !== 'failed' && !cluster.worker_jobs).length}
               runnerUnavailable={model.resources ? (model.resources.runner_unavailable ?? null) : 'the node is still being read'}
               plan={body => model.plan(body)}

@@ -1,4 +1,4 @@
-import type { BatchSystem, ClusterWorker, JobState } from '../common/protocol';
+import type { BatchSystem, ClusterWorker, JobRequest, JobState } from '../common/protocol';
 
 /** Where a new cluster's workers run: this node, new batch jobs, or the nodes of this job. */
 export type Placement = 'here' | 'jobs' | 'runner';
@@ -38,6 +38,22 @@ export function initialWorkerJobFields(batchSystem: BatchSystem | undefined): Wo
 }
 
 /**
+ * The fields prefilled from the job this JupyterLab runs in (resources.job): its project, queue
+ * and storage, where the user has typed nothing. The engine marks them in the script's comments.
+ */
+export function prefillFromJob(fields: WorkerJobFields, job: JobRequest | null | undefined): WorkerJobFields {
+  if (!job) return fields;
+  const next = { ...fields };
+  const values: ['account' | 'queue' | 'storage', string | null][] = [
+    ['account', job.project],
+    ['queue', job.queue],
+    ['storage', job.storage]
+  ];
+  for (const [key, value] of values) if (value && next[key].trim() === '') next[key] = value;
+  return next;
+}
+
+/**
  * The `worker_jobs` request field. Numbers stay as the user typed them when they are not
  * numbers, so the engine's message names the field and the value.
  */
@@ -49,6 +65,8 @@ export function workerJobsBody(fields: WorkerJobFields): Record<string, unknown>
     if (text !== '') body[key] = Number.isFinite(Number(text)) ? Number(text) : text;
   }
   for (const key of ['walltime', 'queue', 'account', 'storage', 'interface'] as const) {
+    // Storage is Gadi's alone: a prefilled one stays out of a PBS Pro or Slurm job.
+    if (key === 'storage' && !(fields.system === 'pbs' && fields.dialect === 'gadi')) continue;
     const text = fields[key].trim();
     if (text !== '') body[key] = text;
   }

@@ -1,7 +1,7 @@
 import type { ClusterState } from '../../common/protocol';
 import { dashboardFrameUrl, dashboardLabel, dashboardTabFromArgs } from '../dashboard-url';
 import { clientSnippet } from '../snippet';
-import { initialWorkerJobFields, jobCounts, workerJobsBody } from '../worker-jobs';
+import { initialWorkerJobFields, jobCounts, prefillFromJob, workerJobsBody } from '../worker-jobs';
 
 const cluster = {
   id: 'abcd1234',
@@ -90,6 +90,25 @@ describe('workers on other nodes', () => {
     expect(body.system).toBe('slurm');
     expect(body).not.toHaveProperty('dialect');
     expect(body.cores).toBe('four');
+  });
+
+  test("the form starts with this job's project, queue and storage; what the user typed stays", () => {
+    const job = {
+      id: '12.gadi-pbs',
+      project: 'a00',
+      queue: 'normal',
+      storage: 'scratch/a00',
+      walltime_seconds: 3600,
+      ends_at: null,
+      jobfs_request_bytes: null
+    };
+    const fields = prefillFromJob({ ...initialWorkerJobFields('pbs'), queue: 'express' }, job);
+    expect(fields).toMatchObject({ account: 'a00', queue: 'express', storage: 'scratch/a00' });
+    expect(prefillFromJob(initialWorkerJobFields('pbs'), null)).toEqual(initialWorkerJobFields('pbs'));
+    // Storage is Gadi's: a prefilled one does not reach a PBS Pro or Slurm request (it would be refused).
+    expect(workerJobsBody({ ...fields, dialect: 'pbspro' })).not.toHaveProperty('storage');
+    expect(workerJobsBody({ ...fields, system: 'slurm' })).not.toHaveProperty('storage');
+    expect(workerJobsBody(fields)).toMatchObject({ account: 'a00', storage: 'scratch/a00' });
   });
 
   test('job counts follow the job states of the cluster workers', () => {

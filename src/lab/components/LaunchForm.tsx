@@ -1,9 +1,9 @@
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
-import type { BatchSystem, ClusterState, Plan, Workload } from '../../common/protocol';
+import type { BatchSystem, ClusterState, JobRequest, Plan, Workload } from '../../common/protocol';
 import type { ApiError } from '../api';
 import type { JobScriptPreview } from '../model';
-import { initialWorkerJobFields, workerJobsBody, type Placement, type WorkerJobFields } from '../worker-jobs';
+import { initialWorkerJobFields, prefillFromJob, workerJobsBody, type Placement, type WorkerJobFields } from '../worker-jobs';
 import { FIELD_LABELS, inFormWords } from '../form-labels';
 import { WorkerJobsFields } from './WorkerJobsFields';
 
@@ -23,6 +23,8 @@ interface Props {
   defaults: LaunchDefaults;
   /** The batch system this JupyterLab runs under: it offers runner mode and picks the job system. */
   batchSystem: BatchSystem | undefined;
+  /** The job this JupyterLab runs in, as its batch system reports it: its project, queue and storage prefill the worker-job fields. */
+  job?: JobRequest | null;
   /** Clusters running with workers on this node: a new plan gets what they leave, unless the user shares the node anyway. */
   clustersHere: number;
   /** Why runner mode cannot run here (the engine's word), or null when it can: the option is greyed out then. */
@@ -67,6 +69,7 @@ function planBody(fields: Fields): Record<string, unknown> {
 export function LaunchForm({
   defaults,
   batchSystem,
+  job,
   clustersHere,
   runnerUnavailable,
   plan: planOf,
@@ -119,6 +122,10 @@ export function LaunchForm({
       setJobFields(fields => ({ ...fields, system: initialWorkerJobFields(batchSystem).system }));
     }
   }, [batchSystem]);
+  // The job's request arrives with the resources; it fills only fields still empty.
+  React.useEffect(() => {
+    if (job) setJobFields(fields => prefillFromJob(fields, job));
+  }, [job?.id]);
 
   /** The whole request: the plan, and where the workers run. */
   const requestBody = (): Record<string, unknown> => {

@@ -6,6 +6,7 @@ import { MiB } from '../node/units';
 import { JOB_FILESYSTEM_CANDIDATES, walltimeSeconds } from '../requests/job-request';
 import { privateRootName } from '../state/private-directory';
 import { jobRootLines } from './private-root-shell';
+import { jobDefaultComments } from '../requests/job-defaults';
 
 /** What one submitted job needs besides its spec. */
 export interface JobContext {
@@ -137,6 +138,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     ...directives(spec, context),
     '',
     `# dask-hpc worker job of cluster ${context.clusterId}: ${plan.n_workers} worker(s) × ${plan.threads_per_worker} thread(s), ${mib(plan.memory_limit_bytes)} MiB each`,
+    ...jobDefaultComments(spec.from_job),
     ...(spec.prologue.length ? ['# prologue', ...spec.prologue] : []),
     '',
     // The root is this user's on a disk others may share (/tmp): under the first candidate no other user can rearrange, made 0700, used only if no one else owns or can write it.

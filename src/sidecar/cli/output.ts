@@ -1,9 +1,21 @@
 import type { Plan } from '../../common/protocol';
 import { describeTopology, formatBytes } from '../../common/format';
-import type { Resources } from '../../common/protocol';
+import type { JobRequest, Resources } from '../../common/protocol';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** "project a00, queue normal, storage scratch/a00, walltime 3600 s (ends …), jobfs 100 GiB": what the batch system said. */
+function describeJobRequest(job: JobRequest): string {
+  const parts = [
+    job.project && `project ${job.project}`,
+    job.queue && `queue ${job.queue}`,
+    job.storage && `storage ${job.storage}`,
+    job.walltime_seconds !== null && `walltime ${job.walltime_seconds} s${job.ends_at ? ` (ends ${job.ends_at})` : ''}`,
+    job.jobfs_request_bytes !== null && `jobfs ${formatBytes(job.jobfs_request_bytes)}`
+  ].filter(Boolean);
+  return parts.length ? parts.join(', ') : 'unknown';
 }
 
 /** `detect`: the node's resources, for people or as JSON. */
@@ -14,6 +26,7 @@ export function printResources(resources: Resources, json: boolean | undefined):
     `cores         ${resources.cores}  from ${resources.sources.cores}`,
     `memory        ${formatBytes(resources.memory_bytes)}  from ${resources.sources.memory}`,
     `jobfs         ${resources.jobfs ?? '(none: /tmp)'}  from ${resources.sources.jobfs}`,
+    ...(resources.job ? [`job request   ${describeJobRequest(resources.job)}`] : []),
     ...resources.warnings.map(warning => `warning: ${warning}`)
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -1,6 +1,7 @@
 /** What `dask-hpc --help` prints. */
 export const USAGE = `usage: dask-hpc <command> [options]
-  detect [--json] [--root DIR]            the node's cores, memory and job filesystem
+  detect [--json] [--root DIR]            the node's cores, memory and job filesystem, and the
+                                          job's own request (qstat / scontrol)
   plan [plan options] [--json]            workers, threads and memory for this node
   up [plan options] [--name N] [--python PY] [--detach | --exit-with-stdin] [--timeout S]
                                           start a cluster, print it as JSON, own it until stopped
@@ -23,5 +24,6 @@ job options (up, run, job-script: workers as batch jobs on other nodes, the sche
               --walltime HH:MM:SS  --queue Q  --account A  --jobfs-gb X  --storage gdata/ab12+…
               --prologue LINE (repeat)  --interface IF (default ib0, else the first non-loopback)
               --jobs N (jobs to submit at the start, default 1)
+              inside a job, --account, --queue and --storage default to the job's own
   --runner    (up, run) instead: the plan's workers on every node of the current PBS or Slurm
               job, started with pbsdsh or srun; the scheduler here`;

@@ -5,6 +5,7 @@ import { cgroupCpuQuota, cgroupMemoryLimit } from './cgroup';
 import { NodeFiles } from './node-files';
 import { unsafeAncestor } from '../state/private-directory';
 import { formatBytes } from '../../common/format';
+import { readJobRequest, type JobReading } from './job-request';
 import { countCpuList, parseCount, parsePbsSize, parseSlurmMemory } from './units';
 
 export type Environment = Record<string, string | undefined>;
@@ -14,6 +15,12 @@ export interface DetectOptions {
   /** Where /proc and /sys are read from: "/" on a real node, a fixture tree in tests. */
   root?: string;
   hostname?: string;
+  /** Asks the batch system for the job's request (qstat, scontrol); tests give their own. */
+  readJob?: (system: Exclude<BatchSystem, 'none'>, id: string, env: Environment) => JobReading;
+}
+
+function askBatchSystem(system: Exclude<BatchSystem, 'none'>, id: string, env: Environment): JobReading {
+  return readJobRequest(system, id, { slurmEndTime: env.SLURM_JOB_END_TIME, env });
 }
 
 /** A figure and the input it came from. */
@@ -254,6 +261,12 @@ export function detectResources(options: DetectOptions): Resources {
     text => (/^\d+$/.test(text.trim()) ? Number(text) : null),
     'a whole number of GPUs'
   );
+  let job: Resources['job'] = null;
+  if (system !== 'none' && jobId !== null) {
+    const asked = (options.readJob ?? askBatchSystem)(system, jobId, options.env);
+    job = asked.job;
+    reading.warnings.push(...asked.warnings);
+  }
   return {
     batch_system: system,
     job_id: jobId,
@@ -267,6 +280,7 @@ export function detectResources(options: DetectOptions): Resources {
     node_count: nodes,
     sources: { cores: cores.source, memory: memory.source, jobfs: jobfs.source },
     inputs: reading.inputs,
-    warnings: reading.warnings
+    warnings: reading.warnings,
+    job
   };
 }

@@ -9,6 +9,7 @@ import type { Environment } from '../node/detect';
 import { heldByClusters, whatIsLeft } from '../node/node-share';
 import { localDirectoryRoot, planCluster } from '../node/plan';
 import { checkPrivateRoot } from '../state/private-directory';
+import type { JobHere } from './job-defaults';
 import { initialJobs, parseWorkerJobs } from './job-request';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
 
@@ -83,7 +84,7 @@ export function checkClusterRequest(body: unknown, context: RequestContext): Clu
   }
   checkPrivateRoot(localDirectoryRoot(context.resources()), false); // the scheduler's directory is made there
   if (jobsBody === undefined || jobsBody === null) return { name: (name as string | undefined) ?? null, plan, workerJobs: null, runner };
-  const checked = checkWorkerJobs(fields);
+  const checked = checkWorkerJobs(fields, context.resources());
   const system = (checked.workerJobs as NonNullable<ClusterRequest['workerJobs']>).spec.system;
   if (!commandOnPath(SUBMIT_COMMAND[system], context.env)) {
     throw new InputError(
@@ -117,8 +118,8 @@ export function runnerUnavailable(system: Resources['batch_system'], env: Enviro
 }
 
 /** The worker-jobs part of a request: the job's shape and plan, the scheduler's interface. */
-function checkWorkerJobs(body: Record<string, unknown>): Omit<ClusterRequest, 'name'> {
-  const spec = parseWorkerJobs(body.worker_jobs, body);
+function checkWorkerJobs(body: Record<string, unknown>, here: JobHere | null): Omit<ClusterRequest, 'name'> {
+  const spec = parseWorkerJobs(body.worker_jobs, body, here);
   const jobs = initialJobs(body.worker_jobs as Record<string, unknown>);
   const listen = chooseInterface(spec.interface);
   return {
@@ -128,7 +129,10 @@ function checkWorkerJobs(body: Record<string, unknown>): Omit<ClusterRequest, 'n
 }
 
 /** A job-script request (worker jobs, nothing started): its job, plan, interface and name. */
-export function checkJobScriptRequest(body: unknown): { spec: WorkerJobSpec; plan: Plan; listenHost: string; name: string | null } {
+export function checkJobScriptRequest(
+  body: unknown,
+  here: JobHere | null = null
+): { spec: WorkerJobSpec; plan: Plan; listenHost: string; name: string | null } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InputError(
       'body',
@@ -140,7 +144,7 @@ export function checkJobScriptRequest(body: unknown): { spec: WorkerJobSpec; pla
     throw new InputError('worker_jobs', 'worker_jobs is needed: {"system": "pbs"|"slurm", "cores": N, "memory_gb": X, …}');
   }
   rejectUnknownFields(request, ['workload', 'max_workers', 'reserve_mem_gb', 'thresholds', ...CLUSTER_FIELDS]);
-  const { plan, workerJobs } = checkWorkerJobs(request);
+  const { plan, workerJobs } = checkWorkerJobs(request, here);
   const { spec, listenHost } = workerJobs as NonNullable<ClusterRequest['workerJobs']>;
   checkName(request.name);
   return { spec, plan, listenHost, name: typeof request.name === 'string' ? request.name : null };

@@ -4,6 +4,7 @@ import { planCluster } from '../node/plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
 import { GiB } from '../node/units';
 import { checkPrologue } from '../batch/prologue';
+import { jobDefaults, type JobHere } from './job-defaults';
 
 type Body = Record<string, unknown>;
 
@@ -90,9 +91,12 @@ export function initialJobs(body: Body): number {
  * The `worker_jobs` part of a cluster request, checked field by field (each wrong value is an
  * InputError naming it), with the plan of each job's workers from the job's own cores and memory.
  */
-export function parseWorkerJobs(value: unknown, planFields: Body): WorkerJobSpec {
-  const body = requireObject(value, 'worker_jobs');
-  rejectUnknownFields(body, JOB_FIELDS);
+export function parseWorkerJobs(value: unknown, planFields: Body, here: JobHere | null = null): WorkerJobSpec {
+  const given = requireObject(value, 'worker_jobs');
+  rejectUnknownFields(given, JOB_FIELDS);
+  const shapes = { account: ACCOUNT, queue: QUEUE, storage: STORAGE };
+  const fromJob = jobDefaults(given, here, (field, text) => shapes[field].test(text));
+  const body: Body = { ...given, ...Object.fromEntries(fromJob.map(entry => [entry.field, entry.value])) };
   const system = body.system;
   if (system !== 'pbs' && system !== 'slurm') {
     throw new InputError('worker_jobs.system', `worker_jobs.system must be "pbs" or "slurm", not ${JSON.stringify(system)}`);
@@ -170,6 +174,7 @@ export function parseWorkerJobs(value: unknown, planFields: Body): WorkerJobSpec
     storage,
     prologue: checkPrologue(body.prologue),
     interface: pattern(body, 'interface', INTERFACE, 'a network interface name like ib0'),
-    plan
+    plan,
+    ...(fromJob.length ? { from_job: fromJob } : {})
   };
 }

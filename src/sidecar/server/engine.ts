@@ -83,7 +83,7 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
    * dask-jobqueue's job_script()). The scheduler's port is known only once it runs.
    */
   jobScript(body: unknown): { script: string; plan: Plan; listen_address: string } {
-    const { spec, plan, listenHost, name: given } = checkJobScriptRequest(body);
+    const { spec, plan, listenHost, name: given } = checkJobScriptRequest(body, this.resources());
     const name = given ?? 'dask-ID';
     const script = renderJobScript(spec, {
       clusterId: 'ID',

@@ -89,6 +89,49 @@ describe('contract: Gadi PBS job script (PBS Pro cannot run here)', () => {
   });
 });
 
+describe('worker jobs made inside a job take its project, queue and storage where not given', () => {
+  const here = {
+    batch_system: 'pbs' as const,
+    job: {
+      id: '12.gadi-pbs',
+      project: 'a00',
+      queue: 'normal',
+      storage: 'scratch/a00',
+      walltime_seconds: 3600,
+      ends_at: null,
+      jobfs_request_bytes: null
+    }
+  };
+  test("left out: the job's, and the script says where each came from", () => {
+    const spec = parseWorkerJobs({ system: 'pbs', cores: 2, memory_gb: 4 }, {}, here);
+    expect(spec).toMatchObject({ account: 'a00', queue: 'normal', storage: 'scratch/a00' });
+    const script = renderJobScript(spec, context);
+    expect(directives(script, '#PBS')).toEqual(expect.arrayContaining(['#PBS -P a00', '#PBS -q normal', '#PBS -l storage=scratch/a00']));
+    expect(script).toContain(
+      '# project a00 (from this job, 12.gadi-pbs)\n# queue normal (from this job, 12.gadi-pbs)\n# storage scratch/a00 (from this job, 12.gadi-pbs)\n'
+    );
+    bashAccepts(script);
+  });
+  test('a value given wins, and has no comment', () => {
+    const spec = parseWorkerJobs({ system: 'pbs', cores: 2, memory_gb: 4, account: 'b11', storage: 'gdata/b11' }, {}, here);
+    expect(spec).toMatchObject({ account: 'b11', queue: 'normal', storage: 'gdata/b11' });
+    expect(renderJobScript(spec, context)).not.toMatch(/# (project|storage) .*from this job/);
+  });
+  test('not for another batch system; no storage for PBS Pro; a job value of an odd shape is not taken', () => {
+    expect(parseWorkerJobs({ system: 'slurm', cores: 2, memory_gb: 4 }, {}, here)).toMatchObject({ account: null, queue: null });
+    expect(parseWorkerJobs({ system: 'pbs', dialect: 'pbspro', cores: 2, memory_gb: 4 }, {}, here)).toMatchObject({
+      account: 'a00',
+      storage: null
+    });
+    const odd = { ...here, job: { ...here.job, storage: 'home/a00', queue: 'a queue' } };
+    expect(parseWorkerJobs({ system: 'pbs', cores: 2, memory_gb: 4 }, {}, odd)).toMatchObject({
+      account: 'a00',
+      queue: null,
+      storage: null
+    });
+  });
+});
+
 describe("a worker job's interface: a preference where the node has it", () => {
   // The repository's Python (scripts/setup.sh), with Dask and psutil, as on a compute node.
   const PYTHON = join(__dirname, '..', '..', '..', '..', '.venv', 'bin', 'python');

@@ -7,6 +7,14 @@ import { planCluster } from '../../node/plan';
 import { checkPrivateRoot } from '../../state/private-directory';
 import { makeNodeRoot } from './node-fixture';
 
+// The node's own figures are tested here; asking qstat/scontrol is job-request.test.ts's.
+jest.mock('../../node/job-request', () => ({
+  readJobRequest: (_system: string, id: string) => ({
+    job: { id, project: null, queue: null, storage: null, walltime_seconds: null, ends_at: null, jobfs_request_bytes: null },
+    warnings: []
+  })
+}));
+
 const GiB = 2 ** 30;
 const GB_GADI = 192 * GiB; // a Gadi "normal" node's physical memory
 
@@ -137,6 +145,38 @@ describe('Slurm', () => {
     const resources = detectResources({ env: { SLURM_JOB_ID: '44', SLURM_JOB_CPUS_PER_NODE: '16(x2)' }, root });
     expect(resources.cores).toBe(4);
     expect(resources.sources.cores).toContain('cpu.max');
+  });
+});
+
+describe("the job's own request from its batch system", () => {
+  const root = () => makeNodeRoot({ cpusAllowed: '0-3', memTotalBytes: 16 * GiB });
+  test("inside a job: the job object, and the query's warnings with the node's; the node's figures still count", () => {
+    const asked: string[] = [];
+    const resources = detectResources({
+      env: { SLURM_JOB_ID: '7', SLURM_CPUS_ON_NODE: '2' },
+      root: root(),
+      readJob: (system, id) => {
+        asked.push(`${system} ${id}`);
+        return {
+          job: { id, project: null, queue: null, storage: null, walltime_seconds: null, ends_at: null, jobfs_request_bytes: null },
+          warnings: ['scontrol did not answer']
+        };
+      }
+    });
+    expect(asked).toEqual(['slurm 7']);
+    expect(resources.job).toMatchObject({ id: '7' });
+    expect(resources.cores).toBe(2);
+    expect(resources.warnings).toEqual(['scontrol did not answer']);
+  });
+  test('outside a job: no job, and nothing is asked', () => {
+    const resources = detectResources({
+      env: {},
+      root: root(),
+      readJob: () => {
+        throw new Error('asked');
+      }
+    });
+    expect(resources.job).toBeNull();
   });
 });
 
