@@ -369,16 +369,10 @@ def start_time(pid: int) -> int:
     return int(stat[stat.rfind(")") + 2 :].split()[19])
 
 
-def machine_id() -> str:
-    return Path("/etc/machine-id").read_text().strip()
-
-
-def boot_id() -> str:
-    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-
-
 def full_record(cluster_id: str, tmp_path: Path, **fields) -> dict:
     """A record of this node and boot in the whole shape the engine writes."""
+    from jupyterlab_dask_hpc.paths import this_host  # host, boot and machine as the kernel side reads them
+
     directory = tmp_path / f"gone-{cluster_id}"
     return {
         "id": cluster_id,
@@ -400,9 +394,7 @@ def full_record(cluster_id: str, tmp_path: Path, **fields) -> dict:
         },
         "adaptive": None,
         "python": sys.executable,
-        "host": socket.gethostname(),
-        "boot_id": boot_id(),
-        "machine_id": machine_id(),
+        **this_host(),
         "owner_pid": 1,
         "owner_start_time": 0,
         "scheduler_pid": None,
