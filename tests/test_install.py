@@ -73,7 +73,12 @@ def without_node(tmp_path_factory):
 
 
 def run(argv, env, timeout=600, check=True) -> subprocess.CompletedProcess:
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    try:
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        # What it had printed by then (a hung Python's stacks, below) says where it stood.
+        said = [(part or b"").decode(errors="replace")[-6000:] for part in (expired.stdout, expired.stderr)]
+        raise AssertionError(f"{argv} did not end within {timeout} s:\n" + "\n".join(said)) from None
     if check:
         assert result.returncode == 0, f"{argv} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
@@ -210,8 +215,16 @@ def test_the_wheel_and_the_sdist_install_and_work_without_node_or_npm(kind, dist
         assert status == 201 and cluster["status"] == "running", cluster
 
         # A real Client of this venv computes on it: dask.array needs numpy, a dependency.
-        script = "from jupyterlab_dask_hpc import connect\nimport dask.array as da\nprint(da.ones((2000, 2000), chunks=500).sum().compute(scheduler=connect('installed')))"
-        computed = run(without_node([venv / "bin" / "python", "-c", script]), job_env, timeout=120)
+        # Every thread's stack is printed should it hang (it once did, in CI).
+        script = (
+            "import faulthandler; faulthandler.dump_traceback_later(150, exit=True)\n"
+            "from jupyterlab_dask_hpc import connect\nimport dask.array as da\n"
+            "print(da.ones((2000, 2000), chunks=500).sum().compute(scheduler=connect('installed')))"
+        )
+        try:
+            computed = run(without_node([venv / "bin" / "python", "-c", script]), job_env, timeout=180)
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}\n{cluster_logs(job)}") from None
         assert computed.stdout.strip().splitlines()[-1] == "4000000.0"
 
         # The dashboard where the REST says it is, through Jupyter with the token: Bokeh's page.
@@ -234,6 +247,11 @@ def test_the_wheel_and_the_sdist_install_and_work_without_node_or_npm(kind, dist
 
     if kind == "wheel":
         node_missing_is_one_line(venv, job, without_node, tmp_path, job_env)
+
+
+def cluster_logs(job: DaskHpc) -> str:
+    """The tails of the scheduler's and workers' logs under the job filesystem (gone once the cluster stops)."""
+    return "\n".join(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}" for log in sorted(job.jobfs.rglob("*.log")))
 
 
 def dashboard_tab_opens_in_the_browser(server: Server, name: str):
