@@ -100,6 +100,13 @@ export interface Plan {
   local_directory: string;
   thresholds: Thresholds;
   recommended_chunk_bytes: number;
+  /**
+   * Each worker's `distributed.worker.memory.max-spill`: bytes of spill files at most (0: spill
+   * off), null for no cap (Dask's `false`), as where no jobfs request is known. Absent in older records.
+   */
+  max_spill_bytes?: number | null;
+  /** How max_spill_bytes was reached: the request, the margin, the worker's share. */
+  max_spill_source?: string;
   warnings: string[];
 }
 
