@@ -9,8 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import client_of, wait_for
 from test_job_request import RECORDED_QSTAT, fake_qstat
+
+from conftest import client_of, wait_for
 
 MiB = 2**20
 
@@ -28,9 +29,7 @@ def worker_max_spill(client) -> dict:
     """Each worker's max-spill as the config says and as its memory manager uses it."""
     import dask
 
-    return client.run(
-        lambda dask_worker: (dask.config.get("distributed.worker.memory.max-spill"), dask_worker.memory_manager.max_spill)
-    )
+    return client.run(lambda dask_worker: (dask.config.get("distributed.worker.memory.max-spill"), dask_worker.memory_manager.max_spill))
 
 
 def directory_bytes(path: Path) -> int:
