@@ -5,6 +5,7 @@ reports `-l jobfs`: real clusters, a real Client asks each worker what Dask made
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ def worker_max_spill(client) -> dict:
 
 def directory_bytes(path: Path) -> int:
     """Bytes the files under `path` take on disk, as du counts them."""
-    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
+    return int(subprocess.run(["du", "-s", "--block-size=1", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
 
 
 def test_each_workers_max_spill_is_the_plans_and_all_of_them_stay_below_the_jobfs_request(dask_hpc, tmp_path):
@@ -96,3 +97,16 @@ def test_a_spill_workload_larger_than_the_request_pauses_the_workers_short_of_it
             time.sleep(0.5)
     finally:
         dask_hpc("down", "--all")
+
+
+def test_detect_measures_the_jobs_own_jobfs_directory_against_its_request(dask_hpc, tmp_path):
+    """The sidebar's bar (GET resources, as detect --json): use of $PBS_JOBFS itself, not the disk's."""
+    dask_hpc.env.update(qstat_reporting_jobfs(tmp_path, "600mb"))
+    (dask_hpc.jobfs / "results").mkdir()
+    (dask_hpc.jobfs / "results" / "part.bin").write_bytes(b"\1" * (5 * MiB))
+    resources = json.loads(dask_hpc("detect", "--json").stdout)
+    assert resources["jobfs_request_node_bytes"] == 600 * MiB
+    assert resources["jobfs_used_complete"] is True
+    assert 5 * MiB <= resources["jobfs_used_bytes"] <= directory_bytes(dask_hpc.jobfs) + MiB
+    text = dask_hpc("detect").stdout
+    assert re.search(r"^jobfs used    5(\.\d)? MiB of 600 MiB requested$", text, re.M), text

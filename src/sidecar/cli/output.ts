@@ -39,7 +39,13 @@ function spillRoomLines(resources: Resources): string[] {
   const request = jobfsRequestOfNode(resources);
   if (request === null) return [];
   const margin = spillMarginBytes(request);
-  return [`spill room    ${formatBytes(Math.max(0, request - margin))}  (jobfs request ${formatBytes(request)} on this node − ${formatBytes(margin)} margin)`];
+  const used = resources.jobfs_used_bytes;
+  return [
+    ...(used != null
+      ? [`jobfs used    ${resources.jobfs_used_complete ? '' : 'at least '}${formatBytes(used)} of ${formatBytes(request)} requested`]
+      : []),
+    `spill room    ${formatBytes(Math.max(0, request - margin))}  (jobfs request ${formatBytes(request)} on this node − ${formatBytes(margin)} margin)`
+  ];
 }
 
 /** `plan`: the plan, for people or as JSON. */
