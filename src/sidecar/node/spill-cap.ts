@@ -51,7 +51,7 @@ export function jobfsRequestOfNode(resources: Resources): number | null {
 export function spillCap(resources: Resources, memoryLimitBytes: number, jobMemoryBytes: number): SpillCap {
   const request = jobfsRequestOfNode(resources);
   if (request === null) {
-    return { max_spill_bytes: null, source: "no jobfs request known: no cap (Dask's max-spill false)", warning: null };
+    return { max_spill_bytes: null, source: "no jobfs request known; Dask's default max-spill, false", warning: null };
   }
   const nodes = resources.batch_system === 'pbs' && resources.node_count > 1 ? ` (its share of ${resources.node_count} nodes)` : '';
   const margin = spillMarginBytes(request);
