@@ -21,9 +21,10 @@ export DASK_HPC_STATE_DIR
 DASK_HPC_STATE_DIR=$(mktemp -d)
 slurm_node_state=$(mktemp -d)
 pbs_node_state=$(mktemp -d)
+pbs_node_jobfs=$(mktemp -d)
 cleanup() {
   [ -z "${DASK_HPC_SLURM_DIR:-}" ] || bash scripts/slurm-down.sh "$DASK_HPC_SLURM_DIR"
-  rm -rf "$DASK_HPC_STATE_DIR" "$slurm_node_state" "$pbs_node_state"
+  rm -rf "$DASK_HPC_STATE_DIR" "$slurm_node_state" "$pbs_node_state" "$pbs_node_jobfs"
 }
 trap cleanup EXIT
 
@@ -43,8 +44,10 @@ status=0
 # Again, with the server inside a pretend Slurm job (its own state directory).
 (cd ui-tests && DASK_HPC_STATE_DIR=$slurm_node_state SLURM_JOB_ID=5 SLURM_CPUS_ON_NODE=2 SLURM_MEM_PER_NODE=4096 \
   npx playwright test -c playwright.slurm-node.config.js) || status=$?
-# And inside a pretend Gadi job whose qstat (pbs-node/bin) reports its project, queue and storage.
-(cd ui-tests && DASK_HPC_STATE_DIR=$pbs_node_state PBS_JOBID=12.gadi-pbs PBS_NCPUS=2 PBS_VMEM=4gb PATH="$PWD/pbs-node/bin:$PATH" \
+# And inside a pretend Gadi job whose qstat (pbs-node/bin) reports its project, queue, storage
+# and jobfs request, with a job directory of its own (PBS_JOBFS) the jobfs spec fills.
+(cd ui-tests && DASK_HPC_STATE_DIR=$pbs_node_state PBS_JOBID=12.gadi-pbs PBS_NCPUS=2 PBS_VMEM=4gb PBS_JOBFS=$pbs_node_jobfs \
+  PATH="$PWD/pbs-node/bin:$PATH" \
   npx playwright test -c playwright.pbs-node.config.js) || status=$?
 
 # Every job in this Slurm was submitted by these tests.

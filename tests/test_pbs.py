@@ -769,3 +769,62 @@ def test_worker_job_under_a_group_writable_jobfs_keeps_its_files_private_and_its
     down = login("down", cid)
     assert down.returncode == 0, down.stderr
     wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
+
+
+SPILL_CLIENT = """
+import json, os, subprocess, sys, time
+import dask
+import numpy as np
+from distributed import Client
+def block(i):
+    return np.random.default_rng(i).random(512 * 1024)  # 4 MiB, incompressible
+with Client(timeout=30) as client:
+    client.wait_for_workers(2, timeout=60)
+    caps = list(client.run(lambda: dask.config.get("distributed.worker.memory.max-spill")).values())
+    futures = client.map(block, range(400), pure=False)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if all(w["status"] == "paused" for w in client.scheduler_info()["workers"].values()):
+            break
+        time.sleep(0.5)
+    paused = [w["status"] for w in client.scheduler_info()["workers"].values()]
+    spilled = list(client.run(lambda dask_worker: dask_worker.data.spilled_total.disk).values())
+    used = int(subprocess.run(["du", "-s", "--block-size=1", os.environ["PBS_JOBFS"]], capture_output=True, text=True).stdout.split()[0])
+    done = sum(f.done() for f in futures)
+    client.cancel(futures)
+record = json.load(open(os.path.join(os.environ["DASK_HPC_STATE_DIR"], os.environ["DASK_HPC_CLUSTER_ID"] + ".json")))
+print("RESULT " + json.dumps({"caps": caps, "plan_cap": record["plan"]["max_spill_bytes"], "paused": paused,
+                              "spilled": spilled, "jobfs_used": used, "done": done}))
+"""
+
+
+def test_dask_hpc_run_in_a_job_caps_spill_by_its_jobfs_request_and_a_larger_workload_pauses_short_of_it():
+    """Issue 23: in a job of -l jobfs=600mb, `dask-hpc run` gives each worker the max-spill its
+    plan says (from qstat), and 1.6 GiB of blocks on two small workers pause them with the job's
+    jobfs under its request: the job is not killed and ends as the script does."""
+    directory = shared_directory("root")
+    try:
+        (directory / "spill_client.py").write_text(SPILL_CLIENT)
+        script = f"""#!/bin/bash
+#PBS -P proj
+#PBS -l ncpus=2,mem=3gb,jobfs=600mb,walltime=00:05:00
+#PBS -j oe
+#PBS -o {directory}/job.out
+export DASK_HPC_STATE_DIR={directory}/state
+cd {directory}
+source {VENV_BIN}/activate
+node {CLI} run --workload cpu --max-mem-gb 1.2 -- python3 spill_client.py
+echo "EXIT $?"
+"""
+        job_id, output = submit_and_wait(script, directory, None, 240)
+        result = result_of(output)
+        cap = result["plan_cap"]
+        assert cap and result["caps"] == [cap, cap], result
+        assert 2 * cap <= 600 * 2**20 - 256 * 2**20
+        assert result["paused"] == ["paused", "paused"], result
+        assert all(0 < disk <= cap for disk in result["spilled"]), result
+        assert result["jobfs_used"] < 600 * 2**20 and result["done"] < 400, result
+        assert "EXIT 0" in output, output
+        assert qstat_jobs(history=True)[job_id].get("Exit_status") == 0, "the job ended on its own, not killed"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

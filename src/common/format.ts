@@ -26,3 +26,9 @@ export function describeTopology(nWorkers: number, threadsPerWorker: number): st
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   return `${plural(nWorkers, 'worker')} × ${plural(threadsPerWorker, 'thread')}`;
 }
+
+/** A plan's spill cap per worker as people read it: "1.2 GiB per worker", "off", "no cap". */
+export function describeSpillCap(maxSpillBytes: number | null | undefined): string {
+  if (maxSpillBytes === null || maxSpillBytes === undefined) return 'no cap';
+  return maxSpillBytes === 0 ? 'off (no room in the jobfs request)' : `at most ${formatBytes(maxSpillBytes)} per worker`;
+}

@@ -50,6 +50,15 @@ export interface Resources {
   jobfs_free_bytes: number | null;
   /** The job filesystem's whole size, for the bar of what is used (null when unknown). */
   jobfs_size_bytes?: number | null;
+  /** This node's part of the job's jobfs request (PBS's `jobfs` is the job's, spread over its nodes); null when unknown. */
+  jobfs_request_node_bytes?: number | null;
+  /**
+   * What the job's own jobfs directory (PBS_JOBFS, SLURM_TMPDIR) takes on disk now, as du counts;
+   * measured (within 250 ms) only where the request is known, else null.
+   */
+  jobfs_used_bytes?: number | null;
+  /** False when that walk ran out of time: jobfs_used_bytes is then at least what it counted. */
+  jobfs_used_complete?: boolean | null;
   gpus: number;
   /** Hosts of the allocation (PBS_NODEFILE, SLURM_JOB_NUM_NODES), this one included. */
   node_count: number;
@@ -100,6 +109,13 @@ export interface Plan {
   local_directory: string;
   thresholds: Thresholds;
   recommended_chunk_bytes: number;
+  /**
+   * Each worker's `distributed.worker.memory.max-spill`: bytes of spill files at most (0: spill
+   * off), null for no cap (Dask's `false`), as where no jobfs request is known. Absent in older records.
+   */
+  max_spill_bytes?: number | null;
+  /** How max_spill_bytes was reached: the request, the margin, the worker's share. */
+  max_spill_source?: string;
   warnings: string[];
 }
 

@@ -1,5 +1,5 @@
 import * as React from 'react';
-import { describeTopology, formatBytes } from '../../common/format';
+import { describeSpillCap, describeTopology, formatBytes } from '../../common/format';
 import type { BatchSystem, ClusterState, JobRequest, Plan, Workload } from '../../common/protocol';
 import type { ApiError } from '../api';
 import type { JobScriptPreview } from '../model';
@@ -324,6 +324,10 @@ export function LaunchForm({
             </div>
             <div>Chunks of about {formatBytes(plan.recommended_chunk_bytes)}</div>
             <div className="jp-DaskHpc-muted">Spill: {plan.local_directory}</div>
+            <div className="jp-DaskHpc-muted" data-testid="dask-hpc-spill-cap">
+              Spill cap: {describeSpillCap(plan.max_spill_bytes)}
+              {plan.max_spill_source ? ` (${plan.max_spill_source})` : ''}
+            </div>
             {plan.warnings.map(warning => (
               <div key={warning} className="jp-DaskHpc-warning">
                 {warning}

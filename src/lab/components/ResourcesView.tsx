@@ -1,6 +1,7 @@
 import * as React from 'react';
 import { formatBytes } from '../../common/format';
 import type { ClusterState, Resources } from '../../common/protocol';
+import { jobfsAgainstRequest } from '../jobfs-bar';
 
 interface Props {
   resources: Resources | null;
@@ -8,11 +9,11 @@ interface Props {
   clusters: ClusterState[];
 }
 
-function Bar(props: { label: string; used: number; total: number; text: string; source: string }) {
+function Bar(props: { label: string; used: number; total: number; text: string; source: string; warn?: boolean }) {
   const fraction = props.total > 0 ? Math.min(1, props.used / props.total) : 0;
   return (
     <div
-      className="jp-DaskHpc-resource"
+      className={`jp-DaskHpc-resource${props.warn ? ' jp-DaskHpc-resource-warn' : ''}`}
       title={`from ${props.source}`}
       data-testid={`dask-hpc-resource-${props.label.toLowerCase().replace(/ /g, '-')}`}
     >
@@ -43,6 +44,7 @@ export function ResourcesView({ resources, error, clusters }: Props): JSX.Elemen
   const memoryInUse = workers.reduce((sum, plan) => sum + plan.memory_limit_bytes, 0);
   const jobfsFree = resources.jobfs_free_bytes;
   const jobfsSize = resources.jobfs_size_bytes ?? null;
+  const againstRequest = jobfsAgainstRequest(resources);
   return (
     <div className="jp-DaskHpc-resources">
       <div className="jp-DaskHpc-job" data-testid="dask-hpc-batch">
@@ -63,7 +65,23 @@ export function ResourcesView({ resources, error, clusters }: Props): JSX.Elemen
         text={`${formatBytes(memoryInUse)} of ${formatBytes(resources.memory_bytes)} given to workers`}
         source={resources.sources.memory}
       />
-      {jobfsFree !== null && jobfsSize ? (
+      {againstRequest ? (
+        <>
+          <Bar
+            label="Job filesystem"
+            used={againstRequest.used}
+            total={againstRequest.total}
+            text={againstRequest.text}
+            source={`${resources.jobfs}, the job's jobfs request from ${resources.batch_system === 'pbs' ? 'qstat' : 'scontrol'}`}
+            warn={againstRequest.warning !== null}
+          />
+          {againstRequest.warning && (
+            <div className="jp-DaskHpc-warning" role="alert" data-testid="dask-hpc-jobfs-warning">
+              {againstRequest.warning}
+            </div>
+          )}
+        </>
+      ) : jobfsFree !== null && jobfsSize ? (
         <Bar
           label="Job filesystem"
           used={jobfsSize - jobfsFree}

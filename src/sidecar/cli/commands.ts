@@ -1,5 +1,6 @@
 import { ClusterStartError, errorLine, InputError, NotFoundError } from '../errors';
 import { detectResources } from '../node/detect';
+import { withJobfsUse } from '../node/jobfs-use';
 import { planCluster } from '../node/plan';
 import { parsePlanRequest } from '../requests/plan-request';
 import { rootFlag, type FlagValues } from '../requests/flag-checks';
@@ -29,7 +30,7 @@ export async function main(argv: string[], engineScript: string): Promise<number
       case 'detect':
         {
           const { values } = parse(args, { json: PLAN_FLAGS.json, root: PLAN_FLAGS.root });
-          printResources(detectResources({ env, root: rootFlag(values) }), values.json);
+          printResources(withJobfsUse(detectResources({ env, root: rootFlag(values) })), values.json);
         }
         return 0;
       case 'plan':

@@ -1,5 +1,6 @@
 import type { Plan } from '../../common/protocol';
-import { describeTopology, formatBytes } from '../../common/format';
+import { describeSpillCap, describeTopology, formatBytes } from '../../common/format';
+import { jobfsRequestOfNode, spillMarginBytes } from '../node/spill-cap';
 import type { JobRequest, Resources } from '../../common/protocol';
 
 export function printJson(value: unknown): void {
@@ -27,9 +28,24 @@ export function printResources(resources: Resources, json: boolean | undefined):
     `memory        ${formatBytes(resources.memory_bytes)}  from ${resources.sources.memory}`,
     `jobfs         ${resources.jobfs ?? '(none: /tmp)'}  from ${resources.sources.jobfs}`,
     ...(resources.job ? [`job request   ${describeJobRequest(resources.job)}`] : []),
+    ...spillRoomLines(resources),
     ...resources.warnings.map(warning => `warning: ${warning}`)
   ];
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** The jobfs room this node's workers share for spill, where the job's request is known. */
+function spillRoomLines(resources: Resources): string[] {
+  const request = jobfsRequestOfNode(resources);
+  if (request === null) return [];
+  const margin = spillMarginBytes(request);
+  const used = resources.jobfs_used_bytes;
+  return [
+    ...(used != null
+      ? [`jobfs used    ${resources.jobfs_used_complete ? '' : 'at least '}${formatBytes(used)} of ${formatBytes(request)} requested`]
+      : []),
+    `spill room    ${formatBytes(Math.max(0, request - margin))}  (jobfs request ${formatBytes(request)} on this node − ${formatBytes(margin)} margin)`
+  ];
 }
 
 /** `plan`: the plan, for people or as JSON. */
@@ -39,6 +55,7 @@ export function printPlan(plan: Plan, json: boolean | undefined): void {
     `${describeTopology(plan.n_workers, plan.threads_per_worker)} (${plan.workload})`,
     `memory per worker  ${formatBytes(plan.memory_limit_bytes)}  (reserve ${formatBytes(plan.reserve_bytes)})`,
     `spill and temp     ${plan.local_directory}/<cluster id>`,
+    `spill cap          ${describeSpillCap(plan.max_spill_bytes)}${plan.max_spill_source ? `  (${plan.max_spill_source})` : ''}`,
     `chunks             about ${formatBytes(plan.recommended_chunk_bytes)}`,
     ...plan.warnings.map(warning => `warning: ${warning}`)
   ];

@@ -9,7 +9,7 @@ const BLAS_THREAD_VARIABLES = [
   'NUMEXPR_NUM_THREADS'
 ];
 
-/** The environment every process of the cluster gets: temp and spill in its own directory, the plan's thresholds. */
+/** The environment every process of the cluster gets: temp and spill in its own directory, the plan's thresholds and spill cap. */
 export function clusterEnvironment(plan: Plan, localDirectory: string): Record<string, string> {
   const env: Record<string, string> = {
     TMPDIR: localDirectory,
@@ -33,6 +33,10 @@ export function clusterEnvironment(plan: Plan, localDirectory: string): Record<s
     DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD: 'fork',
     MALLOC_TRIM_THRESHOLD_: '65536'
   };
+  if (plan.max_spill_bytes != null) {
+    // Bytes on disk per worker (spill-cap.ts); without it Dask's own default, false, is no cap.
+    env.DASK_DISTRIBUTED__WORKER__MEMORY__MAX_SPILL = String(plan.max_spill_bytes);
+  }
   for (const name of BLAS_THREAD_VARIABLES) {
     env[name] = String(plan.threads_per_worker); // the nanny keeps these over its own default of 1
   }

@@ -3,6 +3,7 @@ import { InputError } from '../errors';
 import { checkThresholdOrder } from '../requests/plan-request';
 import { privateRootName } from '../state/private-directory';
 import { formatBytes } from '../../common/format';
+import { spillCap } from './spill-cap';
 import { GiB, MiB } from './units';
 
 /** Below this a worker process cannot do useful work: the plan refuses rather than pretends. */
@@ -59,9 +60,10 @@ const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
 /**
  * Workers, threads and memory for this node (DESIGN.md "Units and semantics"). The workers
  * plus the reserve never get more than the node has; user numbers that cannot fit are an
- * InputError that says so.
+ * InputError that says so. `jobMemoryBytes` is the whole job's memory when `resources` is
+ * what other clusters leave of it: spill caps are shares of the job's (spill-cap.ts).
  */
-export function planCluster(resources: Resources, request: PlanRequest): Plan {
+export function planCluster(resources: Resources, request: PlanRequest, jobMemoryBytes = resources.memory_bytes): Plan {
   const warnings = [...resources.warnings];
   const thresholds = { ...DEFAULT_THRESHOLDS, ...request.thresholds };
   checkThresholdOrder(thresholds);
@@ -131,6 +133,9 @@ export function planCluster(resources: Resources, request: PlanRequest): Plan {
     warnings.push('No job filesystem found (PBS_JOBFS, SLURM_TMPDIR and TMPDIR are unset): spill goes to /tmp.');
   }
 
+  const spill = spillCap(resources, memoryLimitBytes, jobMemoryBytes);
+  if (spill.warning) warnings.push(spill.warning);
+
   return {
     workload: request.workload,
     n_workers,
@@ -142,6 +147,8 @@ export function planCluster(resources: Resources, request: PlanRequest): Plan {
     local_directory: localDirectoryRoot(resources),
     thresholds,
     recommended_chunk_bytes: chunk,
+    max_spill_bytes: spill.max_spill_bytes,
+    max_spill_source: spill.source,
     warnings
   };
 }

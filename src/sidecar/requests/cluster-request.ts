@@ -63,8 +63,11 @@ export function checkPlanRequest(body: unknown, context: RequestContext): Plan {
   // Worker jobs take nodes of their own: this one's share does not bound them.
   const shared = held.clusters > 0 && !overcommit && (fields.worker_jobs === undefined || fields.worker_jobs === null);
   const left = shared ? whatIsLeft(resources, held) : null;
-  const plan = planCluster(left?.resources ?? resources, request);
+  const plan = planCluster(left?.resources ?? resources, request, resources.memory_bytes);
   if (left) plan.warnings.unshift(left.warning);
+  if (overcommit && held.clusters > 0 && plan.max_spill_bytes) {
+    plan.warnings.push("overcommit: this cluster's spill caps and the other clusters' may together pass the job's jobfs request.");
+  }
   checkName(fields.name);
   if (typeof fields.name === 'string' && clusters.some(cluster => cluster.name === fields.name)) {
     throw new InputError('name', `a cluster named ${JSON.stringify(fields.name)} is already running`);

@@ -141,7 +141,9 @@ export function parseWorkerJobs(value: unknown, planFields: Body, here: JobHere 
     throw new InputError('worker_jobs.jobfs_gb', 'standard PBS Pro has no jobfs resource; leave worker_jobs.jobfs_gb out');
   }
   const memoryBytes = Math.floor(memoryGb * GiB);
-  // The job's node as its workers will see it: the plan divides the job, not this node.
+  const jobfsBytes = jobfsGb === null ? null : Math.floor(jobfsGb * GiB);
+  // The job's node as its workers will see it: the plan divides the job, not this node, and
+  // caps its workers' spill by the job's own jobfs request, where one is given.
   const jobNode: Resources = {
     batch_system: system,
     job_id: null,
@@ -158,7 +160,16 @@ export function parseWorkerJobs(value: unknown, planFields: Body, here: JobHere 
       jobfs: `the job's ${system === 'pbs' ? 'PBS_JOBFS' : 'SLURM_TMPDIR'}`
     },
     inputs: {},
-    warnings: []
+    warnings: [],
+    job: {
+      id: '(worker job)',
+      project: null,
+      queue: null,
+      storage: null,
+      walltime_seconds: null,
+      ends_at: null,
+      jobfs_request_bytes: jobfsBytes
+    }
   };
   const planBody = Object.fromEntries(PLAN_FIELDS_FOR_JOBS.filter(f => planFields[f] !== undefined).map(f => [f, planFields[f]]));
   const plan = planCluster(jobNode, parsePlanRequest(planBody));
@@ -170,7 +181,7 @@ export function parseWorkerJobs(value: unknown, planFields: Body, here: JobHere 
     walltime,
     queue: pattern(body, 'queue', QUEUE, 'a queue or partition name (letters, digits, _ . @ -)'),
     account: pattern(body, 'account', ACCOUNT, 'a project or account name (letters, digits, _ . -)'),
-    jobfs_bytes: jobfsGb === null ? null : Math.floor(jobfsGb * GiB),
+    jobfs_bytes: jobfsBytes,
     storage,
     prologue: checkPrologue(body.prologue),
     interface: pattern(body, 'interface', INTERFACE, 'a network interface name like ib0'),

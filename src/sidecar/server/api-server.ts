@@ -39,7 +39,7 @@ async function route(engine: Engine, request: IncomingMessage): Promise<[number,
   const path = url.pathname.replace(/\/+$/, '');
   const method = request.method ?? 'GET';
   checkBodyHeaders(request);
-  if (path === '/api/resources' && method === 'GET') return [200, engine.resources()];
+  if (path === '/api/resources' && method === 'GET') return [200, engine.resourcesWithJobfsUse()];
   if (path === '/api/plan' && method === 'POST') return [200, engine.plan(await readJson(request))];
   if (path === '/api/job-script' && method === 'POST') return [200, engine.jobScript(await readJson(request))];
   if (path === '/api/clusters' && method === 'GET') return [200, engine.list()];

@@ -10,6 +10,7 @@ import { Cluster, type ClusterSpec, type RunnerSpec, type WorkerJobsSpec } from 
 import { preloadPath } from '../cluster/preloads';
 import { ClusterStartError, NotFoundError } from '../errors';
 import { detectResources, type Environment } from '../node/detect';
+import { withJobfsUse } from '../node/jobfs-use';
 import { localDirectoryRoot } from '../node/plan';
 import { scaleCheckFor } from '../node/node-share';
 import {
@@ -61,6 +62,11 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   resources(): Resources {
     const detected = detectResources({ env: this.options.env, root: this.options.root });
     return { ...detected, runner_unavailable: runnerUnavailable(detected.batch_system, this.options.env) };
+  }
+
+  /** GET resources, as the sidebar polls it: with what the job's jobfs directory takes now. */
+  resourcesWithJobfsUse(): Resources {
+    return withJobfsUse(this.resources());
   }
 
   plan(body: unknown): Plan {
