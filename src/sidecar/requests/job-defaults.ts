@@ -50,7 +50,7 @@ export function walltimeFromJob(body: Body, here: JobHere | null, nowMs: number)
     throw new InputError(
       'worker_jobs.walltime',
       `this job (${job.id}) ends in ${formatDuration(left.too_short)}, at ${job.ends_at}: a worker job needs at least 00:05:00; ` +
-        'give worker_jobs.walltime (--walltime) to submit one anyway'
+        'give a walltime (worker_jobs.walltime) to submit one anyway'
     );
   }
   return { field: 'walltime', value: left.walltime, job_id: job.id };

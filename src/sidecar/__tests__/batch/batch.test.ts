@@ -170,7 +170,7 @@ describe("a worker job's walltime inside a job whose end is known: the time it h
     expect(() => parseWorkerJobs(job, {}, endingIn(4.5), now)).toThrow(
       new InputError(
         'worker_jobs.walltime',
-        'this job (12.gadi-pbs) ends in 4 min, at 2026-12-03T13:22:30.000Z: a worker job needs at least 00:05:00; give worker_jobs.walltime (--walltime) to submit one anyway'
+        'this job (12.gadi-pbs) ends in 4 min, at 2026-12-03T13:22:30.000Z: a worker job needs at least 00:05:00; give a walltime (worker_jobs.walltime) to submit one anyway'
       )
     );
     expect(parseWorkerJobs(job, {}, endingIn(5), now).walltime).toBe('00:05:00');
