@@ -26,6 +26,14 @@ RECORDED_QSTAT = {
 }
 
 
+def recorded_qstat_started_now() -> str:
+    """The recorded answer with its start moved to now: a job still running (one past its end
+    would make worker-job defaults refuse the walltime it has left)."""
+    answer = json.loads(json.dumps(RECORDED_QSTAT))
+    answer["Jobs"]["4242.gadi-pbs"]["stime"] = time.strftime("%a %b %e %H:%M:%S %Y")
+    return json.dumps(answer)
+
+
 def fake_qstat(directory: Path, body: str) -> dict:
     """A `qstat` first on PATH that runs `body` (sh); the environment that finds it."""
     directory.mkdir()
@@ -60,7 +68,7 @@ def test_a_qstat_that_hangs_leaves_detection_working_within_the_timeout_with_a_w
 
 def test_the_job_request_from_qstat_and_a_job_script_that_takes_its_project_and_storage(dask_hpc, tmp_path):
     answer = tmp_path / "qstat.json"
-    answer.write_text(json.dumps(RECORDED_QSTAT))
+    answer.write_text(recorded_qstat_started_now())
     env = fake_qstat(tmp_path / "bin", f'[ "$*" = "-f -F json 4242.gadi-pbs" ] || exit 3; cat {answer}')
     result = dask_hpc("detect", "--json", env=env)
     assert result.returncode == 0, result.stderr
@@ -68,12 +76,15 @@ def test_the_job_request_from_qstat_and_a_job_script_that_takes_its_project_and_
     assert job["project"] == "proj" and job["queue"] == "workq" and job["storage"] == "scratch/proj"
     assert job["walltime_seconds"] == 300 and job["jobfs_request_bytes"] == 500 * 2**20
     assert job["ends_at"].endswith("Z")
-    script = dask_hpc("job-script", "--system", "pbs", "--job-cores", "2", "--job-mem-gb", "4", env=env)
+    # The recorded job asked for 5 minutes: under the floor a worker job's default would take from it.
+    script = dask_hpc("job-script", "--system", "pbs", "--job-cores", "2", "--job-mem-gb", "4", "--walltime", "00:30:00", env=env)
     assert script.returncode == 0, script.stderr
     lines = script.stdout.splitlines()
     assert "#PBS -P proj" in lines and "#PBS -l storage=scratch/proj" in lines and "#PBS -q workq" in lines
     assert "# project proj (from this job, 4242.gadi-pbs)" in lines
-    given = dask_hpc("job-script", "--system", "pbs", "--job-cores", "2", "--job-mem-gb", "4", "--account", "other", env=env)
+    given = dask_hpc(
+        "job-script", "--system", "pbs", "--job-cores", "2", "--job-mem-gb", "4", "--walltime", "00:30:00", "--account", "other", env=env
+    )
     assert "#PBS -P other" in given.stdout.splitlines() and "# project" not in given.stdout, "a value given wins"
 
 
@@ -83,7 +94,7 @@ def test_get_resources_has_the_job_asked_once_and_the_job_script_preview_takes_i
     import requests
 
     answer = tmp_path / "qstat.json"
-    answer.write_text(json.dumps(RECORDED_QSTAT))
+    answer.write_text(recorded_qstat_started_now())
     env = fake_qstat(tmp_path / "bin", f"echo asked >> {tmp_path}/asked; cat {answer}")
     token = "job-request-test"
     headers = {"Authorization": f"token {token}"}
@@ -92,7 +103,7 @@ def test_get_resources_has_the_job_asked_once_and_the_job_script_preview_takes_i
             resources = requests.get(f"{base}/resources", headers=headers, timeout=30).json()
         assert resources["job"]["project"] == "proj" and resources["job"]["jobfs_request_bytes"] == 500 * 2**20
         assert (tmp_path / "asked").read_text() == "asked\n", "qstat is asked once per job, not at every poll"
-        body = {"worker_jobs": {"system": "pbs", "cores": 2, "memory_gb": 4}, "workload": "cpu"}
+        body = {"worker_jobs": {"system": "pbs", "cores": 2, "memory_gb": 4, "walltime": "00:30:00"}, "workload": "cpu"}
         preview = requests.post(f"{base}/job-script", headers=headers, json=body, timeout=30)
         assert preview.status_code == 200, preview.text
         lines = preview.json()["script"].splitlines()

@@ -179,9 +179,9 @@ export interface WorkerJobSpec {
   from_job?: JobDefault[];
 }
 
-/** A worker-job field taken from the job this runs in: account ← project, queue, storage. */
+/** A worker-job field taken from the job this runs in: account ← project, queue, storage; walltime ← the time it has left. */
 export interface JobDefault {
-  field: 'account' | 'queue' | 'storage';
+  field: 'account' | 'queue' | 'storage' | 'walltime';
   value: string;
   job_id: string;
 }

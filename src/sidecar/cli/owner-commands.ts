@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import type { ClusterState } from '../../common/protocol';
 import { InputError } from '../errors';
 import { checkSocketFlag, baseUrlFlag, ownerFlags, type FlagValues } from '../requests/flag-checks';
@@ -9,6 +9,16 @@ import { tlsEnvironment } from '../tls/cluster-tls';
 import { env, store } from './environment';
 import { asFlagError, jobBodyFromFlags, OWNER_FLAGS, planBodyFromFlags } from './flags';
 import { printJson } from './output';
+import {
+  atTime,
+  COMMAND_GRACE_MS,
+  deadlineEnvironment,
+  EXIT_WALLTIME,
+  retireMessage,
+  runDeadline,
+  tooLateMessage,
+  type RunDeadline
+} from './walltime-guard';
 import { parse, UsageError } from './parse';
 
 // The commands whose process owns clusters: up, run, serve; and job-script, which plans one.
@@ -95,17 +105,56 @@ export async function run(args: string[]): Promise<number> {
   const owner = new ClusterOwner(store(), ownerOptions(values, null));
   const request = clusterRequest(owner, values);
   await checkPython(owner.engine.options.python, env);
+  // Inside a batch job with a known end: stop cleanly before the batch system kills everything.
+  const deadline = runDeadline(owner.engine.resources().job, Date.now());
+  if (deadline && deadline.retireAtMs <= Date.now()) {
+    process.stderr.write(tooLateMessage(deadline, Date.now()));
+    return EXIT_WALLTIME;
+  }
   const cluster = await owner.startCluster(request);
-  const child = execa(command[0], command.slice(1), { env: clientEnvironment(cluster), stdio: 'inherit', reject: false });
+  const child = execa(command[0], command.slice(1), {
+    env: { ...clientEnvironment(cluster), ...deadlineEnvironment(deadline) },
+    stdio: 'inherit',
+    reject: false
+  });
   // Signals for us go to the command first; the cluster is stopped when it has ended.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  let stoppedForWalltime = false;
+  const cancel = deadline
+    ? atTime(deadline.retireAtMs, () => {
+        stoppedForWalltime = true;
+        void stopBeforeTheEnd(owner, cluster.id, child, deadline, command[0]);
+      })
+    : () => undefined;
   const result = await child;
+  cancel();
   await owner.shutdown();
+  if (stoppedForWalltime) return EXIT_WALLTIME;
   if (result.failed && result.exitCode === undefined && !result.signal) {
     process.stderr.write(`dask-hpc: cannot run ${JSON.stringify(command[0])}: ${result.shortMessage}\n`);
     return 127;
   }
   return result.exitCode ?? 128 + (result.signal ? (await import('node:os')).constants.signals[result.signal as NodeJS.Signals] : 1);
+}
+
+/**
+ * The job's end is near: the workers retire through the scheduler first (no new task starts on
+ * them and they close between tasks, not mid-write), then the command is told with SIGTERM and
+ * killed if it has not ended after a grace; `run` then stops the cluster as at any end.
+ */
+async function stopBeforeTheEnd(
+  owner: ClusterOwner,
+  clusterId: string,
+  child: ResultPromise,
+  deadline: RunDeadline,
+  commandName: string
+): Promise<void> {
+  process.stderr.write(retireMessage(deadline, commandName, Date.now()));
+  await owner.engine.scale(clusterId, { n_workers: 0 }).catch(error => {
+    process.stderr.write(`dask-hpc: retiring the workers: ${(error as Error).message}\n`);
+  });
+  child.kill('SIGTERM');
+  setTimeout(() => child.kill('SIGKILL'), COMMAND_GRACE_MS).unref();
 }
 
 export function jobScript(args: string[]): number {

@@ -1,4 +1,6 @@
 import type { JobDefault, Resources } from '../../common/protocol';
+import { formatDuration, walltimeLeft } from '../../common/session-end';
+import { InputError } from '../errors';
 
 type Body = Record<string, unknown>;
 
@@ -33,9 +35,34 @@ export function jobDefaults(
     .map(([field, value]) => ({ field, value, job_id: job.id }));
 }
 
-const WORDS: Record<JobDefault['field'], string> = { account: 'project', queue: 'queue', storage: 'storage' };
+/**
+ * A worker job's walltime when none is given, inside a job whose end is known: the time that job
+ * has left (whole minutes), since a worker job that outlives the session's scheduler only idles
+ * on the allocation. Any batch system's worker jobs; a walltime given wins (the user can ask for more).
+ * Under the 5-minute floor left: an InputError that says so, and how to ask anyway.
+ */
+export function walltimeFromJob(body: Body, here: JobHere | null, nowMs: number): JobDefault | null {
+  const job = here?.job;
+  if (!job || (body.walltime !== undefined && body.walltime !== null && body.walltime !== '')) return null;
+  const left = walltimeLeft(job.ends_at, nowMs);
+  if (left === null) return null;
+  if ('too_short' in left) {
+    throw new InputError(
+      'worker_jobs.walltime',
+      `this job (${job.id}) ends in ${formatDuration(left.too_short)}, at ${job.ends_at}: a worker job needs at least 00:05:00; ` +
+        'give a walltime (worker_jobs.walltime) to submit one anyway'
+    );
+  }
+  return { field: 'walltime', value: left.walltime, job_id: job.id };
+}
+
+const WORDS: Record<JobDefault['field'], string> = { account: 'project', queue: 'queue', storage: 'storage', walltime: 'walltime' };
 
 /** "# project a00 (from this job, 12.gadi-pbs)": the script says where each value it was not given came from. */
 export function jobDefaultComments(defaults: JobDefault[] | undefined): string[] {
-  return (defaults ?? []).map(({ field, value, job_id }) => `# ${WORDS[field]} ${value} (from this job, ${job_id})`);
+  return (defaults ?? []).map(({ field, value, job_id }) =>
+    field === 'walltime'
+      ? `# walltime ${value} (the time this job, ${job_id}, has left)`
+      : `# ${WORDS[field]} ${value} (from this job, ${job_id})`
+  );
 }

@@ -4,7 +4,7 @@ import { planCluster } from '../node/plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
 import { GiB } from '../node/units';
 import { checkPrologue } from '../batch/prologue';
-import { jobDefaults, type JobHere } from './job-defaults';
+import { jobDefaults, walltimeFromJob, type JobHere } from './job-defaults';
 
 type Body = Record<string, unknown>;
 
@@ -91,11 +91,13 @@ export function initialJobs(body: Body): number {
  * The `worker_jobs` part of a cluster request, checked field by field (each wrong value is an
  * InputError naming it), with the plan of each job's workers from the job's own cores and memory.
  */
-export function parseWorkerJobs(value: unknown, planFields: Body, here: JobHere | null = null): WorkerJobSpec {
+export function parseWorkerJobs(value: unknown, planFields: Body, here: JobHere | null = null, nowMs = Date.now()): WorkerJobSpec {
   const given = requireObject(value, 'worker_jobs');
   rejectUnknownFields(given, JOB_FIELDS);
   const shapes = { account: ACCOUNT, queue: QUEUE, storage: STORAGE };
-  const fromJob = jobDefaults(given, here, (field, text) => shapes[field].test(text));
+  const fromJob = jobDefaults(given, here, (field, text) => shapes[field as keyof typeof shapes].test(text));
+  const walltimeDefault = walltimeFromJob(given, here, nowMs);
+  if (walltimeDefault) fromJob.push(walltimeDefault);
   const body: Body = { ...given, ...Object.fromEntries(fromJob.map(entry => [entry.field, entry.value])) };
   const system = body.system;
   if (system !== 'pbs' && system !== 'slurm') {

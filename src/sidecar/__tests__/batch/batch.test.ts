@@ -132,6 +132,55 @@ describe('worker jobs made inside a job take its project, queue and storage wher
   });
 });
 
+describe("a worker job's walltime inside a job whose end is known: the time it has left", () => {
+  const now = Date.parse('2026-12-03T13:18:00Z');
+  const endingIn = (minutes: number | null) => ({
+    batch_system: 'pbs' as const,
+    job: {
+      id: '12.gadi-pbs',
+      project: null,
+      queue: null,
+      storage: null,
+      walltime_seconds: 7200,
+      ends_at: minutes === null ? null : new Date(now + minutes * 60_000).toISOString(),
+      jobfs_request_bytes: null
+    }
+  });
+  const job = { system: 'pbs', cores: 2, memory_gb: 4 };
+
+  test('left out: the time left in whole minutes, and the script says where it came from', () => {
+    const spec = parseWorkerJobs(job, {}, endingIn(72.9), now);
+    expect(spec.walltime).toBe('01:12:00');
+    const script = renderJobScript(spec, context);
+    expect(directives(script, '#PBS')).toContain('#PBS -l walltime=01:12:00');
+    expect(script).toContain('# walltime 01:12:00 (the time this job, 12.gadi-pbs, has left)\n');
+    bashAccepts(script);
+    // For a Slurm worker job too: any worker job ends with the session's scheduler.
+    expect(parseWorkerJobs({ ...job, system: 'slurm' }, {}, endingIn(30), now).walltime).toBe('00:30:00');
+  });
+
+  test('a walltime given wins, even one longer than the job has left, and has no comment', () => {
+    const spec = parseWorkerJobs({ ...job, walltime: '05:00:00' }, {}, endingIn(30), now);
+    expect(spec.walltime).toBe('05:00:00');
+    expect(renderJobScript(spec, context)).not.toContain('# walltime');
+    expect(parseWorkerJobs({ ...job, walltime: '00:10:00' }, {}, endingIn(2), now).walltime).toBe('00:10:00');
+  });
+
+  test('less than 5 minutes left is a clear error naming the field; an unknown or odd end keeps 01:00:00', () => {
+    expect(() => parseWorkerJobs(job, {}, endingIn(4.5), now)).toThrow(
+      new InputError(
+        'worker_jobs.walltime',
+        'this job (12.gadi-pbs) ends in 4 min, at 2026-12-03T13:22:30.000Z: a worker job needs at least 00:05:00; give a walltime (worker_jobs.walltime) to submit one anyway'
+      )
+    );
+    expect(parseWorkerJobs(job, {}, endingIn(5), now).walltime).toBe('00:05:00');
+    expect(parseWorkerJobs(job, {}, endingIn(null), now).walltime).toBe('01:00:00');
+    const odd = { ...endingIn(null), job: { ...endingIn(null).job, ends_at: 'tomorrow' } };
+    expect(parseWorkerJobs(job, {}, odd, now).walltime).toBe('01:00:00');
+    expect(parseWorkerJobs(job, {}, null, now).walltime).toBe('01:00:00');
+  });
+});
+
 describe("a worker job's interface: a preference where the node has it", () => {
   // The repository's Python (scripts/setup.sh), with Dask and psutil, as on a compute node.
   const PYTHON = join(__dirname, '..', '..', '..', '..', '.venv', 'bin', 'python');
