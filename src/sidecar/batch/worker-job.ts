@@ -59,6 +59,8 @@ export class JobTracker {
   private readonly jobs = new Set<WorkerJob>();
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
+  /** Jobs asked to be cancelled in this turn of the event loop: one qdel/scancel for all of them. */
+  private cancelling: { jobIds: string[]; sent: Promise<void> } | null = null;
 
   constructor(
     readonly commands: BatchCommands,
@@ -72,8 +74,21 @@ export class JobTracker {
     this.schedule();
   }
 
+  /**
+   * Cancels `job` together with every other job cancelled in the same turn (a teardown ends
+   * all units at once): one batch command for all, as the batch server prefers.
+   */
   cancel(job: WorkerJob): Promise<void> {
-    return this.commands.cancel([job.jobId]);
+    if (!this.cancelling) {
+      const batch: { jobIds: string[]; sent: Promise<void> } = { jobIds: [], sent: Promise.resolve() };
+      batch.sent = new Promise<void>(resolve => setImmediate(resolve)).then(() => {
+        this.cancelling = null;
+        return this.commands.cancel(batch.jobIds);
+      });
+      this.cancelling = batch;
+    }
+    this.cancelling.jobIds.push(job.jobId);
+    return this.cancelling.sent;
   }
 
   /** One question to the batch system about every tracked job; concurrent callers share it. */
