@@ -45,9 +45,10 @@ status=0
 (cd ui-tests && DASK_HPC_STATE_DIR=$slurm_node_state SLURM_JOB_ID=5 SLURM_CPUS_ON_NODE=2 SLURM_MEM_PER_NODE=4096 \
   npx playwright test -c playwright.slurm-node.config.js) || status=$?
 # And inside a pretend Gadi job whose qstat (pbs-node/bin) reports its project, queue, storage
-# and jobfs request, with a job directory of its own (PBS_JOBFS) the jobfs spec fills.
+# and jobfs request, with a job directory of its own (PBS_JOBFS) the jobfs spec fills, and a
+# one-hour walltime that started now (in qstat's own form of a time).
 (cd ui-tests && DASK_HPC_STATE_DIR=$pbs_node_state PBS_JOBID=12.gadi-pbs PBS_NCPUS=2 PBS_VMEM=4gb PBS_JOBFS=$pbs_node_jobfs \
-  PATH="$PWD/pbs-node/bin:$PATH" \
+  DASK_HPC_UI_JOB_STIME="$(LC_ALL=C date '+%a %b %e %H:%M:%S %Y')" PATH="$PWD/pbs-node/bin:$PATH" \
   npx playwright test -c playwright.pbs-node.config.js) || status=$?
 
 # Every job in this Slurm was submitted by these tests.

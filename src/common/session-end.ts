@@ -64,12 +64,11 @@ export function dueWarning(left: number | null, shown: ReadonlySet<number>): { m
   return { minutes, covers: [...reached] };
 }
 
-/** What a notification at the threshold says: what will happen, what to do. */
+/** What a notification at the threshold says: what will happen, what to do; within the 140 characters a JupyterLab toast shows. */
 export function warningMessage(left: number, endsAt: string, timeZone?: string): string {
   return (
-    `This session ends in ${formatDuration(left)} (at ${clockTime(endsAt, timeZone)}), when its walltime runs out: ` +
-    'running Dask clusters stop and what their workers hold in memory is lost. Save what you need now: ' +
-    'client.gather() or .compute() the results and write them to /scratch or /g/data.'
+    `This session ends in ${formatDuration(left)} (at ${clockTime(endsAt, timeZone)}): its Dask clusters stop, ` +
+    "their workers' memory is lost. Save results to /scratch or /g/data."
   );
 }
 

@@ -1,5 +1,5 @@
 import { ILabShell, ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import type { Widget } from '@lumino/widgets';
 import type { Workload } from '../common/protocol';
@@ -11,6 +11,7 @@ import type { LaunchDefaults } from './components/LaunchForm';
 import { DashboardTabs } from './dashboard-tabs';
 import { DaskHpcModel } from './model';
 import { dragCodeCell } from './notebook-cells';
+import { SessionEndNotifier } from './session-end-notifier';
 import { DaskHpcSidebar, daskIcon } from './sidebar';
 import { clientSnippet, DEFAULT_SNIPPET_TEMPLATE } from './snippet';
 
@@ -44,6 +45,22 @@ function focusWhenRendered(node: HTMLElement, selector: string, frames = 30): vo
   const element = node.querySelector<HTMLElement>(selector);
   if (element) element.focus();
   else if (frames > 0) requestAnimationFrame(() => focusWhenRendered(node, selector, frames - 1));
+}
+
+/** How often the walltime warnings are checked besides each refresh (which stands by in a hidden tab). */
+const SESSION_END_CHECK_MS = 30_000;
+
+/** The 15- and 5-minute warnings before this job's walltime runs out, as JupyterLab notifications that stay. */
+function watchSessionEnd(model: DaskHpcModel): void {
+  const notifier = new SessionEndNotifier({
+    jobEnd: () => {
+      const job = model.resources?.job;
+      return job?.ends_at ? { id: job.id, endsAt: job.ends_at } : null;
+    },
+    notify: message => void Notification.warning(message, { autoClose: false })
+  });
+  model.stateChanged.connect(() => notifier.check());
+  const timer = setInterval(() => (model.isDisposed ? clearInterval(timer) : notifier.check()), SESSION_END_CHECK_MS);
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -112,6 +129,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       config = readConfig(settings);
       sidebar.setDefaults(config.launch);
     });
+    watchSessionEnd(model);
     model.start();
     if (restorer) {
       restorer.add(sidebar, sidebar.id);

@@ -44,7 +44,13 @@ export class DaskHpcSidebar extends ReactWidget {
             <div className="jp-DaskHpc-cards">
               {model.list.length === 0 && <div className="jp-DaskHpc-muted">None yet.</div>}
               {model.list.map(cluster => (
-                <ClusterCard key={cluster.id} cluster={cluster} metrics={model.metrics(cluster.id)} actions={this.actions} />
+                <ClusterCard
+                  key={cluster.id}
+                  cluster={cluster}
+                  metrics={model.metrics(cluster.id)}
+                  actions={this.actions}
+                  sessionEndsAt={model.resources?.job?.ends_at}
+                />
               ))}
             </div>
             <h2 className="jp-DaskHpc-heading">New cluster</h2>

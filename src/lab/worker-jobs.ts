@@ -20,13 +20,16 @@ export interface WorkerJobFields {
   jobs: string;
 }
 
+/** A worker job's walltime outside a job whose end is known (inside one, the engine gives the time left). */
+export const DEFAULT_WALLTIME = '01:00:00';
+
 export function initialWorkerJobFields(batchSystem: BatchSystem | undefined): WorkerJobFields {
   return {
     system: batchSystem === 'slurm' ? 'slurm' : 'pbs',
     dialect: 'gadi',
     cores: '',
     memory_gb: '',
-    walltime: '01:00:00',
+    walltime: DEFAULT_WALLTIME,
     queue: '',
     account: '',
     jobfs_gb: '',
@@ -40,6 +43,8 @@ export function initialWorkerJobFields(batchSystem: BatchSystem | undefined): Wo
 /**
  * The fields prefilled from the job this JupyterLab runs in (resources.job): its project, queue
  * and storage, where the user has typed nothing. The engine marks them in the script's comments.
+ * In a job whose end is known the walltime left at its default is emptied: the engine then gives
+ * each worker job the time this job has left, so none outlives the session (a typed one wins).
  */
 export function prefillFromJob(fields: WorkerJobFields, job: JobRequest | null | undefined): WorkerJobFields {
   if (!job) return fields;
@@ -50,6 +55,7 @@ export function prefillFromJob(fields: WorkerJobFields, job: JobRequest | null |
     ['storage', job.storage]
   ];
   for (const [key, value] of values) if (value && next[key].trim() === '') next[key] = value;
+  if (job.ends_at && next.walltime === DEFAULT_WALLTIME) next.walltime = '';
   return next;
 }
 

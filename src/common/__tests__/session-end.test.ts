@@ -57,9 +57,11 @@ describe('the notifications before the end', () => {
   test('say what is lost and what to do', () => {
     const text = warningMessage(14 * 60 + 30, '2026-12-03T13:32:30Z', 'UTC');
     expect(text).toContain('ends in 14 min (at 13:32)');
-    expect(text).toContain('workers hold in memory is lost');
-    expect(text).toContain('client.gather()');
+    expect(text).toContain("workers' memory is lost");
     expect(text).toContain('/scratch');
+    // A JupyterLab toast cuts a message past 140 characters: the advice at the end must show.
+    for (const seconds of [15 * 60, 10 * 60 + 59, 5 * 60, 59])
+      expect(warningMessage(seconds, '2026-12-03T13:32:30Z', 'UTC').length).toBeLessThanOrEqual(140);
   });
 });
 

@@ -111,6 +111,24 @@ describe('workers on other nodes', () => {
     expect(workerJobsBody(fields)).toMatchObject({ account: 'a00', storage: 'scratch/a00' });
   });
 
+  test('in a job whose end is known the walltime is left to the engine (the time left); a typed one stays; outside, one hour', () => {
+    const job = {
+      id: '12.gadi-pbs',
+      project: null,
+      queue: null,
+      storage: null,
+      walltime_seconds: 3600,
+      ends_at: '2026-12-03T15:00:00.000Z',
+      jobfs_request_bytes: null
+    };
+    expect(initialWorkerJobFields('pbs').walltime).toBe('01:00:00');
+    const fields = prefillFromJob(initialWorkerJobFields('pbs'), job);
+    expect(fields.walltime).toBe('');
+    expect(workerJobsBody(fields)).not.toHaveProperty('walltime');
+    expect(prefillFromJob({ ...initialWorkerJobFields('pbs'), walltime: '02:00:00' }, job).walltime).toBe('02:00:00');
+    expect(prefillFromJob(initialWorkerJobFields('pbs'), { ...job, ends_at: null }).walltime).toBe('01:00:00');
+  });
+
   test('job counts follow the job states of the cluster workers', () => {
     const workers = [
       { job_state: 'queued' },

@@ -5,6 +5,7 @@ import type { ClusterMetrics, ClusterState } from '../../common/protocol';
 import { jobCounts } from '../worker-jobs';
 import { ClusterControls } from './ClusterControls';
 import { Meter } from './Meter';
+import { SessionEnd } from './SessionEnd';
 
 export interface CardActions {
   scale(id: string, nWorkers: number): Promise<void>;
@@ -78,11 +79,14 @@ function Figures({ metrics }: { metrics: ClusterMetrics }): JSX.Element {
 export function ClusterCard({
   cluster,
   metrics,
-  actions
+  actions,
+  sessionEndsAt
 }: {
   cluster: ClusterState;
   metrics: ClusterMetrics | null;
   actions: CardActions;
+  /** The end of the job this JupyterLab runs in: the cluster's scheduler stops with it. */
+  sessionEndsAt?: string | null;
 }): JSX.Element {
   const [actionError, setActionError] = React.useState<string | null>(null);
   const running = cluster.workers.filter(w => w.status === 'running').length;
@@ -125,6 +129,7 @@ export function ClusterCard({
       </div>
       <Meter label="Workers" used={running} total={wanted} text={`${running}/${wanted}`} testId="dask-hpc-workers" role="progressbar" />
       {cluster.worker_jobs && <JobsLine cluster={cluster} />}
+      {live && <SessionEnd endsAt={sessionEndsAt} testId="dask-hpc-card-session-end" />}
       {metrics && <Figures metrics={metrics} />}
       <div className="jp-DaskHpc-muted jp-DaskHpc-card-detail" title={cluster.scheduler_address ?? ''}>
         {describeTopology(cluster.workers.length, cluster.plan.threads_per_worker)}, {formatBytes(cluster.plan.memory_limit_bytes)} each

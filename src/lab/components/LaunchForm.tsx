@@ -292,7 +292,12 @@ export function LaunchForm({
       {placement === 'jobs' && (
         <details className="jp-DaskHpc-advanced" open>
           <summary>Workers on other nodes</summary>
-          <WorkerJobsFields fields={jobFields} onChange={changeJobFields} errorFor={field => messageAt(field, field)} />
+          <WorkerJobsFields
+            fields={jobFields}
+            onChange={changeJobFields}
+            errorFor={field => messageAt(field, field)}
+            jobEndKnown={Boolean(job?.ends_at)}
+          />
         </details>
       )}
       {(clustersHere > 0 || overcommit || error?.field === 'overcommit') && (

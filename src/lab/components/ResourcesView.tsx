@@ -2,6 +2,7 @@ import * as React from 'react';
 import { formatBytes } from '../../common/format';
 import type { ClusterState, Resources } from '../../common/protocol';
 import { jobfsAgainstRequest } from '../jobfs-bar';
+import { SessionEnd } from './SessionEnd';
 
 interface Props {
   resources: Resources | null;
@@ -51,6 +52,7 @@ export function ResourcesView({ resources, error, clusters }: Props): JSX.Elemen
         {resources.batch_system === 'none' ? 'No batch system' : `${resources.batch_system.toUpperCase()} job ${resources.job_id}`} on{' '}
         {resources.hostname}
       </div>
+      <SessionEnd endsAt={resources.job?.ends_at} testId="dask-hpc-session-end" />
       <Bar
         label="Cores"
         used={coresInUse}

@@ -6,10 +6,12 @@ interface Props {
   onChange: (fields: WorkerJobFields) => void;
   /** The engine's message for a field of worker_jobs, or null. */
   errorFor: (field: string) => string | null;
+  /** This JupyterLab's job has a known end: an empty walltime is the time it has left. */
+  jobEndKnown?: boolean;
 }
 
 /** The shape of each worker job (PBS: Gadi or standard PBS Pro; Slurm), as the job script needs it. */
-export function WorkerJobsFields({ fields, onChange, errorFor }: Props): JSX.Element {
+export function WorkerJobsFields({ fields, onChange, errorFor, jobEndKnown }: Props): JSX.Element {
   const set = (key: keyof WorkerJobFields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>) =>
     onChange({ ...fields, [key]: event.target.value });
   const gadi = fields.system === 'pbs' && fields.dialect === 'gadi';
@@ -73,7 +75,7 @@ export function WorkerJobsFields({ fields, onChange, errorFor }: Props): JSX.Ele
       )}
       {field('cores', 'Cores per job', 'e.g. 48', 'number')}
       {field('memory_gb', 'Memory per job (GiB)', 'e.g. 190', 'number')}
-      {field('walltime', 'Walltime', 'HH:MM:SS')}
+      {field('walltime', 'Walltime', jobEndKnown ? 'time this job has left' : 'HH:MM:SS')}
       {field('queue', fields.system === 'slurm' ? 'Partition' : 'Queue', 'site default')}
       {field('account', gadi ? 'Project (-P)' : 'Account', 'default')}
       {!pbsPro && field('jobfs_gb', fields.system === 'slurm' ? 'Local disk, --tmp (GiB)' : 'Jobfs (GiB)', 'site default', 'number')}
