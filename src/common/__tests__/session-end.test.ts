@@ -60,8 +60,9 @@ describe('the notifications before the end', () => {
     expect(text).toContain("workers' memory is lost");
     expect(text).toContain('/scratch');
     // A JupyterLab toast cuts a message past 140 characters: the advice at the end must show.
-    for (const seconds of [15 * 60, 10 * 60 + 59, 5 * 60, 59])
+    for (const seconds of [15 * 60, 10 * 60 + 59, 5 * 60, 59]) {
       expect(warningMessage(seconds, '2026-12-03T13:32:30Z', 'UTC').length).toBeLessThanOrEqual(140);
+    }
   });
 });
 
