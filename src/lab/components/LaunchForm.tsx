@@ -335,7 +335,7 @@ export function LaunchForm({
             </div>
             {plan.warnings.map(warning => (
               <div key={warning} className="jp-DaskHpc-warning">
-                {warning}
+                {inFormWords(warning)}
               </div>
             ))}
             {jobScript && (

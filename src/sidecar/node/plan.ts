@@ -22,8 +22,12 @@ export function defaultReserveBytes(nodeMemoryBytes: number): number {
   return Math.min(50 * GiB, Math.floor(GiB + 0.1 * nodeMemoryBytes));
 }
 
-/** Workers and threads for a workload: cpu 1 thread each, mixed 2, io one worker with 8–16. */
-function topology(workload: Workload, cores: number, maxWorkers: number | null) {
+/**
+ * Workers and threads for a workload: cpu 1 thread each, mixed 2, io one worker with 8–16
+ * threads, fewer (never below the cores) where the memory would not give each thread room for
+ * 256 MiB chunks: a 2-core, 8 GiB job gets 4, not 8 threads of 790 MiB.
+ */
+function topology(workload: Workload, cores: number, maxWorkers: number | null, usableBytes: number) {
   const cap = (n: number) => Math.max(1, Math.min(n, maxWorkers ?? n));
   switch (workload) {
     case 'cpu':
@@ -32,8 +36,10 @@ function topology(workload: Workload, cores: number, maxWorkers: number | null) 
       const threads = cores >= 2 ? 2 : 1;
       return { n_workers: cap(Math.floor(cores / threads)), threads_per_worker: threads, processes: true };
     }
-    case 'io':
-      return { n_workers: 1, threads_per_worker: Math.min(16, Math.max(8, cores)), processes: false };
+    case 'io': {
+      const roomy = Math.floor(usableBytes / (ADVISED_CHUNK_BYTES * CHUNKS_IN_FLIGHT_PER_THREAD));
+      return { n_workers: 1, threads_per_worker: Math.max(Math.min(cores, 16), Math.min(16, Math.max(8, cores), roomy)), processes: false };
+    }
   }
 }
 
@@ -92,7 +98,7 @@ export function planCluster(resources: Resources, request: PlanRequest, jobMemor
     );
   }
 
-  const shape = topology(request.workload, resources.cores, request.max_workers ?? null);
+  const shape = topology(request.workload, resources.cores, request.max_workers ?? null, usable);
   const { threads_per_worker, processes } = shape;
   let { n_workers } = shape;
   const fitting = Math.floor(usable / MIN_WORKER_MEMORY_BYTES);

@@ -49,6 +49,16 @@ describe('topologies (DESIGN.md)', () => {
     expect(plan.warnings.join('\n')).toMatch(/32 of 48 cores stay idle/);
     expect(planCluster(node(2, 24), { workload: 'io' }).threads_per_worker).toBe(8);
   });
+  test('io on a small job: fewer threads, each with room for 256 MiB chunks, so the first plan carries no warning', () => {
+    // A 2-core, 8 GiB ARE session (issue 26): 8 threads would get 793.6 MiB each.
+    const plan = planCluster(node(2, 8), { workload: 'io' });
+    expect(plan).toMatchObject({ n_workers: 1, threads_per_worker: 4 });
+    expect(plan.recommended_chunk_bytes).toBe(256 * MiB);
+    expect(plan.warnings).toEqual([]);
+    // Never fewer threads than cores: with too little memory even for those, the warning says so.
+    expect(planCluster(node(8, 8), { workload: 'io' }).threads_per_worker).toBe(8);
+    expect(planCluster(node(1, 2), { workload: 'io' }).threads_per_worker).toBe(1);
+  });
 });
 
 describe('memory', () => {
