@@ -4,6 +4,7 @@ import * as React from 'react';
 import { ClusterCard, type CardActions } from './components/ClusterCard';
 import { LaunchForm, type LaunchDefaults } from './components/LaunchForm';
 import { ResourcesView } from './components/ResourcesView';
+import type { ClusterState } from '../common/protocol';
 import type { DaskHpcModel } from './model';
 
 export const daskIcon = new LabIcon({
@@ -12,6 +13,15 @@ export const daskIcon = new LabIcon({
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
     '<path d="M4 3h3v18H4zM10.5 6h3v15h-3zM17 9h3v12h-3z"/></g></svg>'
 });
+
+/** What the clusters on this node hold, as a key that changes when one starts, scales or stops (the form's preview is asked again). */
+export function nodeShareKey(clusters: ClusterState[]): string {
+  // Every status counts: the engine may still count a stopping cluster, and not a stopped one.
+  return clusters
+    .filter(cluster => !cluster.worker_jobs)
+    .map(cluster => `${cluster.id}:${cluster.status}:${cluster.workers.length}`)
+    .join(',');
+}
 
 /** The Dask HPC sidebar: the node, the cluster cards, the launch form with its live plan. It renders the model. */
 export class DaskHpcSidebar extends ReactWidget {
@@ -59,6 +69,7 @@ export class DaskHpcSidebar extends ReactWidget {
               batchSystem={model.resources?.batch_system}
               job={model.resources?.job}
               clustersHere={model.list.filter(cluster => cluster.status !== 'failed' && !cluster.worker_jobs).length}
+              nodeShare={nodeShareKey(model.list)}
               runnerUnavailable={model.resources ? (model.resources.runner_unavailable ?? null) : 'the node is still being read'}
               plan={body => model.plan(body)}
               jobScript={body => model.jobScript(body)}

@@ -432,9 +432,20 @@ test('after a reload the dashboard tabs come back, and with autoConnect new kern
   });
 });
 
-test('shutting down asks first, then the cluster goes', async () => {
+test('shutting down asks first, then the cluster goes, and the form plans on the freed node at once', async () => {
+  // The form still says the node is taken, with a Launch that looks and says so.
+  await expect(sidebar().getByRole('alert')).toContainText('nothing is left for another cluster');
+  const launch = sidebar().locator('button.jp-DaskHpc-launch');
+  await expect(launch).toBeDisabled();
+  await expect(launch).toHaveAttribute('title', /^No valid plan yet: .*nothing is left for another cluster/);
+  expect(Number(await launch.evaluate(button => getComputedStyle(button).opacity))).toBeLessThan(0.6);
   await card().getByRole('button', { name: 'Shut down' }).click();
   await page.locator('.jp-Dialog').getByRole('button', { name: 'Shut down' }).click();
   await expect(card()).toHaveCount(0, { timeout: 60000 });
   await expect(sidebar().getByText('0 of 2 in use')).toBeVisible();
+  // No field touched: the preview follows the node's share as it is now.
+  await expect(sidebar().getByRole('alert')).toHaveCount(0, { timeout: 10000 });
+  await expect(launch).toBeEnabled();
+  await expect(launch).toHaveAttribute('title', 'Start this cluster');
+  expect(Number(await launch.evaluate(button => getComputedStyle(button).opacity))).toBe(1);
 });

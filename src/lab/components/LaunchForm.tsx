@@ -27,6 +27,8 @@ interface Props {
   job?: JobRequest | null;
   /** Clusters running with workers on this node: a new plan gets what they leave, unless the user shares the node anyway. */
   clustersHere: number;
+  /** What the clusters on this node hold now (changes when one starts, scales or stops): the preview is asked again. */
+  nodeShare: string;
   /** Why runner mode cannot run here (the engine's word), or null when it can: the option is greyed out then. */
   runnerUnavailable: string | null;
   /** The server's plan for a request, its worker-job script, and the launch: the model's calls. */
@@ -71,6 +73,7 @@ export function LaunchForm({
   batchSystem,
   job,
   clustersHere,
+  nodeShare,
   runnerUnavailable,
   plan: planOf,
   jobScript: jobScriptOf,
@@ -165,7 +168,8 @@ export function LaunchForm({
     fields.name,
     placement,
     jobFields,
-    overcommit
+    overcommit,
+    nodeShare
   ]);
 
   const set = (key: keyof Fields) => (event: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) => {
@@ -175,6 +179,14 @@ export function LaunchForm({
     setFields({ ...fields, [key]: event.target.value });
   };
   const unreadableField = [...unreadable][0] ?? null;
+  /** Why Launch cannot be pressed now, said on hover; null when it can. */
+  const launchBlocked = launching
+    ? 'Launching…'
+    : unreadableField !== null
+      ? `${FIELD_LABELS[unreadableField] ?? unreadableField}: not a number.`
+      : !plan
+        ? `No valid plan yet${error ? `: ${inFormWords(error.message)}` : ''}`
+        : null;
   /** The message at a field: the browser's refusal of its text, or the engine's, once the user has touched it. */
   const messageAt = (field: string, apiField: string) => {
     if (unreadable.has(field)) return `${FIELD_LABELS[field] ?? field}: not a number.`;
@@ -358,7 +370,8 @@ export function LaunchForm({
       <button
         type="submit"
         className="jp-mod-styled jp-mod-accept jp-DaskHpc-launch"
-        disabled={launching || !plan || unreadableField !== null}
+        disabled={launchBlocked !== null}
+        title={launchBlocked ?? 'Start this cluster'}
       >
         {launching ? 'Launching…' : 'Launch'}
       </button>
