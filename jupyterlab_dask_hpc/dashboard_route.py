@@ -16,6 +16,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
 from tornado import web
+from tornado.websocket import WebSocketClosedError
 
 from . import unix_http
 from .errors import DaskHpcError
@@ -103,6 +104,17 @@ class DashboardHandler(ProxyHandler):
 
     async def open(self, cluster_id, path):
         return await self.proxy_open("127.0.0.1", self.scheduler_port, path)
+
+    def write_message(self, message, binary=False):
+        # A tab that closes or reloads leaves the dashboard's messages in flight: jupyter-server-proxy
+        # writes each to the closed browser socket, and tornado logs a WebSocketClosedError traceback.
+        # The browser is gone; so is the message. The base class closes the dashboard's side.
+        try:
+            sent = super().write_message(message, binary=binary)
+        except WebSocketClosedError:
+            return None
+        sent.add_done_callback(lambda future: future.cancelled() or future.exception())  # retrieved: not logged
+        return sent
 
     # The dashboard is read: nothing else is relayed (the base class leaves XSRF to the proxied app).
     def _read_only(self, *args):

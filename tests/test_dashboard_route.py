@@ -15,6 +15,7 @@ import time
 
 import pytest
 import tornado.httpserver
+import tornado.ioloop
 import tornado.netutil
 import tornado.web
 from test_server_extension import api, jp_server_cleanup, server_config  # noqa: F401 (a fixture)
@@ -288,6 +289,17 @@ class _RecordSocket(WebSocketHandler):
         self.write_message("hello")
 
 
+class _ChattySocket(WebSocketHandler):
+    """Sends as Bokeh does while a plot updates: a message every few milliseconds."""
+
+    def open(self):
+        self.sender = tornado.ioloop.PeriodicCallback(lambda: self.write_message("update" * 10000), 1)
+        self.sender.start()
+
+    def on_close(self):
+        self.sender.stop()
+
+
 @pytest.fixture
 def recorded_dashboard(dask_hpc, jp_asyncio_loop, tmp_path):
     """A 'scheduler' of this user's (this test's process, recorded as a running cluster in the
@@ -295,7 +307,9 @@ def recorded_dashboard(dask_hpc, jp_asyncio_loop, tmp_path):
 
     listeners = tornado.netutil.bind_sockets(0, "127.0.0.1")
     port = listeners[0].getsockname()[1]
-    server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/status/ws", _RecordSocket), (r"(/.*)", _RecordPage)]))
+    server = tornado.httpserver.HTTPServer(
+        tornado.web.Application([(r"/status/ws", _RecordSocket), (r"/chatty/ws", _ChattySocket), (r"(/.*)", _RecordPage)])
+    )
     server.add_sockets(listeners)  # on the loop of the test and the server
     # The whole shape the engine writes: a record of another shape is skipped (cluster-record.ts).
     here = {
@@ -389,3 +403,16 @@ async def test_a_cluster_that_dask_hpc_up_started_is_served_through_its_route_un
         stopped = await asyncio.to_thread(dask_hpc, "down", cluster["id"])
         assert stopped.returncode == 0, stopped.stderr
     assert (await jp_fetch(*route, raise_error=False)).code == 404
+
+
+@pytest.mark.timeout(60)
+async def test_closing_a_dashboard_tab_while_the_dashboard_sends_logs_no_traceback(jp_ws_fetch, recorded_dashboard, caplog):
+    """Issue 26: closing a dashboard tab printed a WebSocketClosedError traceback in the server's
+    log (jupyter-server-proxy writes the dashboard's next message to the closed browser socket)."""
+    for _ in range(20):  # the race is narrow: each round gives it another chance
+        socket = await jp_ws_fetch("dask-hpc", "dashboard", "feedbeef", "chatty", "ws")
+        assert await asyncio.wait_for(socket.read_message(), 10) is not None
+        socket.protocol.stream.close()  # as a tab closes or reloads: the connection goes, no closing handshake
+        await asyncio.sleep(0.2)
+    noisy = [r for r in caplog.records if r.exc_info or "WebSocketClosedError" in r.getMessage()]
+    assert not noisy, [r.getMessage() + repr(r.exc_info) for r in noisy]

@@ -60,6 +60,7 @@ export class DaskHpcSidebar extends ReactWidget {
                   metrics={model.metrics(cluster.id)}
                   actions={this.actions}
                   sessionEndsAt={model.resources?.job?.ends_at}
+                  jobCores={model.resources?.cores}
                 />
               ))}
             </div>

@@ -2,6 +2,7 @@ import { codeIcon, launchIcon, linkIcon, stopIcon, ToolbarButtonComponent } from
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
 import type { ClusterMetrics, ClusterState } from '../../common/protocol';
+import { cpuCores } from '../cpu-share';
 import { jobCounts } from '../worker-jobs';
 import { ClusterControls } from './ClusterControls';
 import { Meter } from './Meter';
@@ -54,8 +55,10 @@ function JobsLine({ cluster }: { cluster: ClusterState }): JSX.Element {
   );
 }
 
-function Figures({ metrics }: { metrics: ClusterMetrics }): JSX.Element {
+function Figures({ metrics, cores }: { metrics: ClusterMetrics; cores: number }): JSX.Element {
   const spilled = metrics.spilled_bytes > 0 ? `, ${formatBytes(metrics.spilled_bytes)} spilled` : '';
+  // Dask's cpu_percent is top's: 100 is one core busy. Shown as a share of the cores the workers have.
+  const share = Math.round(metrics.cpu_percent / cores);
   return (
     <div className="jp-DaskHpc-metrics" data-testid="dask-hpc-metrics">
       <Meter
@@ -64,13 +67,7 @@ function Figures({ metrics }: { metrics: ClusterMetrics }): JSX.Element {
         total={metrics.memory_limit_bytes}
         text={`${formatBytes(metrics.memory_bytes)} of ${formatBytes(metrics.memory_limit_bytes)}${spilled}`}
       />
-      {/* 100% is one core busy: the bar's whole is every worker thread's core. */}
-      <Meter
-        label="CPU"
-        used={metrics.cpu_percent}
-        total={Math.max(100, 100 * metrics.n_workers)}
-        text={`${Math.round(metrics.cpu_percent)}%`}
-      />
+      <Meter label="CPU" used={metrics.cpu_percent} total={100 * cores} text={`${share}% of ${cores} core${cores === 1 ? '' : 's'}`} />
     </div>
   );
 }
@@ -80,13 +77,16 @@ export function ClusterCard({
   cluster,
   metrics,
   actions,
-  sessionEndsAt
+  sessionEndsAt,
+  jobCores
 }: {
   cluster: ClusterState;
   metrics: ClusterMetrics | null;
   actions: CardActions;
   /** The end of the job this JupyterLab runs in: the cluster's scheduler stops with it. */
   sessionEndsAt?: string | null;
+  /** The cores of the job this JupyterLab runs in: a local cluster's CPU is a share of them. */
+  jobCores?: number | null;
 }): JSX.Element {
   const [actionError, setActionError] = React.useState<string | null>(null);
   const running = cluster.workers.filter(w => w.status === 'running').length;
@@ -130,7 +130,7 @@ export function ClusterCard({
       <Meter label="Workers" used={running} total={wanted} text={`${running}/${wanted}`} testId="dask-hpc-workers" role="progressbar" />
       {cluster.worker_jobs && <JobsLine cluster={cluster} />}
       {live && <SessionEnd endsAt={sessionEndsAt} testId="dask-hpc-card-session-end" />}
-      {metrics && <Figures metrics={metrics} />}
+      {metrics && <Figures metrics={metrics} cores={cpuCores(cluster, metrics, jobCores)} />}
       <div className="jp-DaskHpc-muted jp-DaskHpc-card-detail" title={cluster.scheduler_address ?? ''}>
         {describeTopology(cluster.workers.length, cluster.plan.threads_per_worker)}, {formatBytes(cluster.plan.memory_limit_bytes)} each
         {restarts > 0 ? `, ${restarts} worker restart${restarts === 1 ? '' : 's'}` : ''}
