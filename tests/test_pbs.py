@@ -540,6 +540,8 @@ export DASK_HPC_STATE_DIR={directory}/state
 cd {directory}
 echo "DETECT $(node {CLI} detect --json | tr -d '\\n')"
 node {CLI} job-script --system pbs --job-cores 1 --job-mem-gb 2
+echo "GIVEN WALLTIME"
+node {CLI} job-script --system pbs --job-cores 1 --job-mem-gb 2 --walltime 01:00:00
 """
         job_id, output = submit_and_wait(script, directory, None, 90)
         detected = [line for line in output.splitlines() if line.startswith("DETECT ")]
@@ -555,6 +557,13 @@ node {CLI} job-script --system pbs --job-cores 1 --job-mem-gb 2
         lines = output.splitlines()
         assert "#PBS -P proj" in lines and "#PBS -l storage=scratch/proj" in lines, output
         assert f"# project proj (from this job, {job_id})" in lines and f"# storage scratch/proj (from this job, {job_id})" in lines
+        # The worker job's walltime: the whole minutes this 7-minute job has left, unless one is given.
+        default, given = output.split("GIVEN WALLTIME", 1)
+        walltimes = [line for line in default.splitlines() if line.startswith("#PBS -l walltime=")]
+        assert walltimes in (["#PBS -l walltime=00:06:00"], ["#PBS -l walltime=00:05:00"]), default
+        left = walltimes[0].removeprefix("#PBS -l walltime=")
+        assert f"# walltime {left} (the time this job, {job_id}, has left)" in default.splitlines(), default
+        assert [line for line in given.splitlines() if line.startswith("#PBS -l walltime=")] == ["#PBS -l walltime=01:00:00"], given
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -826,5 +835,117 @@ echo "EXIT $?"
         assert result["jobfs_used"] < 600 * 2**20 and result["done"] < 400, result
         assert "EXIT 0" in output, output
         assert qstat_jobs(history=True)[job_id].get("Exit_status") == 0, "the job ended on its own, not killed"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+WALLTIME_CLIENT = """
+import json, os, signal, sys, time
+from distributed import Client
+client = Client(timeout=30)
+client.wait_for_workers(1, timeout=60)
+print("STARTED " + json.dumps({"workers": len(client.scheduler_info()["workers"]),
+                               "retire_at": os.environ.get("DASK_HPC_RETIRE_AT"),
+                               "ends_at": os.environ.get("DASK_HPC_JOB_ENDS_AT")}), flush=True)
+def on_term(signum, frame):
+    # run retires the workers before it signals the command: none is left to lose mid-task.
+    print("TERM " + json.dumps({"workers": len(client.scheduler_info()["workers"]), "at": time.time()}), flush=True)
+    client.close()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+while True:  # a computation that would run past the walltime
+    client.submit(sum, range(1000), pure=False).result()
+    time.sleep(1)
+"""
+
+
+@pytest.mark.timeout(480)  # the walltime is 4 minutes
+def test_dask_hpc_run_in_a_job_stops_before_its_walltime_with_workers_retired_and_exits_124():
+    """Issue 23: in a job of walltime=00:04:00, a `dask-hpc run` whose command would run forever
+    retires the workers and stops the command a minute (its margin) before the end, and exits 124;
+    the job ends on its own (PBS does not kill it for its walltime) and nothing of it is left."""
+    directory = shared_directory("root")
+    try:
+        (directory / "walltime_client.py").write_text(WALLTIME_CLIENT)
+        script = f"""#!/bin/bash
+#PBS -P proj
+#PBS -l ncpus=1,mem=2gb,jobfs=200mb,walltime=00:04:00
+#PBS -j oe
+#PBS -o {directory}/job.out
+export DASK_HPC_STATE_DIR={directory}/state
+cd {directory}
+source {VENV_BIN}/activate
+node {CLI} run --workload cpu --max-workers 1 -- python3 walltime_client.py
+echo "EXIT $?"
+"""
+        job_id, output = submit_and_wait(script, directory, None, 300)
+        job = qstat_jobs(history=True)[job_id]
+        started = json.loads(next(line for line in output.splitlines() if line.startswith("STARTED ")).removeprefix("STARTED "))
+        assert started["workers"] == 1 and started["retire_at"] and started["ends_at"], started
+        ends_at = datetime.fromisoformat(started["ends_at"].replace("Z", "+00:00"))
+        retire_at = datetime.fromisoformat(started["retire_at"].replace("Z", "+00:00"))
+        assert ends_at - retire_at == timedelta(seconds=60), started
+        terms = [line for line in output.splitlines() if line.startswith("TERM ")]
+        assert terms, f"the command was never told to stop:\n{output}"
+        term = json.loads(terms[0].removeprefix("TERM "))
+        assert term["workers"] == 0, "the workers retired before the command was stopped"
+        term_at = datetime.fromtimestamp(term["at"], timezone.utc)
+        assert retire_at - timedelta(seconds=5) <= term_at < ends_at - timedelta(seconds=30), (term_at, started)
+        assert f"dask-hpc: job {job_id} reaches its walltime" in output, output
+        assert "EXIT 124" in output, output
+        assert job.get("Exit_status") == 0, f"the job ended on its own, not killed at its walltime: {job.get('Exit_status')}"
+        clusters = [p.stem for p in (directory / "state").glob("*.json")] if (directory / "state").exists() else []
+        assert not clusters, f"the cluster's record outlived run: {clusters}"
+        assert not wait_until_gone(processes_mentioning(str(directory / "state")), 30), "a process of the run outlived the job"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+SCALE_IN_A_JOB = """#!/bin/bash
+#PBS -P proj
+#PBS -l ncpus=2,mem=3gb,jobfs=200mb,walltime=00:05:00
+#PBS -j oe
+#PBS -o {directory}/job.out
+export DASK_HPC_STATE_DIR={directory}/state
+cd {directory}
+source {venv_bin}/activate
+# The sidebar's way: a sidecar on a socket of its own, asked over REST.
+node {cli} serve --socket {directory}/sidecar.sock --python $(which python3) &
+SIDECAR=$!
+for i in $(seq 50); do [ -S {directory}/sidecar.sock ] && break; sleep 0.2; done
+api() {{ curl -s --unix-socket {directory}/sidecar.sock -X "$1" -H 'Content-Type: application/json' -w ' HTTP %{{http_code}}' "http://sidecar/api/$2" ${{3:+-d "$3"}}; echo; }}
+echo "POST $(api POST 'clusters?wait=ready' '{{"workload": "cpu", "max_workers": 1}}')"
+ID=$(node {cli} ls --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+echo "PATCH $(api PATCH clusters/$ID '{{"n_workers": 3}}')"
+echo "ADAPT $(api PATCH clusters/$ID '{{"adaptive": {{"minimum": 1, "maximum": 3}}}}')"
+node {cli} scale $ID 3 2>scale.err; echo "SCALE $? $(head -c 400 scale.err)"
+echo "LS $(node {cli} ls --json | tr -d '\\n')"
+echo "DELETE $(api DELETE clusters/$ID)"
+kill $SIDECAR; wait $SIDECAR
+echo "EXIT $?"
+"""
+
+
+def test_scale_and_adapt_past_a_real_job_are_refused_over_rest_and_the_cli():
+    """Issue 23: inside a job of ncpus=2,mem=3gb (its request read from qstat), a cluster of one
+    worker cannot be scaled or made adaptive past the job: REST answers 400 at field overcommit,
+    `dask-hpc scale` exits 2 naming cores and memory, and the cluster keeps its one worker."""
+    directory = shared_directory("root")
+    try:
+        script = SCALE_IN_A_JOB.format(directory=directory, venv_bin=VENV_BIN, cli=CLI)
+        _, output = submit_and_wait(script, directory, None, 180)
+        said = {
+            line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in output.splitlines() if line.split(" ", 1)[0].isupper() and " " in line
+        }
+        assert said["POST"].endswith("HTTP 201") or said["POST"].endswith("HTTP 200"), output
+        for refused in (said["PATCH"], said["ADAPT"]):
+            assert refused.endswith("HTTP 400"), output
+            body = json.loads(refused.removesuffix(" HTTP 400"))
+            assert body.get("field") == "overcommit" and "cores" in body["message"] and "memory" in body["message"], body
+        assert said["SCALE"].startswith("2 dask-hpc: n_workers=3 needs 3 cores (1 per worker) of the 2 left, and "), said["SCALE"]
+        clusters = json.loads(said["LS"])
+        assert [len(c["workers"]) for c in clusters] == [1] and clusters[0]["adaptive"] is None, clusters
+        assert said["DELETE"].split(" HTTP ")[1] in ("200", "202", "204"), output
+        assert not wait_until_gone(processes_mentioning(str(directory / "state")), 30), "a process of the job outlived it"
     finally:
         shutil.rmtree(directory, ignore_errors=True)
