@@ -186,7 +186,7 @@ test('a cluster of real Slurm worker jobs, launched from the sidebar, runs its j
   const slurmCard = card().filter({ hasText: 'ui-slurm' });
   await expect(slurmCard.locator('[data-testid="dask-hpc-status"]')).toHaveText('running', { timeout: 120000 });
   await expect(slurmCard.locator('[data-testid="dask-hpc-jobs"]')).toHaveText('Slurm jobs: 0 queued, 2 running, 0 finished');
-  await expect(slurmCard.locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2');
+  await expect(slurmCard.locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2 in jobs 2/2');
   await slurmCard.getByRole('button', { name: 'Shut down' }).click();
   await page.locator('.jp-Dialog').getByRole('button', { name: 'Shut down' }).click();
   await expect(card()).toHaveCount(0, { timeout: 60000 });

@@ -2,6 +2,7 @@ import { codeIcon, launchIcon, linkIcon, stopIcon, ToolbarButtonComponent } from
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
 import type { ClusterMetrics, ClusterState } from '../../common/protocol';
+import { countWorkers, formatWorkerCount } from '../../common/worker-count';
 import { cpuCores } from '../cpu-share';
 import { jobCounts } from '../worker-jobs';
 import { ClusterControls } from './ClusterControls';
@@ -89,8 +90,7 @@ export function ClusterCard({
   jobCores?: number | null;
 }): JSX.Element {
   const [actionError, setActionError] = React.useState<string | null>(null);
-  const running = cluster.workers.filter(w => w.status === 'running').length;
-  const wanted = Math.max(cluster.workers.length, cluster.status === 'starting' ? cluster.plan.n_workers : 0);
+  const count = countWorkers(cluster);
   const restarts = cluster.workers.reduce((sum, w) => sum + w.restarts, 0);
   const live = cluster.status === 'running' || cluster.status === 'scaling';
   const act = (work: () => Promise<void>) => {
@@ -127,7 +127,14 @@ export function ClusterCard({
           {button('Shut down this cluster', stopIcon, () => act(() => actions.shutdown(cluster.id)), cluster.status !== 'stopping')}
         </div>
       </div>
-      <Meter label="Workers" used={running} total={wanted} text={`${running}/${wanted}`} testId="dask-hpc-workers" role="progressbar" />
+      <Meter
+        label="Workers"
+        used={count.running}
+        total={count.planned}
+        text={formatWorkerCount(count)}
+        testId="dask-hpc-workers"
+        role="progressbar"
+      />
       {cluster.worker_jobs && <JobsLine cluster={cluster} />}
       {live && <SessionEnd endsAt={sessionEndsAt} testId="dask-hpc-card-session-end" />}
       {metrics && <Figures metrics={metrics} cores={cpuCores(cluster, metrics, jobCores)} />}

@@ -1,4 +1,5 @@
 import type { ClusterState } from '../../common/protocol';
+import { describeWorkerCount } from '../../common/worker-count';
 import { batchCommands } from '../batch/batch-commands';
 import { terminateRecorded } from '../process/terminate';
 import { numberFlag } from '../requests/flag-checks';
@@ -22,9 +23,8 @@ export function ls(args: string[]): number {
     return 0;
   }
   for (const c of here) {
-    const running = c.workers.filter(w => w.status === 'running').length;
     process.stdout.write(
-      `${c.id}  ${c.name}  ${c.status}  workers ${running}/${c.workers.length}  ${c.scheduler_address}  ${c.dashboard_url}\n`
+      `${c.id}  ${c.name}  ${c.status}  workers ${describeWorkerCount(c)}  ${c.scheduler_address}  ${c.dashboard_url}\n`
     );
     // A running cluster can have an error too (a worker job that died): the card shows it, and so does ls.
     if (c.error) {
