@@ -14,6 +14,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psutil
@@ -410,3 +411,46 @@ def write_record(state_dir: Path, record: dict) -> Path:
     path = state_dir / f"{record['id']}.json"
     path.write_text(json.dumps(record))
     return path
+
+
+# A command of `dask-hpc run` that would run past its job's end: it says what it was given,
+# then computes until it is told to stop.
+WALLTIME_CLIENT = """
+import json, os, signal, sys, time
+import dask
+from distributed import Client
+client = Client(timeout=30)
+client.wait_for_workers(1, timeout=60)
+print("STARTED " + json.dumps({"cluster": os.environ["DASK_HPC_CLUSTER_ID"], "workers": len(client.scheduler_info()["workers"]),
+                               "retire_at": os.environ.get("DASK_HPC_RETIRE_AT"), "ends_at": os.environ.get("DASK_HPC_JOB_ENDS_AT"),
+                               "caps": list(client.run(lambda: dask.config.get("distributed.worker.memory.max-spill")).values())}),
+      flush=True)
+def on_term(signum, frame):
+    # run retires the workers before it signals the command: none is left to lose mid-task.
+    print("TERM " + json.dumps({"workers": len(client.scheduler_info()["workers"]), "at": time.time()}), flush=True)
+    client.close()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+while True:
+    client.submit(sum, range(1000), pure=False).result()
+    time.sleep(1)
+"""
+
+
+def assert_run_stopped_before_the_end(output: str, job_id: str) -> dict:
+    """`dask-hpc run` in a 4-minute job: the workers retired, then WALLTIME_CLIENT told to stop,
+    a minute (the margin's floor; 10% of 4 minutes is less) before the end; exit 124. Returns
+    what the client was given."""
+    started = json.loads(next(line for line in output.splitlines() if line.startswith("STARTED ")).removeprefix("STARTED "))
+    assert started["workers"] == 1 and started["retire_at"] and started["ends_at"], started
+    ends_at = datetime.fromisoformat(started["ends_at"].replace("Z", "+00:00"))
+    retire_at = datetime.fromisoformat(started["retire_at"].replace("Z", "+00:00"))
+    assert ends_at - retire_at == timedelta(seconds=60), started
+    terms = [line for line in output.splitlines() if line.startswith("TERM ")]
+    assert terms, f"the command was never told to stop:\n{output}"
+    term = json.loads(terms[0].removeprefix("TERM "))
+    assert term["workers"] == 0, "the workers retired before the command was stopped"
+    term_at = datetime.fromtimestamp(term["at"], timezone.utc)
+    assert retire_at - timedelta(seconds=5) <= term_at < ends_at - timedelta(seconds=30), (term_at, started)
+    assert f"dask-hpc: job {job_id} reaches its walltime" in output and "EXIT 124" in output, output
+    return started

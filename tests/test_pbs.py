@@ -30,7 +30,9 @@ import pytest
 from conftest import (
     CLI,
     VENV_PACKAGES,
+    WALLTIME_CLIENT,
     DaskHpc,
+    assert_run_stopped_before_the_end,
     assert_worker_jobs_private_with_http_on_loopback,
     client_of,
     processes_mentioning,
@@ -839,26 +841,6 @@ echo "EXIT $?"
         shutil.rmtree(directory, ignore_errors=True)
 
 
-WALLTIME_CLIENT = """
-import json, os, signal, sys, time
-from distributed import Client
-client = Client(timeout=30)
-client.wait_for_workers(1, timeout=60)
-print("STARTED " + json.dumps({"workers": len(client.scheduler_info()["workers"]),
-                               "retire_at": os.environ.get("DASK_HPC_RETIRE_AT"),
-                               "ends_at": os.environ.get("DASK_HPC_JOB_ENDS_AT")}), flush=True)
-def on_term(signum, frame):
-    # run retires the workers before it signals the command: none is left to lose mid-task.
-    print("TERM " + json.dumps({"workers": len(client.scheduler_info()["workers"]), "at": time.time()}), flush=True)
-    client.close()
-    sys.exit(0)
-signal.signal(signal.SIGTERM, on_term)
-while True:  # a computation that would run past the walltime
-    client.submit(sum, range(1000), pure=False).result()
-    time.sleep(1)
-"""
-
-
 @pytest.mark.timeout(480)  # the walltime is 4 minutes
 def test_dask_hpc_run_in_a_job_stops_before_its_walltime_with_workers_retired_and_exits_124():
     """Issue 23: in a job of walltime=00:04:00, a `dask-hpc run` whose command would run forever
@@ -880,19 +862,7 @@ echo "EXIT $?"
 """
         job_id, output = submit_and_wait(script, directory, None, 300)
         job = qstat_jobs(history=True)[job_id]
-        started = json.loads(next(line for line in output.splitlines() if line.startswith("STARTED ")).removeprefix("STARTED "))
-        assert started["workers"] == 1 and started["retire_at"] and started["ends_at"], started
-        ends_at = datetime.fromisoformat(started["ends_at"].replace("Z", "+00:00"))
-        retire_at = datetime.fromisoformat(started["retire_at"].replace("Z", "+00:00"))
-        assert ends_at - retire_at == timedelta(seconds=60), started
-        terms = [line for line in output.splitlines() if line.startswith("TERM ")]
-        assert terms, f"the command was never told to stop:\n{output}"
-        term = json.loads(terms[0].removeprefix("TERM "))
-        assert term["workers"] == 0, "the workers retired before the command was stopped"
-        term_at = datetime.fromtimestamp(term["at"], timezone.utc)
-        assert retire_at - timedelta(seconds=5) <= term_at < ends_at - timedelta(seconds=30), (term_at, started)
-        assert f"dask-hpc: job {job_id} reaches its walltime" in output, output
-        assert "EXIT 124" in output, output
+        assert_run_stopped_before_the_end(output, job_id)
         assert job.get("Exit_status") == 0, f"the job ended on its own, not killed at its walltime: {job.get('Exit_status')}"
         clusters = [p.stem for p in (directory / "state").glob("*.json")] if (directory / "state").exists() else []
         assert not clusters, f"the cluster's record outlived run: {clusters}"

@@ -21,7 +21,9 @@ import pytest
 
 from conftest import (
     REPO,
+    WALLTIME_CLIENT,
     DaskHpc,
+    assert_run_stopped_before_the_end,
     assert_worker_jobs_private_with_http_on_loopback,
     client_of,
     processes_mentioning,
@@ -460,27 +462,6 @@ def test_slurm_worker_job_under_a_group_writable_tmpdir_keeps_its_files_private_
         slurm_node("down", "--all")  # a test that failed half-way leaves its cluster
 
 
-WALLTIME_CLIENT = """
-import json, os, signal, sys, time
-import dask
-from distributed import Client
-client = Client(timeout=30)
-client.wait_for_workers(1, timeout=60)
-print("STARTED " + json.dumps({"cluster": os.environ["DASK_HPC_CLUSTER_ID"], "retire_at": os.environ.get("DASK_HPC_RETIRE_AT"),
-                               "ends_at": os.environ.get("DASK_HPC_JOB_ENDS_AT"),
-                               "caps": list(client.run(lambda: dask.config.get("distributed.worker.memory.max-spill")).values())}),
-      flush=True)
-def on_term(signum, frame):
-    print("TERM " + json.dumps({"workers": len(client.scheduler_info()["workers"]), "at": time.time()}), flush=True)
-    client.close()
-    sys.exit(0)
-signal.signal(signal.SIGTERM, on_term)
-while True:  # a computation that would run past the time limit
-    client.submit(sum, range(1000), pure=False).result()
-    time.sleep(1)
-"""
-
-
 @pytest.mark.timeout(480)  # the time limit is 4 minutes
 def test_slurm_dask_hpc_run_stops_before_its_time_limit_with_workers_retired_and_exits_124(slurm_node, slurm, tmp_path):
     """Issue 23: in a real job of --time=4, a `dask-hpc run` whose command would run forever
@@ -504,19 +485,8 @@ def test_slurm_dask_hpc_run_stops_before_its_time_limit_with_workers_retired_and
     wait_for(lambda: job_id not in slurm.queue(), 300, "the job finishing")
     wait_for(lambda: "EXIT " in output.read_text(), 20, "the job's output")
     text = output.read_text()
-    started = json.loads(next(line for line in text.splitlines() if line.startswith("STARTED ")).removeprefix("STARTED "))
-    ends_at = datetime.fromisoformat(started["ends_at"].replace("Z", "+00:00"))
-    retire_at = datetime.fromisoformat(started["retire_at"].replace("Z", "+00:00"))
-    # 10% of 4 minutes is under the margin's floor of a minute.
-    assert ends_at - retire_at == timedelta(seconds=60), started
+    started = assert_run_stopped_before_the_end(text, job_id)
     assert len(started["caps"]) == 1 and 0 < started["caps"][0] <= 600 * 2**20 - 256 * 2**20, started
-    terms = [line for line in text.splitlines() if line.startswith("TERM ")]
-    assert terms, f"the command was never told to stop:\n{text}"
-    term = json.loads(terms[0].removeprefix("TERM "))
-    assert term["workers"] == 0, "the workers retired before the command was stopped"
-    term_at = datetime.fromtimestamp(term["at"], timezone.utc)
-    assert retire_at - timedelta(seconds=5) <= term_at < ends_at - timedelta(seconds=30), (term_at, started)
-    assert f"dask-hpc: job {job_id} reaches its walltime" in text and "EXIT 124" in text, text
     shown = slurm.run("scontrol", "show", "job", "-o", job_id)
     assert "JobState=COMPLETED" in shown, shown
     assert not wait_until_gone(processes_mentioning(started["cluster"]), 30)
