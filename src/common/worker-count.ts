@@ -1,4 +1,4 @@
-import type { ClusterState, ClusterWorker } from './protocol';
+import type { ClusterState, ClusterWorker, JobState } from './protocol';
 
 /** A cluster's Dask workers, and for worker jobs or runner nodes the units they run in. */
 export interface WorkerCount {
@@ -14,6 +14,15 @@ type Counted = Pick<ClusterState, 'status' | 'workers' | 'plan' | 'worker_jobs' 
 
 /** A retiring or exited unit's workers are leaving: not counted as running, as for local workers. */
 const isActive = (unit: ClusterWorker) => unit.status === 'starting' || unit.status === 'running';
+
+/** How many of a cluster's worker jobs are queued, running and finished. */
+export function jobCounts(workers: ClusterWorker[]): Record<JobState, number> {
+  const counts: Record<JobState, number> = { queued: 0, running: 0, finished: 0 };
+  for (const worker of workers) {
+    if (worker.job_state) counts[worker.job_state] += 1;
+  }
+  return counts;
+}
 
 /**
  * For worker jobs and runner nodes a record in `workers` is a unit of the plan's workers (a job,
@@ -31,11 +40,14 @@ export function countWorkers(cluster: Counted): WorkerCount {
   }
   // A record from before `registered` existed: a running unit had all its workers.
   const registered = (unit: ClusterWorker) => unit.registered ?? (unit.status === 'running' ? plan.n_workers : 0);
-  const unitRunning = (unit: ClusterWorker) => (kind === 'jobs' ? unit.job_state === 'running' : unit.status === 'running');
   return {
     running: workers.filter(isActive).reduce((sum, unit) => sum + registered(unit), 0),
     planned: workers.length * plan.n_workers,
-    units: { kind, running: workers.filter(unitRunning).length, total: workers.length }
+    units: {
+      kind,
+      running: kind === 'jobs' ? jobCounts(workers).running : workers.filter(unit => unit.status === 'running').length,
+      total: workers.length
+    }
   };
 }
 

@@ -1,4 +1,4 @@
-import type { BatchSystem, ClusterWorker, JobRequest, JobState } from '../common/protocol';
+import type { BatchSystem, JobRequest } from '../common/protocol';
 
 /** Where a new cluster's workers run: this node, new batch jobs, or the nodes of this job. */
 export type Placement = 'here' | 'jobs' | 'runner';
@@ -82,13 +82,4 @@ export function workerJobsBody(fields: WorkerJobFields): Record<string, unknown>
     .filter(Boolean);
   if (prologue.length) body.prologue = prologue;
   return body;
-}
-
-/** How many of a cluster's worker jobs are queued, running and finished. */
-export function jobCounts(workers: ClusterWorker[]): Record<JobState, number> {
-  const counts: Record<JobState, number> = { queued: 0, running: 0, finished: 0 };
-  for (const worker of workers) {
-    if (worker.job_state) counts[worker.job_state] += 1;
-  }
-  return counts;
 }

@@ -1,7 +1,8 @@
 import type { ClusterState } from '../../common/protocol';
 import { dashboardFrameUrl, dashboardLabel, dashboardTabFromArgs } from '../dashboard-url';
 import { clientSnippet } from '../snippet';
-import { initialWorkerJobFields, jobCounts, prefillFromJob, workerJobsBody } from '../worker-jobs';
+import { jobCounts } from '../../common/worker-count';
+import { initialWorkerJobFields, prefillFromJob, workerJobsBody } from '../worker-jobs';
 
 const cluster = {
   id: 'abcd1234',

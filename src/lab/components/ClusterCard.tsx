@@ -2,9 +2,8 @@ import { codeIcon, launchIcon, linkIcon, stopIcon, ToolbarButtonComponent } from
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
 import type { ClusterMetrics, ClusterState } from '../../common/protocol';
-import { countWorkers, formatWorkerCount } from '../../common/worker-count';
+import { countWorkers, formatWorkerCount, jobCounts } from '../../common/worker-count';
 import { cpuCores } from '../cpu-share';
-import { jobCounts } from '../worker-jobs';
 import { ClusterControls } from './ClusterControls';
 import { Meter } from './Meter';
 import { SessionEnd } from './SessionEnd';

@@ -1,6 +1,6 @@
 import type { ClusterMetrics, JobSystem, Plan, WorkerJobSpec } from '../../common/protocol';
 import type { AllocationNode } from '../batch/node-launcher';
-import type { BatchCommands } from '../batch/batch-commands';
+import type { JobPoller } from '../batch/job-poller';
 import type { DaskProcessOptions } from '../process/dask-process';
 import type { StartedProcess } from '../process/owned-process';
 
@@ -40,7 +40,8 @@ export interface RunnerSpec {
 
 export interface WorkerJobsSpec {
   spec: WorkerJobSpec;
-  commands: BatchCommands;
+  /** Asks the batch system about the jobs of every cluster on it, and submits and cancels them. */
+  poller: JobPoller;
   /** Job scripts and job output: on a filesystem the compute nodes share (the state directory). */
   jobDirectory: string;
   /** Where the scheduler's own directory is made on this node (the plan's is the jobs' nodes'). */
@@ -48,7 +49,6 @@ export interface WorkerJobsSpec {
   /** The address on the chosen interface where the scheduler listens for the jobs' workers. */
   listenHost: string;
   initialJobs: number;
-  pollMs: number;
 }
 
 /** What a cluster asks of its scheduler through the lifeline socket (server/scheduler-api.ts). */

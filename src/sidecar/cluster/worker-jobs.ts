@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterWorker } from '../../common/protocol';
 import { renderJobScript, workerLifetime } from '../batch/job-script';
-import { JobTracker, WorkerJob } from '../batch/worker-job';
+import type { JobPoller } from '../batch/job-poller';
+import { WorkerJob } from '../batch/worker-job';
 import { removeTree } from '../state/state-store';
 import type { WorkerJobsSpec } from './cluster-spec';
 import { startInParallel, type PlacementContext, type WorkerPlacement } from './placement';
@@ -23,7 +24,9 @@ export class WorkerJobs implements WorkerPlacement {
   readonly maxUnits = null;
   readonly schedulerHost: string;
   readonly localRoot: string;
-  private readonly jobs: JobTracker;
+  private readonly poller: JobPoller;
+  /** This cluster's jobs that the poller asks about: forgotten at teardown. */
+  private readonly jobs = new Set<WorkerJob>();
   /** Jobs submitted in place of ones that ended early while the cluster ran. */
   private replacedJobs = 0;
   /** When each job's workers had all registered (Date.now()): how long they ran, when the job ends. */
@@ -35,7 +38,7 @@ export class WorkerJobs implements WorkerPlacement {
   ) {
     this.schedulerHost = jobsSpec.listenHost;
     this.localRoot = jobsSpec.schedulerRoot; // the plan's local directory is the jobs' nodes'
-    this.jobs = new JobTracker(jobsSpec.commands, jobsSpec.pollMs, job => this.onJobState(job));
+    this.poller = jobsSpec.poller;
   }
 
   get workersPerUnit(): number {
@@ -94,8 +97,12 @@ export class WorkerJobs implements WorkerPlacement {
 
   workersChanged(unit: WorkerUnit): void {
     const job = unit.process as WorkerJob;
+    const firstWorker = unit.info.registered === 0 && unit.addresses.size > 0;
     unit.info.registered = unit.addresses.size;
     unit.info.job_state = job.state;
+    this.poller.setSettled(job, unit.addresses.size >= this.workersPerUnit);
+    // Workers of a job the batch system last called queued: it runs now; ask, so the card says so.
+    if (firstWorker && job.state === 'queued') this.poller.wake();
     if (unit.info.status === 'starting' && unit.addresses.size >= this.workersPerUnit) {
       unit.info.status = 'running';
       this.runningSince.set(unit, Date.now());
@@ -104,7 +111,8 @@ export class WorkerJobs implements WorkerPlacement {
   }
 
   teardown(): void {
-    this.jobs.stop();
+    for (const job of this.jobs) this.poller.forget(job);
+    this.jobs.clear();
     removeTree(this.jobsSpec.jobDirectory);
   }
 
@@ -158,14 +166,16 @@ export class WorkerJobs implements WorkerPlacement {
   }
 
   private trackJob(name: string, jobId: string): WorkerJob {
-    const job = new WorkerJob(jobId, join(this.jobsSpec.jobDirectory, `${name}.log`), this.jobs);
-    this.jobs.track(job);
+    const job = new WorkerJob(jobId, join(this.jobsSpec.jobDirectory, `${name}.log`), this.poller);
+    this.jobs.add(job);
+    job.onFinished(() => this.jobs.delete(job));
+    this.poller.track(job, changed => this.onJobState(changed));
     return job;
   }
 
   /** Writes a worker job's script and submits it; resolves once the batch system has it. */
   private async submitJob(): Promise<void> {
-    const { spec, commands, jobDirectory } = this.jobsSpec;
+    const { spec, poller, jobDirectory } = this.jobsSpec;
     const { state } = this.cluster;
     const name = `${state.name}-job-${this.cluster.nextUnitIndex()}`;
     mkdirSync(jobDirectory, { recursive: true, mode: 0o700 });
@@ -182,7 +192,7 @@ export class WorkerJobs implements WorkerPlacement {
     writeFileSync(scriptPath, script, { mode: 0o600 });
     let jobId: string;
     try {
-      jobId = await commands.submit(scriptPath, jobDirectory);
+      jobId = await poller.commands.submit(scriptPath, jobDirectory);
     } catch (error) {
       throw new Error(`worker job ${name} was not submitted: ${(error as Error).message}`);
     }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import type { ClusterEvent, ClusterState, Plan, Resources, WorkerJobSpec } from '../../common/protocol';
+import type { ClusterEvent, ClusterState, JobSystem, Plan, Resources, WorkerJobSpec } from '../../common/protocol';
 import { allocationNodes } from '../batch/allocation';
 import { batchCommands } from '../batch/batch-commands';
+import { JobPoller } from '../batch/job-poller';
 import { renderJobScript } from '../batch/job-script';
 import { adoptCluster, failOrphan as failOrphanCluster } from '../cluster/adopt';
 import { Cluster, type ClusterSpec, type RunnerSpec, type WorkerJobsSpec } from '../cluster/cluster';
@@ -43,9 +44,6 @@ export interface EngineOptions {
   baseUrl?: string | null;
 }
 
-/** How often the batch system is asked about a cluster's jobs. */
-const JOB_POLL_MS = 2000;
-
 export type { ClusterRequest } from '../requests/cluster-request';
 
 /**
@@ -54,6 +52,8 @@ export type { ClusterRequest } from '../requests/cluster-request';
  */
 export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
   private readonly clusters = new Map<string, Cluster>();
+  /** One poller per batch system: one status question for the jobs of every cluster on it. */
+  private readonly pollers = new Map<JobSystem, JobPoller>();
 
   constructor(readonly options: EngineOptions) {
     super();
@@ -103,16 +103,21 @@ export class Engine extends EventEmitter<{ event: [ClusterEvent] }> {
     return { script, plan, listen_address: listenHost };
   }
 
+  private pollerFor(system: JobSystem): JobPoller {
+    let poller = this.pollers.get(system);
+    if (!poller) this.pollers.set(system, (poller = new JobPoller(batchCommands(system))));
+    return poller;
+  }
+
   /** What the batch system needs to run, track and cancel this cluster's jobs. */
   private workerJobsSpec(id: string, spec: WorkerJobSpec, initial: number, listenHost: string): WorkerJobsSpec {
     return {
       spec,
-      commands: batchCommands(spec.system),
+      poller: this.pollerFor(spec.system),
       jobDirectory: this.options.store.pathFor(id, '.jobs'),
       schedulerRoot: localDirectoryRoot(this.resources()),
       listenHost,
-      initialJobs: initial,
-      pollMs: JOB_POLL_MS
+      initialJobs: initial
     };
   }
 

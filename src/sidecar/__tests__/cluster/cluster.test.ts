@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ClusterState } from '../../../common/protocol';
+import { JobPoller } from '../../batch/job-poller';
 import { Cluster } from '../../cluster/cluster';
 import { FakeDask, localSpec } from './fakes';
 
@@ -178,12 +179,12 @@ describe('Cluster with worker jobs', () => {
     } as const;
     const workerJobs = {
       spec: { ...spec, prologue: [] },
-      commands,
+      // Asked about every 20 ms only while a job needs watching: a job that ends is found because its workers left.
+      poller: new JobPoller(commands, { activeMs: 20, settledMs: 60000, watchMs: 60000, wakeMs: 5 }),
       jobDirectory: join(root, 'jobs'),
       schedulerRoot: join(root, 'here'),
       listenHost: '10.0.0.1',
-      initialJobs: 1,
-      pollMs: 20
+      initialJobs: 1
     };
     const cluster = localCluster({ workerJobs });
     /** The job starts on its node and its plan's two workers register. */
@@ -199,7 +200,7 @@ describe('Cluster with worker jobs', () => {
     return { cluster, submitted, cancelled, jobRuns, jobEnds };
   }
 
-  /** Waits until `condition` holds (the tracker polls every 20 ms). */
+  /** Waits until `condition` holds (the poller asks every 20 ms while a job needs watching). */
   async function until(condition: () => boolean): Promise<void> {
     for (let i = 0; i < 250 && !condition(); i++) await new Promise(resolve => setTimeout(resolve, 20));
     expect(condition()).toBe(true);
