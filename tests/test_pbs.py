@@ -266,6 +266,10 @@ def test_worker_job_that_ends_while_the_cluster_runs_is_replaced_by_a_new_job(lo
     )[0]
     assert not replaced.get("error"), replaced["error"]
     assert [w["job_id"] for w in replaced["workers"]] != [first] and first not in our_jobs(cid)
+    # Which job ended, why and when: in the record, and in what a person reads in `ls`.
+    (new,) = [w for w in replaced["workers"] if w["job_id"] != first]
+    assert new["replaces"]["job_id"] == first and new["replaces"]["reason"] == "ended", new
+    assert f"job {new['job_id']} replaces {first}: it ended early (qdel, a node lost) at " in login("ls").stdout
     assert login("down", cid).returncode == 0
     wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
     assert not wait_until_gone(processes_mentioning(cid), 30)
@@ -944,8 +948,9 @@ node {cli} serve --socket {directory}/sidecar.sock --python $(which python3) &
 SIDECAR=$!
 for i in $(seq 50); do [ -S {directory}/sidecar.sock ] && break; sleep 0.2; done
 api() {{ curl -s --unix-socket {directory}/sidecar.sock -X "$1" -H 'Content-Type: application/json' -w ' HTTP %{{http_code}}' "http://sidecar/api/$2" ${{3:+-d "$3"}}; echo; }}
-echo "POST $(api POST 'clusters?wait=ready' '{{"workload": "cpu", "max_workers": 1}}')"
-ID=$(node {cli} ls --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+CREATED=$(api POST 'clusters?wait=ready' '{{"workload": "cpu", "max_workers": 1}}')
+echo "POST $CREATED"
+ID=$(printf '%s' "${{CREATED% HTTP *}}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
 echo "PATCH $(api PATCH clusters/$ID '{{"n_workers": 3}}')"
 echo "ADAPT $(api PATCH clusters/$ID '{{"adaptive": {{"minimum": 1, "maximum": 3}}}}')"
 node {cli} scale $ID 3 2>scale.err; echo "SCALE $? $(head -c 400 scale.err)"

@@ -143,6 +143,17 @@ export interface ClusterWorker {
   registered?: number;
   /** Runner mode: the node of the allocation its workers run on. */
   host?: string | null;
+  /** Worker jobs: the job this one was submitted in place of, why that one ended, and when. */
+  replaces?: JobReplaced | null;
+}
+
+/** A worker job that ended while its cluster ran, and was replaced. */
+export interface JobReplaced {
+  job_id: string;
+  /** `lifetime`: its workers retired before the walltime, as planned; `ended`: it ended early (qdel, a node lost). */
+  reason: 'lifetime' | 'ended';
+  /** ISO 8601, when the batch system said it had gone. */
+  at: string;
 }
 
 export type JobSystem = 'pbs' | 'slurm';

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterWorker } from '../../common/protocol';
+import type { ClusterWorker, JobReplaced } from '../../common/protocol';
 import { renderJobScript, workerLifetime } from '../batch/job-script';
 import type { JobPoller } from '../batch/job-poller';
 import { WorkerJob } from '../batch/worker-job';
@@ -141,7 +141,8 @@ export class WorkerJobs implements WorkerPlacement {
         if (!retiredAtLifetime) this.replacedJobs++;
         supervisor.units.delete(unit.info.name);
         this.cluster.changed();
-        this.submitJob().catch(error => {
+        const replaces = { job_id: job.jobId, reason: retiredAtLifetime ? 'lifetime' : 'ended', at: new Date().toISOString() } as const;
+        this.submitJob(replaces).catch(error => {
           if (this.cluster.isStopping) return;
           this.cluster.reportError(
             `worker job ${unit.info.name} (${job.jobId}) ended; its replacement was not submitted: ${(error as Error).message}`
@@ -174,7 +175,7 @@ export class WorkerJobs implements WorkerPlacement {
   }
 
   /** Writes a worker job's script and submits it; resolves once the batch system has it. */
-  private async submitJob(): Promise<void> {
+  private async submitJob(replaces: JobReplaced | null = null): Promise<void> {
     const { spec, poller, jobDirectory } = this.jobsSpec;
     const { state } = this.cluster;
     const name = `${state.name}-job-${this.cluster.nextUnitIndex()}`;
@@ -197,7 +198,7 @@ export class WorkerJobs implements WorkerPlacement {
       throw new Error(`worker job ${name} was not submitted: ${(error as Error).message}`);
     }
     const unit: WorkerUnit = {
-      info: { name, status: 'starting', pid: null, restarts: 0, job_id: jobId, job_state: 'queued', registered: 0 },
+      info: { name, status: 'starting', pid: null, restarts: 0, job_id: jobId, job_state: 'queued', registered: 0, replaces },
       process: this.trackJob(name, jobId),
       addresses: new Set(),
       members: null

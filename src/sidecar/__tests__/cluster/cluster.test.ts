@@ -243,6 +243,11 @@ describe('Cluster with worker jobs', () => {
       }
       await until(() => submitted.length === 13);
       expect(cluster.state.error).toBeUndefined();
+      // The card and ls say which job the new one replaces, and that it ended as planned.
+      await until(() => cluster.state.workers.some(w => w.job_id === '1012'));
+      const replacement = cluster.state.workers.find(w => w.job_id === '1012');
+      expect(replacement?.replaces).toMatchObject({ job_id: '1011', reason: 'lifetime' });
+      expect(Date.parse(replacement?.replaces?.at ?? '')).not.toBeNaN();
       await cluster.stop();
     } finally {
       clock.mockRestore();
@@ -257,6 +262,10 @@ describe('Cluster with worker jobs', () => {
       jobRuns(index);
       await until(() => cluster.state.workers.some(w => w.name === `test-job-${index}` && w.status === 'running'));
       jobEnds(index); // minutes into a one-hour walltime: killed, not retired
+      if (index === 0) {
+        await until(() => submitted.length === 2);
+        expect(cluster.state.workers.find(w => w.job_id === '1001')?.replaces).toMatchObject({ job_id: '1000', reason: 'ended' });
+      }
     }
     await until(() => Boolean(cluster.state.error));
     expect(submitted).toHaveLength(11);

@@ -1,0 +1,22 @@
+import type { ClusterWorker } from './protocol';
+
+const WHY = {
+  lifetime: 'its workers retired before its walltime',
+  ended: 'it ended early (qdel, a node lost)'
+} as const;
+
+/** The wall-clock time of an ISO instant, as this machine shows it: "13:52:07". */
+function clockTime(iso: string): string {
+  return new Date(iso).toTimeString().slice(0, 8);
+}
+
+/**
+ * What the card and `ls` say of a worker job submitted in place of one that ended: "job
+ * 13.gadi-pbs replaces 12.gadi-pbs: it ended early (qdel, a node lost) at 13:52:07"; null for
+ * a job that replaces none.
+ */
+export function describeReplacement(worker: ClusterWorker): string | null {
+  const { replaces } = worker;
+  if (!replaces) return null;
+  return `job ${worker.job_id ?? worker.name} replaces ${replaces.job_id}: ${WHY[replaces.reason]} at ${clockTime(replaces.at)}`;
+}
