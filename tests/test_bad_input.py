@@ -32,6 +32,14 @@ from conftest import processes_mentioning
         (["frobnicate"], "frobnicate"),
         (["job-script", "--system", "pbs", "--job-cores", "4", "--job-mem-gb", "8", "--jobfs-gb", "1e-12"], "--jobfs-gb"),
         (["job-script", "--system", "slurm", "--job-cores", "4", "--job-mem-gb", "8", "--name", "a b; rm -rf /"], "name"),
+        (
+            ["up", "--system", "slurm", "--job-cores", "4", "--job-mem-gb", "8", "--max-queued", "0"],
+            "--max-queued must be a whole number above 0",
+        ),
+        (
+            ["up", "--system", "pbs", "--job-cores", "4", "--job-mem-gb", "8", "--max-queued", "2.5"],
+            "--max-queued must be a whole number above 0",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(dask_hpc, args, named):

@@ -275,6 +275,40 @@ def test_worker_job_that_ends_while_the_cluster_runs_is_replaced_by_a_new_job(lo
     assert not wait_until_gone(processes_mentioning(cid), 30)
 
 
+def test_a_cluster_keeps_at_most_max_queued_jobs_in_the_queue_and_submits_held_ones_as_jobs_start(login):
+    """Issue 24: a cluster of 5 whole-host jobs on 3 hosts put every job in PBS's queue at once;
+    with --max-queued 1, one waits in the queue and one is held back, said on `ls` and the card."""
+    cluster = login.up("--name", "q", "--jobs", "5", "--max-queued", "1", *whole_host_jobs())
+    cid = cluster["id"]
+    most_queued = 0
+
+    def jobs_now() -> dict[str, str]:
+        nonlocal most_queued
+        jobs = our_jobs(cid)
+        most_queued = max(most_queued, list(jobs.values()).count("Q"))
+        return jobs
+
+    first = wait_for(lambda: (j := jobs_now()) and sorted(j.values()) == ["Q", "R", "R", "R"] and j, 90, "three jobs running, one queued")
+    record = wait_for(lambda: [c for c in login.ls() if c["id"] == cid and c.get("jobs_to_submit") == 1], 20, "one job held back")[0]
+    assert len(record["workers"]) == 4 and record["worker_jobs"]["max_queued"] == 1
+    human = login("ls").stdout
+    assert "workers 3/5 in jobs 3/5" in human, human
+    assert "1 more job held back: at most 1 of this cluster's jobs wait in the queue at once (max_queued)" in human, human
+
+    # A running job deleted: the queued one takes its host, and the held-back one goes into the queue.
+    pbs("qdel", next(jid for jid, state in first.items() if state == "R"))
+    wait_for(lambda: (j := jobs_now()) and set(j) - set(first) and list(j.values()).count("R") == 3, 90, "the held-back job submitted")
+    # Scaling down takes back what is held first, then the queued job; the running ones stay.
+    assert login("scale", cid, "3").returncode == 0
+    wait_for(lambda: sorted(jobs_now().values()) == ["R", "R", "R"], 60, "three running jobs, none queued")
+    record = [c for c in login.ls() if c["id"] == cid][0]
+    assert record.get("jobs_to_submit") == 0 and len([w for w in record["workers"] if w["status"] in ("starting", "running")]) == 3
+    assert most_queued == 1, f"{most_queued} jobs were queued at once"
+    assert login("down", cid).returncode == 0
+    wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
+    assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
 def recording_qstat(directory: Path) -> Path:
     """A `qstat` first on PATH that writes the time and its arguments to a log, then runs PBS's own."""
     bin_dir = directory / "recording-bin"

@@ -184,6 +184,8 @@ export interface WorkerJobSpec {
   prologue: string[];
   /** The network interface the scheduler and workers use (ib0 where present). */
   interface: string | null;
+  /** The most of the cluster's jobs waiting in the queue at once; more are submitted as these start. Absent in older records: 8. */
+  max_queued?: number;
   /** Worker processes per job and their threads and memory, planned from the job's cores and memory. */
   plan: Plan;
   /** The fields not given that were taken from the job this runs in (its `job`); the script says so. */
@@ -245,6 +247,8 @@ export interface ClusterState {
   created_at: string;
   /** Present when the workers run as batch jobs on other nodes: the shape of each job. */
   worker_jobs?: WorkerJobSpec | null;
+  /** Worker jobs the cluster means to have but has not submitted: its `max_queued` jobs wait in the queue already. */
+  jobs_to_submit?: number;
   /** Present in runner mode: the workers run on these nodes of the current allocation (srun / pbsdsh). */
   runner?: { system: JobSystem; nodes: string[] } | null;
   /** The scheduler speaks tls:// only; a client needs these (`connect()` and `dask-hpc run` use them). */

@@ -10,7 +10,7 @@ export interface WorkerCount {
   units: { kind: 'jobs' | 'nodes'; running: number; total: number } | null;
 }
 
-type Counted = Pick<ClusterState, 'status' | 'workers' | 'plan' | 'worker_jobs' | 'runner'>;
+type Counted = Pick<ClusterState, 'status' | 'workers' | 'plan' | 'worker_jobs' | 'runner' | 'jobs_to_submit'>;
 
 /** A retiring or exited unit's workers are leaving: not counted as running, as for local workers. */
 const isActive = (unit: ClusterWorker) => unit.status === 'starting' || unit.status === 'running';
@@ -40,13 +40,15 @@ export function countWorkers(cluster: Counted): WorkerCount {
   }
   // A record from before `registered` existed: a running unit had all its workers.
   const registered = (unit: ClusterWorker) => unit.registered ?? (unit.status === 'running' ? plan.n_workers : 0);
+  // Jobs held back by the queue limit are planned too: the cluster means to have them.
+  const units = workers.length + (cluster.jobs_to_submit ?? 0);
   return {
     running: workers.filter(isActive).reduce((sum, unit) => sum + registered(unit), 0),
-    planned: workers.length * plan.n_workers,
+    planned: units * plan.n_workers,
     units: {
       kind,
       running: kind === 'jobs' ? jobCounts(workers).running : workers.filter(unit => unit.status === 'running').length,
-      total: workers.length
+      total: units
     }
   };
 }

@@ -2,7 +2,7 @@ import { codeIcon, launchIcon, linkIcon, stopIcon, ToolbarButtonComponent } from
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
 import type { ClusterMetrics, ClusterState } from '../../common/protocol';
-import { describeReplacement } from '../../common/job-replacement';
+import { describeHeldBack, describeReplacement } from '../../common/job-notes';
 import { countWorkers, formatWorkerCount, jobCounts } from '../../common/worker-count';
 import { cpuCores } from '../cpu-share';
 import { ClusterControls } from './ClusterControls';
@@ -52,6 +52,7 @@ function JobsLine({ cluster }: { cluster: ClusterState }): JSX.Element {
   return (
     <div className="jp-DaskHpc-muted" data-testid="dask-hpc-jobs">
       {system} jobs: {counts.queued} queued, {counts.running} running, {counts.finished} finished
+      {describeHeldBack(cluster) && <div data-testid="dask-hpc-jobs-held-back">{describeHeldBack(cluster)}</div>}
       {cluster.workers.map(describeReplacement).map(
         (replacement, index) =>
           replacement && (

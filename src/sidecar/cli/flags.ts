@@ -63,7 +63,8 @@ export const JOB_FLAGS = {
   storage: { type: 'string' },
   prologue: { type: 'string', multiple: true },
   interface: { type: 'string' },
-  jobs: { type: 'string' }
+  jobs: { type: 'string' },
+  'max-queued': { type: 'string' }
 } as const;
 
 /** worker_jobs field → the flag that sets it. */
@@ -88,7 +89,8 @@ export function jobBodyFromFlags(values: FlagValues): Record<string, unknown> | 
     ['cores', 'job-cores'],
     ['memory_gb', 'job-mem-gb'],
     ['jobfs_gb', 'jobfs-gb'],
-    ['jobs', 'jobs']
+    ['jobs', 'jobs'],
+    ['max_queued', 'max-queued']
   ]) {
     const value = numberFlag(values, flag);
     if (value !== undefined) body[field] = value;

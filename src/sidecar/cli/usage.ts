@@ -24,6 +24,7 @@ job options (up, run, job-script: workers as batch jobs on other nodes, the sche
               --walltime HH:MM:SS  --queue Q  --account A  --jobfs-gb X  --storage gdata/ab12+…
               --prologue LINE (repeat)  --interface IF (default ib0, else the first non-loopback)
               --jobs N (jobs to submit at the start, default 1)
+              --max-queued N (the most jobs waiting in the queue at once, default 8)
               inside a job, --account, --queue and --storage default to the job's own
   --runner    (up, run) instead: the plan's workers on every node of the current PBS or Slurm
               job, started with pbsdsh or srun; the scheduler here`;

@@ -1,12 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterWorker, JobReplaced } from '../../common/protocol';
+import type { ClusterWorker } from '../../common/protocol';
 import { renderJobScript, workerLifetime } from '../batch/job-script';
 import type { JobPoller } from '../batch/job-poller';
 import { WorkerJob } from '../batch/worker-job';
 import { removeTree } from '../state/state-store';
 import type { WorkerJobsSpec } from './cluster-spec';
-import { startInParallel, type PlacementContext, type WorkerPlacement } from './placement';
+import { DEFAULT_MAX_QUEUED } from '../requests/job-request';
+import { JobBacklog, type PendingJob } from './job-backlog';
+import type { PlacementContext, WorkerPlacement } from './placement';
 import type { WorkerUnit } from './worker-unit';
 
 /**
@@ -31,6 +33,8 @@ export class WorkerJobs implements WorkerPlacement {
   private replacedJobs = 0;
   /** When each job's workers had all registered (Date.now()): how long they ran, when the job ends. */
   private readonly runningSince = new Map<WorkerUnit, number>();
+  /** Jobs held back while the cluster has its most jobs queued. */
+  private readonly backlog: JobBacklog;
 
   constructor(
     private readonly cluster: PlacementContext,
@@ -39,6 +43,16 @@ export class WorkerJobs implements WorkerPlacement {
     this.schedulerHost = jobsSpec.listenHost;
     this.localRoot = jobsSpec.schedulerRoot; // the plan's local directory is the jobs' nodes'
     this.poller = jobsSpec.poller;
+    const queuedNow = () => cluster.supervisor.activeUnits().filter(unit => unit.info.job_state === 'queued').length;
+    this.backlog = new JobBacklog(
+      jobsSpec.spec.max_queued ?? DEFAULT_MAX_QUEUED,
+      queuedNow,
+      pending => this.submitJob(pending),
+      () => {
+        cluster.state.jobs_to_submit = this.backlog.size;
+        cluster.changed();
+      }
+    );
   }
 
   get workersPerUnit(): number {
@@ -69,17 +83,20 @@ export class WorkerJobs implements WorkerPlacement {
     await this.grow(this.jobsSpec.initialJobs);
   }
 
+  /** Jobs submitted and jobs held back alike: scaling and adaptive count what the cluster means to have. */
   size(): number {
-    return this.cluster.supervisor.activeUnits().length;
+    return this.cluster.supervisor.activeUnits().length + this.backlog.size;
   }
 
   grow(count: number): Promise<void> {
-    return startInParallel(count, () => this.submitJob());
+    return this.backlog.add(Array.from({ length: count }, () => null));
   }
 
-  shrink(_current: number, target: number): Promise<void> {
+  /** Takes back jobs not yet submitted first, then retires queued jobs before running ones. */
+  shrink(current: number, target: number): Promise<void> {
+    this.backlog.drop(current - target);
     const { supervisor } = this.cluster;
-    return supervisor.retireUnits(supervisor.activeUnits().slice(target));
+    return supervisor.retireUnits(supervisor.activeUnits().slice(target - this.backlog.size));
   }
 
   /** Replacing a job is onJobState's: the batch system, not a process exit, says it ended. */
@@ -111,6 +128,7 @@ export class WorkerJobs implements WorkerPlacement {
   }
 
   teardown(): void {
+    this.backlog.clear();
     for (const job of this.jobs) this.poller.forget(job);
     this.jobs.clear();
     removeTree(this.jobsSpec.jobDirectory);
@@ -142,7 +160,7 @@ export class WorkerJobs implements WorkerPlacement {
         supervisor.units.delete(unit.info.name);
         this.cluster.changed();
         const replaces = { job_id: job.jobId, reason: retiredAtLifetime ? 'lifetime' : 'ended', at: new Date().toISOString() } as const;
-        this.submitJob(replaces).catch(error => {
+        this.backlog.add([replaces]).catch(error => {
           if (this.cluster.isStopping) return;
           this.cluster.reportError(
             `worker job ${unit.info.name} (${job.jobId}) ended; its replacement was not submitted: ${(error as Error).message}`
@@ -153,6 +171,14 @@ export class WorkerJobs implements WorkerPlacement {
       }
     }
     this.workersChanged(unit);
+    // A job that left the queue makes room for one held back.
+    this.backlog.release().catch(error => this.submissionFailed(error));
+  }
+
+  private submissionFailed(error: unknown): void {
+    if (this.cluster.isStopping) return;
+    this.cluster.reportError(`a worker job held back by the queue limit was not submitted: ${(error as Error).message}`);
+    this.cluster.changed();
   }
 
   /**
@@ -175,7 +201,7 @@ export class WorkerJobs implements WorkerPlacement {
   }
 
   /** Writes a worker job's script and submits it; resolves once the batch system has it. */
-  private async submitJob(replaces: JobReplaced | null = null): Promise<void> {
+  private async submitJob(replaces: PendingJob): Promise<void> {
     const { spec, poller, jobDirectory } = this.jobsSpec;
     const { state } = this.cluster;
     const name = `${state.name}-job-${this.cluster.nextUnitIndex()}`;

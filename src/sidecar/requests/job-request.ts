@@ -20,9 +20,15 @@ const JOB_FIELDS = [
   'storage',
   'prologue',
   'interface',
-  'jobs'
+  'jobs',
+  'max_queued'
 ];
 const MIN_JOBFS_GB = 0.001;
+/**
+ * A cluster's jobs waiting in the queue at once, at most: sites cap a user's queued jobs
+ * (JADE's is 8) and the queue is shared; more jobs are submitted as these start.
+ */
+export const DEFAULT_MAX_QUEUED = 8;
 const PLAN_FIELDS_FOR_JOBS = ['workload', 'max_workers', 'reserve_mem_gb', 'thresholds'];
 
 /** Where each system puts a job's node-local disk; the job's shell expands it, on its own node. */
@@ -187,6 +193,7 @@ export function parseWorkerJobs(value: unknown, planFields: Body, here: JobHere 
     storage,
     prologue: checkPrologue(body.prologue),
     interface: pattern(body, 'interface', INTERFACE, 'a network interface name like ib0'),
+    max_queued: positive(body, 'max_queued', true, 1000) ?? DEFAULT_MAX_QUEUED,
     plan,
     ...(fromJob.length ? { from_job: fromJob } : {})
   };

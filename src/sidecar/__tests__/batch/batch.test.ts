@@ -329,6 +329,17 @@ describe('contract: standard PBS Pro job script', () => {
     bashAccepts(script);
   });
 
+  test('max_queued: 8 unless given, a whole number from 1 to 1000, refused by name otherwise', () => {
+    const job = { system: 'pbs', cores: 4, memory_gb: 16 };
+    expect(parseWorkerJobs(job, {}).max_queued).toBe(8);
+    expect(parseWorkerJobs({ ...job, max_queued: 3 }, {}).max_queued).toBe(3);
+    for (const bad of [0, 2.5, 1001, '4']) {
+      expect(() => parseWorkerJobs({ ...job, max_queued: bad }, {})).toThrow(
+        /worker_jobs\.max_queued must be a whole number above 0 and at most 1000/
+      );
+    }
+  });
+
   test("Gadi's storage and standard PBS's missing jobfs are refused by name", () => {
     expect(() => parseWorkerJobs({ system: 'pbs', dialect: 'pbspro', cores: 4, memory_gb: 16, storage: 'gdata/ab12' }, {})).toThrow(
       /storage is Gadi's/

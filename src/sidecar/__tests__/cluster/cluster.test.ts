@@ -147,7 +147,7 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<vo
 }
 
 describe('Cluster with worker jobs', () => {
-  function jobsCluster() {
+  function jobsCluster(maxQueued?: number) {
     const submitted: string[] = [];
     const cancelled: string[] = [];
     const queued = new Set<string>();
@@ -178,7 +178,7 @@ describe('Cluster with worker jobs', () => {
       plan
     } as const;
     const workerJobs = {
-      spec: { ...spec, prologue: [] },
+      spec: { ...spec, prologue: [], ...(maxQueued ? { max_queued: maxQueued } : {}) },
       // Asked about every 20 ms only while a job needs watching: a job that ends is found because its workers left.
       poller: new JobPoller(commands, { activeMs: 20, settledMs: 60000, watchMs: 60000, wakeMs: 5 }),
       jobDirectory: join(root, 'jobs'),
@@ -224,6 +224,27 @@ describe('Cluster with worker jobs', () => {
     await cluster.stop();
     expect(cancelled).toEqual(['1001', '1000']);
     expect(existsSync(join(root, 'jobs'))).toBe(false);
+  });
+
+  test('holds jobs back while max_queued of them wait in the queue, submits one as one starts, and takes back held ones first', async () => {
+    const { cluster, submitted, cancelled, jobRuns } = jobsCluster(2);
+    await cluster.start();
+    await cluster.scale(5);
+    expect(submitted).toEqual(['1000', '1001']); // two queued: the rest wait here, not in the batch system's queue
+    expect(cluster.state.jobs_to_submit).toBe(3);
+    expect(cluster.size()).toBe(5);
+
+    jobRuns(0); // the first job starts: room for one more in the queue
+    await until(() => submitted.length === 3);
+    expect(cluster.state.jobs_to_submit).toBe(2);
+    expect(cluster.state.workers.filter(w => w.job_state === 'queued')).toHaveLength(2);
+
+    await cluster.scale(3); // the held-back ones go first, nothing is cancelled
+    expect(cluster.state.jobs_to_submit).toBe(0);
+    expect(cancelled).toEqual([]);
+    await cluster.scale(2); // then a queued job, not the running one
+    expect(cancelled).toEqual(['1002']);
+    await cluster.stop();
   });
 
   test('a job whose workers retired at their lifetime (the walltime) is replaced every time, for as long as the cluster runs', async () => {

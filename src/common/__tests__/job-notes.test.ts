@@ -1,4 +1,4 @@
-import { describeReplacement } from '../job-replacement';
+import { describeReplacement } from '../job-notes';
 import type { ClusterWorker } from '../protocol';
 
 const job = (replaces: ClusterWorker['replaces']): ClusterWorker => ({

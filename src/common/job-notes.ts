@@ -1,4 +1,4 @@
-import type { ClusterWorker } from './protocol';
+import type { ClusterState, ClusterWorker } from './protocol';
 
 const WHY = {
   lifetime: 'its workers retired before its walltime',
@@ -19,4 +19,15 @@ export function describeReplacement(worker: ClusterWorker): string | null {
   const { replaces } = worker;
   if (!replaces) return null;
   return `job ${worker.job_id ?? worker.name} replaces ${replaces.job_id}: ${WHY[replaces.reason]} at ${clockTime(replaces.at)}`;
+}
+
+/**
+ * Why a cluster has fewer jobs than it means to: "4 more jobs held back: at most 8 of this
+ * cluster's jobs wait in the queue at once (max_queued)"; null when none is held back.
+ */
+export function describeHeldBack(cluster: Pick<ClusterState, 'jobs_to_submit' | 'worker_jobs'>): string | null {
+  const held = cluster.jobs_to_submit ?? 0;
+  if (!held || !cluster.worker_jobs) return null;
+  const most = cluster.worker_jobs.max_queued ?? 8;
+  return `${held} more job${held === 1 ? '' : 's'} held back: at most ${most} of this cluster's jobs wait in the queue at once (max_queued)`;
 }
