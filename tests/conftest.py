@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -91,6 +92,27 @@ class DaskHpc:
         result = self("ls", "--json")
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
+
+
+def record_calls_of(command: Path, tool: "DaskHpc") -> Path:
+    """Puts a stand-in for the batch command first on `tool`'s PATH: it writes the time and its
+    arguments to the log returned, then runs `command`. How often the owner asks the batch server."""
+    bin_dir = tool.state_dir.parent / "recording-bin"
+    bin_dir.mkdir(exist_ok=True)
+    log = tool.state_dir.parent / f"{command.name}.calls"
+    stand_in = bin_dir / command.name
+    stand_in.write_text(f'#!/bin/sh\necho "$(date +%s.%N) $*" >> {shlex.quote(str(log))}\nexec {shlex.quote(str(command))} "$@"\n')
+    stand_in.chmod(0o755)
+    tool.env["PATH"] = f"{bin_dir}:{tool.env.get('PATH', '/usr/bin:/bin')}"
+    return log
+
+
+def recorded_calls(log: Path, since: float) -> list[tuple[float, list[str]]]:
+    """The calls the stand-in of record_calls_of logged after `since` (time.time()): (time, arguments)."""
+    if not log.exists():
+        return []
+    calls = [(float(when), args) for when, *args in (line.split() for line in log.read_text().splitlines())]
+    return [(when, args) for when, args in calls if when >= since]
 
 
 def wait_for(condition, seconds: float, what: str):

@@ -36,6 +36,8 @@ from conftest import (
     assert_worker_jobs_private_with_http_on_loopback,
     client_of,
     processes_mentioning,
+    record_calls_of,
+    recorded_calls,
     wait_for,
     wait_until_gone,
     yield_then_end_all,
@@ -309,33 +311,9 @@ def test_a_cluster_keeps_at_most_max_queued_jobs_in_the_queue_and_submits_held_o
     assert not wait_until_gone(processes_mentioning(cid), 30)
 
 
-def recording_qstat(directory: Path) -> Path:
-    """A `qstat` first on PATH that writes the time and its arguments to a log, then runs PBS's own."""
-    bin_dir = directory / "recording-bin"
-    bin_dir.mkdir()
-    log = directory / "qstat.log"
-    script = bin_dir / "qstat"
-    script.write_text(f'#!/bin/sh\necho "$(date +%s.%N) $*" >> {shlex.quote(str(log))}\nexec {PBS_BIN}/qstat "$@"\n')
-    script.chmod(0o755)
-    return log
-
-
-def qstat_questions(log: Path, since: float) -> list[tuple[float, list[str]]]:
-    """The owner's questions after `since`: (time, job ids asked), one per qstat run."""
-    if not log.exists():
-        return []
-    asked = []
-    for line in log.read_text().splitlines():
-        when, *args = line.split()
-        if float(when) >= since and "json" in args:
-            asked.append((float(when), [a for a in args if a[0].isdigit()]))
-    return asked
-
-
 def test_owner_asks_pbs_about_all_its_jobs_in_one_qstat_twice_a_minute_once_their_workers_run_and_at_once_when_a_job_is_deleted(login):
     """Issue 24: the owner ran qstat every 2 s for as long as its jobs ran, which sites ask users not to do."""
-    log = recording_qstat(login.state_dir.parent)
-    login.env["PATH"] = f"{log.parent / 'recording-bin'}:{login.env['PATH']}"
+    log = record_calls_of(PBS_BIN / "qstat", login)
     cluster = login.up("--name", "p", "--jobs", "2", *GADI_JOB)
     cid = cluster["id"]
     jobs = {w["job_id"] for w in cluster["workers"]}
@@ -347,7 +325,7 @@ def test_owner_asks_pbs_about_all_its_jobs_in_one_qstat_twice_a_minute_once_thei
     time.sleep(5)  # past the questions already due
     start = time.time()
     time.sleep(65)
-    asked = qstat_questions(log, start)
+    asked = [(when, [a for a in args if a[0].isdigit()]) for when, args in recorded_calls(log, start) if "json" in args]
     # OpenPBS 23.06 answers -F json for the first of several ids only, so a poll may be two qstat runs.
     polls = [ids for _, ids in asked if len(ids) > 1]
     assert 1 <= len(polls) <= 3, f"{len(polls)} polls in 65 s (2 s polling makes about 32): {asked}"
@@ -362,7 +340,7 @@ def test_owner_asks_pbs_about_all_its_jobs_in_one_qstat_twice_a_minute_once_thei
         "a job submitted in place of the deleted one",
     )[0]
     assert not replaced.get("error"), replaced["error"]
-    first_question = min(when for when, _ in qstat_questions(log, deleted_at))
+    first_question = min(when for when, _ in recorded_calls(log, deleted_at))
     assert first_question - deleted_at < 5, f"PBS asked {first_question - deleted_at:.1f} s after the qdel, not at once"
     assert login("down", cid).returncode == 0
     wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
