@@ -332,8 +332,8 @@ def test_owner_asks_pbs_about_all_its_jobs_in_one_qstat_twice_a_minute_once_thei
     assert all(set(ids) == jobs for ids in polls), f"each poll asks about both jobs at once: {polls}"
 
     deleted = sorted(jobs)[0]
+    deleted_at = time.time()  # before: qdel returns only once the job has been told to end
     pbs("qdel", deleted)
-    deleted_at = time.time()
     replaced = wait_for(
         lambda: [c for c in login.ls() if c["id"] == cid and len({w["job_id"] for w in c["workers"]} - jobs) == 1],
         60,

@@ -27,8 +27,6 @@ from conftest import (
     assert_worker_jobs_private_with_http_on_loopback,
     client_of,
     processes_mentioning,
-    record_calls_of,
-    recorded_calls,
     wait_for,
     wait_until_gone,
     yield_then_end_all,
@@ -196,54 +194,6 @@ def test_slurm_queued_jobs_are_shown_queued_and_owner_sigkill_cancels_them_all(s
     wait_for(lambda: job_states_listed() == ["queued", "running", "running", "running"], 20, "ls showing three jobs running and one queued")
     os.kill(cluster["owner_pid"], signal.SIGKILL)
     wait_for(lambda: not slurm.queue(f"dask-{cid}"), 30, "every job, queued or running, leaving the queue")
-    assert not wait_until_gone(processes_mentioning(cid), 30)
-
-
-def test_slurm_owner_asks_squeue_twice_a_minute_replaces_a_cancelled_job_saying_so_and_keeps_at_most_max_queued_pending(slurm_node, slurm):
-    """Issue 24 on Slurm: squeue every 2 s for as long as the jobs ran; a cancelled job replaced
-    with no word; every job of a cluster pending in the queue at once."""
-    log = record_calls_of(Path(shutil.which("squeue") or "/usr/bin/squeue"), slurm_node)
-    options = job_options(mem_gb=5)  # one job of 5 GB fills a host's 6000 MB: three run at most
-    cluster = slurm_node.up("--name", "sq", "--jobs", "2", "--max-queued", "1", "--interface", slurm.interface, *options)
-    cid = cluster["id"]
-    jobs = {w["job_id"] for w in cluster["workers"]}
-    wait_for(lambda: sorted(slurm.queue(f"dask-{cid}").values()) == ["RUNNING", "RUNNING"], 60, "both jobs running")
-    time.sleep(5)
-    start = time.time()
-    time.sleep(65)
-    polls = recorded_calls(log, start)
-    assert 1 <= len(polls) <= 3, f"{len(polls)} squeue runs in 65 s (2 s polling makes about 32): {polls}"
-
-    cancelled = sorted(jobs)[0]
-    slurm.run("scancel", cancelled)
-    cancelled_at = time.time()
-    replaced = wait_for(
-        lambda: [c for c in slurm_node.ls() if c["id"] == cid and len({w["job_id"] for w in c["workers"]} - jobs) == 1],
-        60,
-        "a job submitted in place of the cancelled one",
-    )[0]
-    assert min(when for when, _ in recorded_calls(log, cancelled_at)) - cancelled_at < 5, "squeue asked at once after the scancel"
-    (new,) = [w for w in replaced["workers"] if w["job_id"] not in jobs]
-    assert new["replaces"]["job_id"] == cancelled and new["replaces"]["reason"] == "ended", new
-    assert f"job {new['job_id']} replaces {cancelled}: it ended early (qdel, a node lost) at " in slurm_node("ls").stdout
-
-    # Five jobs of which three fit: one pending in the queue, one held back here.
-    assert slurm_node("scale", cid, "5").returncode == 0
-    states = wait_for(
-        lambda: sorted(s := list(slurm.queue(f"dask-{cid}").values())) == ["PENDING", "RUNNING", "RUNNING", "RUNNING"] and s,
-        60,
-        "three running, one pending",
-    )
-    assert states.count("PENDING") == 1
-    record = wait_for(lambda: [c for c in slurm_node.ls() if c["id"] == cid and c.get("jobs_to_submit") == 1], 20, "one job held back")[0]
-    assert len(record["workers"]) == 4
-    human = slurm_node("ls").stdout
-    assert "1 more job held back: at most 1 of this cluster's jobs wait in the queue at once (max_queued)" in human, human
-    assert slurm_node("scale", cid, "3").returncode == 0
-    wait_for(lambda: sorted(slurm.queue(f"dask-{cid}").values()) == ["RUNNING"] * 3, 60, "three running jobs, none pending")
-    assert [c for c in slurm_node.ls() if c["id"] == cid][0].get("jobs_to_submit") == 0
-    assert slurm_node("down", cid).returncode == 0
-    wait_for(lambda: not slurm.queue(f"dask-{cid}"), 30, "shutdown leaving no job in the queue")
     assert not wait_until_gone(processes_mentioning(cid), 30)
 
 
