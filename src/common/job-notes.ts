@@ -1,5 +1,11 @@
 import type { ClusterState, ClusterWorker } from './protocol';
 
+/**
+ * A cluster's jobs waiting in the queue at once, at most, unless the request says (`max_queued`):
+ * sites cap a user's queued jobs (JADE's is 8) and the queue is shared.
+ */
+export const DEFAULT_MAX_QUEUED = 8;
+
 const WHY = {
   lifetime: 'its workers retired before its walltime',
   ended: 'it ended early (qdel, a node lost)'
@@ -28,6 +34,6 @@ export function describeReplacement(worker: ClusterWorker): string | null {
 export function describeHeldBack(cluster: Pick<ClusterState, 'jobs_to_submit' | 'worker_jobs'>): string | null {
   const held = cluster.jobs_to_submit ?? 0;
   if (!held || !cluster.worker_jobs) return null;
-  const most = cluster.worker_jobs.max_queued ?? 8;
+  const most = cluster.worker_jobs.max_queued ?? DEFAULT_MAX_QUEUED;
   return `${held} more job${held === 1 ? '' : 's'} held back: at most ${most} of this cluster's jobs wait in the queue at once (max_queued)`;
 }

@@ -6,7 +6,7 @@ import type { JobPoller } from '../batch/job-poller';
 import { WorkerJob } from '../batch/worker-job';
 import { removeTree } from '../state/state-store';
 import type { WorkerJobsSpec } from './cluster-spec';
-import { DEFAULT_MAX_QUEUED } from '../requests/job-request';
+import { DEFAULT_MAX_QUEUED } from '../../common/job-notes';
 import { JobBacklog, type PendingJob } from './job-backlog';
 import type { PlacementContext, WorkerPlacement } from './placement';
 import type { WorkerUnit } from './worker-unit';

@@ -1,4 +1,5 @@
 import type { JobSystem, PbsDialect, Resources, WorkerJobSpec } from '../../common/protocol';
+import { DEFAULT_MAX_QUEUED } from '../../common/job-notes';
 import { InputError } from '../errors';
 import { planCluster } from '../node/plan';
 import { parsePlanRequest, rejectUnknownFields } from './plan-request';
@@ -24,11 +25,6 @@ const JOB_FIELDS = [
   'max_queued'
 ];
 const MIN_JOBFS_GB = 0.001;
-/**
- * A cluster's jobs waiting in the queue at once, at most: sites cap a user's queued jobs
- * (JADE's is 8) and the queue is shared; more jobs are submitted as these start.
- */
-export const DEFAULT_MAX_QUEUED = 8;
 const PLAN_FIELDS_FOR_JOBS = ['workload', 'max_workers', 'reserve_mem_gb', 'thresholds'];
 
 /** Where each system puts a job's node-local disk; the job's shell expands it, on its own node. */
