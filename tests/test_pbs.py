@@ -25,6 +25,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psutil
 import pytest
 
 from conftest import (
@@ -275,6 +276,77 @@ def test_worker_job_that_ends_while_the_cluster_runs_is_replaced_by_a_new_job(lo
     assert login("down", cid).returncode == 0
     wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
     assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
+TWO_HOST_JOB = [
+    "--system",
+    "pbs",
+    "--dialect",
+    "pbspro",
+    "--job-nodes",
+    "2",
+    "--job-cores",
+    "2",
+    "--job-mem-gb",
+    "2",
+    "--walltime",
+    "00:10:00",
+    "--workload",
+    "cpu",
+    "--max-workers",
+    "1",
+]
+
+
+def running_unit(login, cid: str, job_id_other_than: str | None = None) -> dict | None:
+    """The cluster's job record whose workers all run (another than `job_id_other_than`), if any."""
+    for cluster in login.ls():
+        if cluster["id"] == cid:
+            for unit in cluster["workers"]:
+                if unit["status"] == "running" and unit["job_id"] != job_id_other_than:
+                    return unit
+    return None
+
+
+def test_a_two_host_worker_job_computes_on_both_hosts_and_a_lost_host_or_qdel_replaces_the_whole_job(login):
+    """Issue 24: one job of 2 hosts (select=2, place=scatter) starts the plan's workers on each
+    host through pbs_tmrsh; one host's workers killed ends the job and a new job takes its place;
+    qdel of a job ends its processes on both hosts; nothing is left after down."""
+    cluster = login.up("--name", "mn", "--jobs", "1", *TWO_HOST_JOB)
+    cid = cluster["id"]
+    (first,) = our_jobs(cid)
+    request = qstat_jobs()[first]["Resource_List"]
+    assert request["select"] == "2:ncpus=2:mem=2048MB" and request["place"] == "scatter", request
+    with client_of(cluster) as client:
+        client.wait_for_workers(2, timeout=120)
+        hosts = hosts_of_workers(client)
+        assert len(set(hosts.values())) == 2 and set(hosts.values()) <= COMPUTE_HOSTS, hosts
+        names = sorted(w["name"] for w in client.scheduler_info()["workers"].values())
+        assert names == ["mn-job-0-0", "mn-job-0-1"], names
+        assert sum(client.gather(client.map(lambda x: x * 2, range(20)))) == 380
+        unit = wait_for(lambda: running_unit(login, cid), 30, "the job's record running")
+        assert unit["registered"] == 2 and unit["job_id"] == first
+        assert "workers 2/2 in jobs 1/1" in login("ls").stdout
+        # One host's workers killed (their dask worker process, the nanny): the job ends, and is replaced.
+        pids = client.run(os.getpid)
+        lost_host_worker = next(a for a, h in hosts.items() if h == sorted(hosts.values())[1])
+        psutil.Process(pids[lost_host_worker]).parent().kill()
+        second = wait_for(lambda: running_unit(login, cid, first), 120, "a new 2-host job running in place of the first")
+        assert second["replaces"]["job_id"] == first and second["replaces"]["reason"] == "ended", second
+        assert second["registered"] == 2
+        assert first not in our_jobs(cid)
+        assert not wait_until_gone(processes_mentioning(unit["name"] + "-"), 30), "a process of the first job outlived it on a host"
+        log = Path(qstat_jobs(history=True)[first]["Output_Path"].split(":", 1)[1])
+        assert "the workers of one host of this job ended (exit" in wait_for(lambda: log.exists() and log.read_text(), 30, "the job's log")
+        client.wait_for_workers(2, timeout=60)
+        assert client.submit(sum, range(10)).result(timeout=60) == 45
+        # qdel of a running 2-host job: its processes on both hosts end, a third job takes its place.
+        pbs("qdel", second["job_id"])
+        wait_for(lambda: running_unit(login, cid, second["job_id"]), 120, "a third job running in place of the deleted one")
+        assert not wait_until_gone(processes_mentioning(second["name"] + "-"), 30), "a deleted job's process outlived it"
+    assert login("down", cid).returncode == 0
+    wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
+    assert not wait_until_gone(processes_mentioning(cid), 30), "a process of the cluster outlived down on some host"
 
 
 def test_a_cluster_keeps_at_most_max_queued_jobs_in_the_queue_and_submits_held_ones_as_jobs_start(login):

@@ -168,7 +168,11 @@ export interface WorkerJobSpec {
   system: JobSystem;
   /** PBS only. */
   dialect: PbsDialect | null;
+  /** Hosts per job (absent in older records: 1). cores, memory_bytes and jobfs_bytes are each host's; the plan is one host's workers. */
+  nodes?: number;
+  /** Each host's cores. */
   cores: number;
+  /** Each host's memory. */
   memory_bytes: number;
   /** HH:MM:SS. Workers retire before it ends (dask's --lifetime). */
   walltime: string;

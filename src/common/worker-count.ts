@@ -38,13 +38,15 @@ export function countWorkers(cluster: Counted): WorkerCount {
       units: null
     };
   }
+  // A job of several hosts has the plan's workers on each.
+  const perUnit = plan.n_workers * (cluster.worker_jobs?.nodes ?? 1);
   // A record from before `registered` existed: a running unit had all its workers.
-  const registered = (unit: ClusterWorker) => unit.registered ?? (unit.status === 'running' ? plan.n_workers : 0);
+  const registered = (unit: ClusterWorker) => unit.registered ?? (unit.status === 'running' ? perUnit : 0);
   // Jobs held back by the queue limit are planned too: the cluster means to have them.
   const units = workers.length + (cluster.jobs_to_submit ?? 0);
   return {
     running: workers.filter(isActive).reduce((sum, unit) => sum + registered(unit), 0),
-    planned: units * plan.n_workers,
+    planned: units * perUnit,
     units: {
       kind,
       running: kind === 'jobs' ? jobCounts(workers).running : workers.filter(unit => unit.status === 'running').length,

@@ -8,6 +8,7 @@ export const FIELD_LABELS: Record<string, string> = {
   'thresholds.spill': 'Spill',
   'thresholds.pause': 'Pause',
   'thresholds.terminate': 'Terminate',
+  'worker_jobs.nodes': 'Nodes per job',
   'worker_jobs.cores': 'Cores per job',
   'worker_jobs.memory_gb': 'Memory per job (GiB)',
   'worker_jobs.walltime': 'Walltime',

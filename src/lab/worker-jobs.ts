@@ -7,6 +7,8 @@ export type Placement = 'here' | 'jobs' | 'runner';
 export interface WorkerJobFields {
   system: 'pbs' | 'slurm';
   dialect: 'gadi' | 'pbspro';
+  /** Hosts per job; empty is one. */
+  nodes: string;
   cores: string;
   memory_gb: string;
   walltime: string;
@@ -27,6 +29,7 @@ export function initialWorkerJobFields(batchSystem: BatchSystem | undefined): Wo
   return {
     system: batchSystem === 'slurm' ? 'slurm' : 'pbs',
     dialect: 'gadi',
+    nodes: '',
     cores: '',
     memory_gb: '',
     walltime: DEFAULT_WALLTIME,
@@ -59,6 +62,11 @@ export function prefillFromJob(fields: WorkerJobFields, job: JobRequest | null |
   return next;
 }
 
+/** A job of several hosts: its cores, memory and jobfs are each host's, and the labels say so. */
+export function perNodeLabels(fields: Pick<WorkerJobFields, 'nodes'>): boolean {
+  return Number(fields.nodes.trim()) > 1;
+}
+
 /**
  * The `worker_jobs` request field. Numbers stay as the user typed them when they are not
  * numbers, so the engine's message names the field and the value.
@@ -66,7 +74,7 @@ export function prefillFromJob(fields: WorkerJobFields, job: JobRequest | null |
 export function workerJobsBody(fields: WorkerJobFields): Record<string, unknown> {
   const body: Record<string, unknown> = { system: fields.system };
   if (fields.system === 'pbs') body.dialect = fields.dialect;
-  for (const key of ['cores', 'memory_gb', 'jobfs_gb', 'jobs'] as const) {
+  for (const key of ['nodes', 'cores', 'memory_gb', 'jobfs_gb', 'jobs'] as const) {
     const text = fields[key].trim();
     if (text !== '') body[key] = Number.isFinite(Number(text)) ? Number(text) : text;
   }

@@ -38,6 +38,16 @@ describe("a cluster's worker count, as ls and the card say it", () => {
     expect(describeWorkerCount(partly)).toBe('7/8 in jobs 2/2');
   });
 
+  test('jobs of several hosts: the plan is per host, so a job of 2 hosts plans twice its workers', () => {
+    const twoHostJobs = { system: 'pbs', nodes: 2 } as ClusterState['worker_jobs'];
+    const oneLost = cluster({
+      plan: plan(4),
+      worker_jobs: twoHostJobs,
+      workers: [job('running', 8, 'running'), job('running', 4, 'running')]
+    });
+    expect(describeWorkerCount(oneLost)).toBe('12/16 in jobs 2/2');
+  });
+
   test("runner nodes: workers out of every node's plan, and nodes whose workers all run", () => {
     const runner = { system: 'slurm' as const, nodes: ['a', 'b'] };
     const nodes = [

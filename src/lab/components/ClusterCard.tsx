@@ -45,13 +45,19 @@ function startDragging(id: string, actions: CardActions) {
   };
 }
 
+/** " of 2 hosts each" for jobs of several hosts. */
+const hostsPerJob = (cluster: ClusterState) => {
+  const nodes = cluster.worker_jobs?.nodes ?? 1;
+  return nodes > 1 ? ` of ${nodes} hosts each` : '';
+};
+
 /** Worker jobs on other nodes: how many wait in the queue, run, and have ended. */
 function JobsLine({ cluster }: { cluster: ClusterState }): JSX.Element {
   const counts = jobCounts(cluster.workers);
   const system = cluster.worker_jobs?.system === 'slurm' ? 'Slurm' : 'PBS';
   return (
     <div className="jp-DaskHpc-muted" data-testid="dask-hpc-jobs">
-      {system} jobs: {counts.queued} queued, {counts.running} running, {counts.finished} finished
+      {system} jobs{hostsPerJob(cluster)}: {counts.queued} queued, {counts.running} running, {counts.finished} finished
       {describeHeldBack(cluster) && <div data-testid="dask-hpc-jobs-held-back">{describeHeldBack(cluster)}</div>}
       {cluster.workers.map(describeReplacement).map(
         (replacement, index) =>

@@ -1,5 +1,5 @@
 import * as React from 'react';
-import type { WorkerJobFields } from '../worker-jobs';
+import { perNodeLabels, type WorkerJobFields } from '../worker-jobs';
 
 interface Props {
   fields: WorkerJobFields;
@@ -16,6 +16,7 @@ export function WorkerJobsFields({ fields, onChange, errorFor, jobEndKnown }: Pr
     onChange({ ...fields, [key]: event.target.value });
   const gadi = fields.system === 'pbs' && fields.dialect === 'gadi';
   const pbsPro = fields.system === 'pbs' && fields.dialect === 'pbspro';
+  const perNode = perNodeLabels(fields);
 
   const field = (key: keyof WorkerJobFields, label: string, placeholder: string, type = 'text') => {
     const message = errorFor(`worker_jobs.${key}`);
@@ -73,12 +74,19 @@ export function WorkerJobsFields({ fields, onChange, errorFor, jobEndKnown }: Pr
           </select>
         </label>
       )}
-      {field('cores', 'Cores per job', 'e.g. 48', 'number')}
-      {field('memory_gb', 'Memory per job (GiB)', 'e.g. 190', 'number')}
+      {field('nodes', 'Nodes per job', '1', 'number')}
+      {field('cores', perNode ? 'Cores per node' : 'Cores per job', 'e.g. 48', 'number')}
+      {field('memory_gb', perNode ? 'Memory per node (GiB)' : 'Memory per job (GiB)', 'e.g. 190', 'number')}
       {field('walltime', 'Walltime', jobEndKnown ? 'time this job has left' : 'HH:MM:SS')}
       {field('queue', fields.system === 'slurm' ? 'Partition' : 'Queue', 'site default')}
       {field('account', gadi ? 'Project (-P)' : 'Account', 'default')}
-      {!pbsPro && field('jobfs_gb', fields.system === 'slurm' ? 'Local disk, --tmp (GiB)' : 'Jobfs (GiB)', 'site default', 'number')}
+      {!pbsPro &&
+        field(
+          'jobfs_gb',
+          (fields.system === 'slurm' ? 'Local disk, --tmp (GiB)' : 'Jobfs (GiB)') + (perNode ? ' per node' : ''),
+          'site default',
+          'number'
+        )}
       {gadi && field('storage', 'Storage (-l storage)', 'gdata/ab12+scratch/ab12')}
       <label className="jp-DaskHpc-field">
         <span>Prologue</span>

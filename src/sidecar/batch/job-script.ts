@@ -45,13 +45,18 @@ export function workerLifetime(walltime: string): { lifetime: number; stagger: n
   return { lifetime: walltimeSeconds(walltime) - margin, stagger: Math.floor(margin / 4) };
 }
 
+/** Hosts per job: 1 for older records. */
+export const jobNodes = (spec: Pick<WorkerJobSpec, 'nodes'>): number => spec.nodes ?? 1;
+
 function directives(spec: WorkerJobSpec, context: JobContext): string[] {
+  const nodes = jobNodes(spec);
   const memory = `${mib(spec.memory_bytes)}MB`;
   if (spec.system === 'slurm') {
+    // --mem and --tmp are per node in Slurm; one task per host runs that host's workers.
     return [
       `#SBATCH --job-name=${context.jobName}`,
-      '#SBATCH --nodes=1',
-      '#SBATCH --ntasks=1',
+      `#SBATCH --nodes=${nodes}`,
+      ...(nodes > 1 ? [`#SBATCH --ntasks=${nodes}`, '#SBATCH --ntasks-per-node=1'] : ['#SBATCH --ntasks=1']),
       `#SBATCH --cpus-per-task=${spec.cores}`,
       `#SBATCH --mem=${mib(spec.memory_bytes)}M`,
       `#SBATCH --time=${spec.walltime}`,
@@ -64,19 +69,27 @@ function directives(spec: WorkerJobSpec, context: JobContext): string[] {
   const common = [`#PBS -N ${context.jobName}`, ...(spec.queue ? [`#PBS -q ${spec.queue}`] : [])];
   const tail = [`#PBS -l walltime=${spec.walltime}`, '#PBS -j oe', `#PBS -o ${context.logFile}`];
   if (spec.dialect === 'gadi') {
-    // Gadi: -P project, resources one by one, no select (seed 004's job_directives_skip).
+    // Gadi: -P project, resources one by one for the whole job (spread evenly over its whole
+    // nodes), no select (seed 004's job_directives_skip).
     return [
       ...common,
       ...(spec.account ? [`#PBS -P ${spec.account}`] : []),
-      `#PBS -l ncpus=${spec.cores}`,
-      `#PBS -l mem=${memory}`,
-      ...(spec.jobfs_bytes ? [`#PBS -l jobfs=${mib(spec.jobfs_bytes)}MB`] : []),
+      `#PBS -l ncpus=${spec.cores * nodes}`,
+      `#PBS -l mem=${mib(spec.memory_bytes) * nodes}MB`,
+      ...(spec.jobfs_bytes ? [`#PBS -l jobfs=${mib(spec.jobfs_bytes) * nodes}MB`] : []),
       ...(spec.storage ? [`#PBS -l storage=${spec.storage}`] : []),
       ...tail,
       '#PBS -l wd'
     ];
   }
-  return [...common, ...(spec.account ? [`#PBS -A ${spec.account}`] : []), `#PBS -l select=1:ncpus=${spec.cores}:mem=${memory}`, ...tail];
+  return [
+    ...common,
+    ...(spec.account ? [`#PBS -A ${spec.account}`] : []),
+    `#PBS -l select=${nodes}:ncpus=${spec.cores}:mem=${memory}`,
+    // One chunk per host: a job of several nodes is several hosts' workers.
+    ...(nodes > 1 ? ['#PBS -l place=scatter'] : []),
+    ...tail
+  ];
 }
 
 /**
@@ -94,14 +107,57 @@ function interfacePreference(python: string, name: string | null): string[] {
   return ['worker_interface=()', `if ${present}; then worker_interface=(--interface ${quoted}); fi`];
 }
 
+/** Ends the heredoc that carries a job's per-host part: no prologue line can be it (prologue.ts allows none of one word). */
+const HOST_PART_END = 'DASK_HPC_HOST_PART';
+
+/**
+ * A job of several hosts starts each host's workers from the first host, one task per host
+ * inside the job (PBS: pbs_tmrsh, which, unlike pbsdsh, returns the task's exit status;
+ * Slurm: one srun step of a task per node). Workers that retire at their lifetime exit 0 and
+ * the others go on; a host whose workers fail ends the job, and the batch system ends the
+ * rest: the cluster replaces the job as it would a job that ended. The per-host lines travel
+ * as one line (`eval $'…'`): a task's arguments are cut at the first newline (TM).
+ */
+function hostLaunch(spec: WorkerJobSpec): string[] {
+  const nodes = jobNodes(spec);
+  const oneLine = 'host_command="eval $(printf %q "$host_part")"';
+  const start =
+    spec.system === 'slurm'
+      ? [
+          `srun --nodes=${nodes} --ntasks=${nodes} --ntasks-per-node=1 --cpus-per-task=${spec.cores} --kill-on-bad-exit=1 /bin/bash -c "$host_command" host-part &`,
+          'host_tasks=($!)'
+        ]
+      : [
+          // PBS_NODEFILE may list a host once per core (Gadi): each host once, in order.
+          'host_tasks=(); host_number=0',
+          `for host in $(awk '!seen[$0]++' "$PBS_NODEFILE"); do`,
+          '  pbs_tmrsh "$host" /bin/bash -c "$host_command" host-part "$host_number" &',
+          '  host_tasks+=($!); host_number=$((host_number + 1))',
+          'done'
+        ];
+  return [
+    oneLine,
+    ...start,
+    'for _ in "${host_tasks[@]}"; do',
+    '  wait -n; status=$?',
+    '  if [ "$status" -ne 0 ]; then',
+    `    echo "dask-hpc: the workers of one host of this job ended (exit $status): ending the job" >&2`,
+    '    exit "$status"',
+    '  fi',
+    'done'
+  ];
+}
+
 /**
  * The job script of one worker job: directives, the user's prologue, then `dask worker`
  * with the job's plan, its local directory on the job's own node-local disk (removed at the
  * end), and a lifetime that retires the workers before the walltime. Every value comes from
- * a checked spec; the ones that could hold anything are single-quoted.
+ * a checked spec; the ones that could hold anything are single-quoted. A job of several
+ * hosts runs the same lines on each host, its workers named NAME-0, NAME-1, … by host.
  */
 export function renderJobScript(spec: WorkerJobSpec, context: JobContext): string {
   const { plan } = spec;
+  const multiHost = jobNodes(spec) > 1;
   const { lifetime, stagger } = workerLifetime(spec.walltime);
   const environment = Object.entries(clusterEnvironment(plan, '\0')).map(([name, value]) =>
     value === '\0' ? `export ${name}="$local_dir"` : `export ${name}=${shellQuote(value)}`
@@ -112,7 +168,7 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     'distributed.cli.dask_worker',
     shellQuote(context.schedulerAddress),
     '--name',
-    shellQuote(context.workerName),
+    multiHost ? `${shellQuote(context.workerName)}-"$host_number"` : shellQuote(context.workerName),
     '--nworkers',
     String(plan.n_workers),
     '--nthreads',
@@ -133,22 +189,37 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     '--lifetime-stagger',
     `${stagger}s`
   ];
-  return [
-    '#!/bin/bash',
-    ...directives(spec, context),
-    '',
-    `# dask-hpc worker job of cluster ${context.clusterId}: ${plan.n_workers} worker(s) × ${plan.threads_per_worker} thread(s), ${mib(plan.memory_limit_bytes)} MiB each`,
-    ...jobDefaultComments(spec.from_job),
+  const localName = multiHost ? `${context.clusterId}-${context.workerName}-$host_number` : `${context.clusterId}-${context.workerName}`;
+  const onEachHost = [
     ...(spec.prologue.length ? ['# prologue', ...spec.prologue] : []),
     '',
     // The root is this user's on a disk others may share (/tmp): under the first candidate no other user can rearrange, made 0700, used only if no one else owns or can write it.
     ...jobRootLines(JOB_FILESYSTEM_CANDIDATES[spec.system], privateRootName()),
-    `local_dir="$local_root/${context.clusterId}-${context.workerName}"`,
+    `local_dir="$local_root/${localName}"`,
     '(umask 077 && mkdir -p "$local_dir")',
     `trap 'rm -rf "$local_dir"' EXIT`,
     ...interfacePreference(context.python, spec.interface),
     ...environment,
-    worker.join(' '),
+    worker.join(' ')
+  ];
+  const header = [
+    '#!/bin/bash',
+    ...directives(spec, context),
+    '',
+    `# dask-hpc worker job of cluster ${context.clusterId}: ${plan.n_workers} worker(s) × ${plan.threads_per_worker} thread(s), ${mib(plan.memory_limit_bytes)} MiB each` +
+      (multiHost ? `, on each of ${jobNodes(spec)} hosts` : ''),
+    ...jobDefaultComments(spec.from_job)
+  ];
+  if (!multiHost) return [...header, ...onEachHost, ''].join('\n');
+  return [
+    ...header,
+    '',
+    '# What each host runs: the host number is the first argument (Slurm: the node id).',
+    `IFS= read -r -d '' host_part <<'${HOST_PART_END}'`,
+    'host_number="${1:-${SLURM_NODEID:-0}}"',
+    ...onEachHost,
+    HOST_PART_END,
+    ...hostLaunch(spec),
     ''
   ].join('\n');
 }

@@ -54,6 +54,7 @@ export function asFlagError(error: InputError): InputError {
 export const JOB_FLAGS = {
   system: { type: 'string' },
   dialect: { type: 'string' },
+  'job-nodes': { type: 'string' },
   'job-cores': { type: 'string' },
   'job-mem-gb': { type: 'string' },
   walltime: { type: 'string' },
@@ -69,6 +70,7 @@ export const JOB_FLAGS = {
 
 /** worker_jobs field → the flag that sets it. */
 const JOB_FIELD_FLAGS: Record<string, string> = {
+  nodes: 'job-nodes',
   cores: 'job-cores',
   memory_gb: 'job-mem-gb',
   jobfs_gb: 'jobfs-gb'
@@ -86,6 +88,7 @@ export function jobBodyFromFlags(values: FlagValues): Record<string, unknown> | 
     if (values[flag] !== undefined) body[flag] = values[flag];
   }
   for (const [field, flag] of [
+    ['nodes', 'job-nodes'],
     ['cores', 'job-cores'],
     ['memory_gb', 'job-mem-gb'],
     ['jobfs_gb', 'jobfs-gb'],

@@ -21,6 +21,8 @@ plan options: --workload cpu|io|mixed  --max-workers N  --reserve-mem-gb X  --ma
               --memory-target F --memory-spill F --memory-pause F --memory-terminate F  --root DIR
 job options (up, run, job-script: workers as batch jobs on other nodes, the scheduler here):
               --system pbs|slurm  --dialect gadi|pbspro  --job-cores N  --job-mem-gb X
+              --job-nodes N (hosts per job, default 1: workers on every host; --job-cores,
+              --job-mem-gb and --jobfs-gb are then each host's, on Gadi a whole node)
               --walltime HH:MM:SS  --queue Q  --account A  --jobfs-gb X  --storage gdata/ab12+…
               --prologue LINE (repeat)  --interface IF (default ib0, else the first non-loopback)
               --jobs N (jobs to submit at the start, default 1)

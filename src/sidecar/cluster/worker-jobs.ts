@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterWorker } from '../../common/protocol';
-import { renderJobScript, workerLifetime } from '../batch/job-script';
+import { jobNodes, renderJobScript, workerLifetime } from '../batch/job-script';
 import type { JobPoller } from '../batch/job-poller';
 import { WorkerJob } from '../batch/worker-job';
 import { removeTree } from '../state/state-store';
@@ -55,8 +55,9 @@ export class WorkerJobs implements WorkerPlacement {
     );
   }
 
+  /** A job's workers: the plan's on each of its hosts. */
   get workersPerUnit(): number {
-    return this.cluster.spec.plan.n_workers;
+    return this.cluster.spec.plan.n_workers * jobNodes(this.jobsSpec.spec);
   }
 
   /** The batch system's name of every worker job of this cluster. */
@@ -65,7 +66,9 @@ export class WorkerJobs implements WorkerPlacement {
   }
 
   describe(): string {
-    return `${this.jobsSpec.spec.system} worker jobs of ${this.workersPerUnit} workers each`;
+    const nodes = jobNodes(this.jobsSpec.spec);
+    const hosts = nodes > 1 ? ` on ${nodes} hosts` : '';
+    return `${this.jobsSpec.spec.system} worker jobs of ${this.workersPerUnit} workers each${hosts}`;
   }
 
   /** The lifeline cancels the jobs by name if the owner dies: queued jobs must not start later. */

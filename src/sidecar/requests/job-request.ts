@@ -12,6 +12,7 @@ type Body = Record<string, unknown>;
 const JOB_FIELDS = [
   'system',
   'dialect',
+  'nodes',
   'cores',
   'memory_gb',
   'walltime',
@@ -46,6 +47,23 @@ const STORAGE = /^(gdata|scratch|massdata)\/[A-Za-z0-9_]+(\+(gdata|scratch|massd
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$/;
 const WALLTIME = /^(\d{1,4}):([0-5]\d):([0-5]\d)$/;
 
+/**
+ * Cores per node of Gadi's queues: a Gadi job past one node must ask for whole nodes
+ * (ncpus a multiple of these), so a multi-node job's cores per host must be one node's.
+ */
+export const GADI_NODE_CORES: Record<string, number> = {
+  normal: 48,
+  express: 48,
+  hugemem: 48,
+  megamem: 48,
+  gpuvolta: 48,
+  normalbw: 28,
+  expressbw: 28,
+  normalsr: 104,
+  expresssr: 104,
+  dgxa100: 128
+};
+
 /** Seconds in an HH:MM:SS walltime. */
 export function walltimeSeconds(walltime: string): number {
   const [, h, m, s] = WALLTIME.exec(walltime) as RegExpExecArray;
@@ -78,6 +96,19 @@ function positive(body: Body, field: string, integer: boolean, max: number): num
     );
   }
   return value;
+}
+
+/** A Gadi job of several nodes gets whole nodes only: each host's cores must be one node of the queue (normal's when none is given). */
+function checkGadiWholeNodes(queue: string | null, cores: number): void {
+  const name = queue ?? 'normal';
+  const nodeCores = GADI_NODE_CORES[name];
+  if (nodeCores !== undefined && cores !== nodeCores) {
+    throw new InputError(
+      'worker_jobs.cores',
+      `worker_jobs.cores must be ${nodeCores} (a whole node of Gadi's ${name} queue) for a job of several nodes, not ${cores}: ` +
+        'Gadi gives a job past one node whole nodes only'
+    );
+  }
 }
 
 /** The number of worker jobs to submit at the start. */
@@ -122,6 +153,9 @@ export function parseWorkerJobs(value: unknown, planFields: Body, here: JobHere 
       'worker_jobs needs the cores and memory_gb of each job'
     );
   }
+  const queue = pattern(body, 'queue', QUEUE, 'a queue or partition name (letters, digits, _ . @ -)');
+  const nodes = positive(body, 'nodes', true, 1000) ?? 1;
+  if (nodes > 1 && dialect === 'gadi') checkGadiWholeNodes(queue, cores);
   const walltime = (body.walltime ?? '01:00:00') as string;
   if (typeof walltime !== 'string' || !WALLTIME.test(walltime) || walltimeSeconds(walltime) < 300) {
     throw new InputError(
@@ -180,10 +214,11 @@ export function parseWorkerJobs(value: unknown, planFields: Body, here: JobHere 
   return {
     system,
     dialect,
+    ...(nodes > 1 ? { nodes } : {}),
     cores,
     memory_bytes: memoryBytes,
     walltime,
-    queue: pattern(body, 'queue', QUEUE, 'a queue or partition name (letters, digits, _ . @ -)'),
+    queue,
     account: pattern(body, 'account', ACCOUNT, 'a project or account name (letters, digits, _ . -)'),
     jobfs_bytes: jobfsBytes,
     storage,
