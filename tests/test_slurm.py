@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psutil
 import pytest
 
 from conftest import (
@@ -174,6 +175,50 @@ def test_slurm_worker_jobs_on_three_hosts_compute_scale_down_and_leave_nothing(s
     wait_for(lambda: not slurm.queue(f"dask-{cid}"), 30, "shutdown emptying the queue")
     assert not wait_until_gone(processes_mentioning(cid), 30)
     assert not list(Path("/tmp/dask-hpc").glob(f"{cid}-*")), "a worker job left its spill directory"
+
+
+def running_job_other_than(tool: DaskHpc, cid: str, job_id: str | None) -> dict | None:
+    """The cluster's job record whose workers all run, other than `job_id`, if any."""
+    for cluster in tool.ls():
+        if cluster["id"] == cid:
+            return next((w for w in cluster["workers"] if w["status"] == "running" and w["job_id"] != job_id), None)
+    return None
+
+
+def test_slurm_two_node_job_computes_on_both_hosts_and_a_lost_host_or_scancel_replaces_the_whole_job(slurm_node, slurm):
+    """Issue 24: one job of 2 nodes (--nodes=2, one srun task per node) runs the plan's workers on
+    each host; one host's workers killed ends the job (--kill-on-bad-exit) and a new one takes its
+    place; scancel the same; nothing is left on any host (the fixture checks)."""
+    options = [*JOB_OPTIONS, "--job-nodes", "2", "--max-workers", "1"]
+    cluster = slurm_node.up("--name", "sn", "--jobs", "1", "--interface", slurm.interface, *options)
+    cid = cluster["id"]
+    (first,) = {w["job_id"] for w in cluster["workers"]}
+    with client_of(cluster) as client:
+        client.wait_for_workers(2, timeout=120)
+        import socket
+
+        seen = client.run(lambda: (socket.gethostname(), os.environ.get("SLURM_JOB_ID"), os.getpid()))
+        assert len({host for host, _, _ in seen.values()}) == 2, seen
+        assert {job for _, job, _ in seen.values()} == {first}, "both hosts' workers run in the one job"
+        names = sorted(w["name"] for w in client.scheduler_info()["workers"].values())
+        assert names == ["sn-job-0-0", "sn-job-0-1"], names
+        assert sum(client.gather(client.map(lambda x: x + 1, range(10)))) == 55
+        unit = wait_for(lambda: running_job_other_than(slurm_node, cid, None), 30, "the job's record running")
+        assert unit["registered"] == 2
+        # One host's dask worker (the nanny, parent of the worker process) killed.
+        _, _, pid = sorted(seen.values())[1]
+        psutil.Process(pid).parent().kill()
+        second = wait_for(lambda: running_job_other_than(slurm_node, cid, first), 120, "a new 2-node job running in place of the first")
+        assert second["replaces"]["job_id"] == first and second["replaces"]["reason"] == "ended", second
+        assert first not in slurm.queue(f"dask-{cid}")
+        assert not wait_until_gone(processes_mentioning(unit["name"] + "-"), 30), "a process of the first job outlived it"
+        client.wait_for_workers(2, timeout=60)
+        subprocess.run(["scancel", second["job_id"]], env=slurm.env, check=True, timeout=30)
+        wait_for(lambda: running_job_other_than(slurm_node, cid, second["job_id"]), 120, "a third job in place of the cancelled one")
+        assert not wait_until_gone(processes_mentioning(second["name"] + "-"), 30), "a cancelled job's process outlived it"
+    assert slurm_node("down", cid).returncode == 0
+    wait_for(lambda: not slurm.queue(f"dask-{cid}"), 30, "shutdown emptying the queue")
+    assert not wait_until_gone(processes_mentioning(cid), 30)
 
 
 def test_slurm_queued_jobs_are_shown_queued_and_owner_sigkill_cancels_them_all(slurm_node, slurm):
