@@ -5,6 +5,8 @@ import type { JobPoller } from './job-poller';
 
 const TAIL_LINES = 30;
 const CANCEL_WAIT_MS = 30000;
+/** How often a cancelled job is asked about until it has gone: a teardown waits on this. */
+const CANCEL_POLL_MS = 200;
 
 /** One submitted worker job, as the cluster sees it: a unit that can end, be asked about, and be cancelled. */
 export class WorkerJob implements OwnedProcess {
@@ -45,7 +47,7 @@ export class WorkerJob implements OwnedProcess {
     await this.poller.cancel(this);
     const deadline = Date.now() + CANCEL_WAIT_MS;
     while (!this.hasExited && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 500));
+      await new Promise(resolve => setTimeout(resolve, CANCEL_POLL_MS));
       await this.poller.refresh().catch(() => undefined);
     }
   }

@@ -24,6 +24,7 @@ const MAX_JOB_REPLACEMENTS = 10;
  */
 export class WorkerJobs implements WorkerPlacement {
   readonly maxUnits = null;
+  readonly schedulerClosesWithUnits = true;
   readonly schedulerHost: string;
   readonly localRoot: string;
   private readonly poller: JobPoller;
