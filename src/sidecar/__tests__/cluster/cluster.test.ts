@@ -159,7 +159,9 @@ describe('Cluster with worker jobs', () => {
         return id;
       },
       states: async (ids: string[]) =>
-        new Map(ids.map(id => [id, cancelled.includes(id) ? 'finished' : queued.has(id) ? 'queued' : 'running'] as const)),
+        new Map(
+          ids.map(id => [id, { state: cancelled.includes(id) ? 'finished' : queued.has(id) ? 'queued' : 'running', reason: null }] as const)
+        ),
       cancel: async (ids: string[]) => void cancelled.push(...ids)
     };
     const plan = localSpec(root).plan;
