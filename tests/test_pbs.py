@@ -383,6 +383,40 @@ def test_a_cluster_keeps_at_most_max_queued_jobs_in_the_queue_and_submits_held_o
     assert not wait_until_gone(processes_mentioning(cid), 30)
 
 
+def test_a_queued_worker_job_says_why_it_waits_in_pbs_own_words_in_ls_and_its_record(login):
+    """Issue 24: a job waiting in the queue said only `queued`. One asking for more cores than a
+    host has stays queued with the scheduler's comment; held with qhold, PBS's comment changes,
+    and so do the record and what `ls` says."""
+    job = [*GADI_JOB]
+    job[job.index("--job-cores") + 1] = "4"  # each host has two
+    cluster = login.up("--name", "why", "--jobs", "1", *job)
+    cid = cluster["id"]
+    (jid,) = {w["job_id"] for w in cluster["workers"]}
+
+    def pbs_says() -> str:
+        """PBS's comment on the job as the record keeps it: runs of white space as one space."""
+        return " ".join(qstat_jobs().get(jid, {}).get("comment", "").split())
+
+    def record_says(reason: str) -> list[dict]:
+        return [w for c in login.ls() if c["id"] == cid for w in c["workers"] if w.get("job_reason") == reason]
+
+    comment = wait_for(pbs_says, 60, "the scheduler's comment on the queued job")
+    assert "ncpus" in comment, comment
+    (worker,) = wait_for(lambda: record_says(comment), 30, f"the record saying {comment!r}")
+    assert worker["job_state"] == "queued" and our_jobs(cid) == {jid: "Q"}
+    human = login("ls").stdout
+    assert f"    job {jid} queued: {comment}\n" in human, human
+
+    pbs("qhold", jid)
+    held = wait_for(lambda: (said := pbs_says()).startswith("Job held by") and said, 30, "PBS's comment on the held job")
+    wait_for(lambda: record_says(held), 60, f"the record saying {held!r}")
+    assert f"job {jid} queued: {held}" in login("ls").stdout
+
+    assert login("down", cid).returncode == 0
+    wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
+    assert not wait_until_gone(processes_mentioning(cid), 30)
+
+
 def test_owner_asks_pbs_about_all_its_jobs_in_one_qstat_twice_a_minute_once_their_workers_run_and_at_once_when_a_job_is_deleted(login):
     """Issue 24: the owner ran qstat every 2 s for as long as its jobs ran, which sites ask users not to do."""
     log = record_calls_of(PBS_BIN / "qstat", login)

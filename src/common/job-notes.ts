@@ -28,6 +28,18 @@ export function describeReplacement(worker: ClusterWorker): string | null {
 }
 
 /**
+ * Why a worker job waits in the queue, in the batch system's words (PBS's comment, Slurm's
+ * state_reason): "job 12.gadi-pbs queued: Not Running: Insufficient amount of resource: ncpus
+ * (R: 2 A: 0 T: 6)". A count of queued jobs says nothing of whether they will ever start; this
+ * says what the user can change (fewer cores, another queue) or has to wait for. Null for a job
+ * not queued, or one the batch system gave no reason for.
+ */
+export function describeQueueReason(worker: ClusterWorker): string | null {
+  if (worker.job_state !== 'queued' || !worker.job_reason) return null;
+  return `job ${worker.job_id ?? worker.name} queued: ${worker.job_reason}`;
+}
+
+/**
  * Why a cluster has fewer jobs than it means to: "4 more jobs held back: at most 8 of this
  * cluster's jobs wait in the queue at once (max_queued)"; null when none is held back.
  */

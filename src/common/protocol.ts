@@ -139,6 +139,12 @@ export interface ClusterWorker {
   /** Worker jobs only: the batch system's job id and what the batch system says of it. */
   job_id?: string | null;
   job_state?: JobState | null;
+  /**
+   * Worker jobs, while queued: why the batch system keeps it waiting, in its own words (PBS's
+   * `comment`, Slurm's `state_reason`), control characters taken out, at most 200 characters;
+   * null once it runs or when the batch system gives none. Absent in older records.
+   */
+  job_reason?: string | null;
   /** Worker jobs and runner nodes: how many of the unit's workers the scheduler has now. */
   registered?: number;
   /** Runner mode: the node of the allocation its workers run on. */

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { newNotebookWithIdleKernel, openLab } from './own-jupyter';
 import { expect, test, type Page } from '@playwright/test';
 
@@ -169,24 +170,38 @@ test('workers on other nodes: the job script is previewed for Slurm and Gadi, an
   await expect(plan()).not.toContainText('Each job');
 });
 
-test('a cluster of real Slurm worker jobs, launched from the sidebar, runs its jobs and is shut down with them', async () => {
+test('a cluster of real Slurm worker jobs of 2 nodes, launched from the sidebar, runs, says which job replaced a cancelled one, and is shut down with them', async () => {
   test.skip(!process.env.DASK_HPC_UI_SLURM, 'needs the real Slurm that scripts/ui-test.sh starts as root');
   // The workers run on the test Slurm's other hosts: they reach the scheduler on its bridge.
-  await fillWorkerJobs('slurm', {
+  const jobs = await fillWorkerJobs('slurm', {
+    nodes: '2',
     cores: '1',
     memory_gb: '2',
     queue: '',
     prologue: '',
     interface: process.env.DASK_HPC_SLURM_INTERFACE ?? '',
-    jobs: '2'
+    jobs: '1'
   });
+  // Past one node the job's cores and memory are each host's, and the labels say so.
+  await expect(jobs.locator('label', { has: page.locator('[name="job-cores"]') })).toContainText('Cores per node');
+  await expect(sidebar().locator('[data-testid="dask-hpc-job-script"]')).toContainText('#SBATCH --nodes=2');
   await expect(plan()).toContainText('Each job: 1 worker × 1 thread');
   await sidebar().locator('input[name="name"]').fill('ui-slurm');
   await sidebar().locator('button.jp-DaskHpc-launch').click();
   const slurmCard = card().filter({ hasText: 'ui-slurm' });
   await expect(slurmCard.locator('[data-testid="dask-hpc-status"]')).toHaveText('running', { timeout: 120000 });
-  await expect(slurmCard.locator('[data-testid="dask-hpc-jobs"]')).toHaveText('Slurm jobs: 0 queued, 2 running, 0 finished');
-  await expect(slurmCard.locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2 in jobs 2/2');
+  const jobsLine = slurmCard.locator('[data-testid="dask-hpc-jobs"]');
+  await expect(jobsLine).toHaveText('Slurm jobs of 2 hosts each: 0 queued, 1 running, 0 finished');
+  await expect(slurmCard.locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2 in jobs 1/1', { timeout: 60000 });
+  // The job cancelled under the cluster: a new one takes its place, and the card says which and why.
+  const first = execFileSync('squeue', ['-h', '-o', '%i']).toString().trim();
+  expect(first).toMatch(/^\d+$/);
+  execFileSync('scancel', [first]);
+  await expect(slurmCard.locator('[data-testid="dask-hpc-job-replaced"]')).toContainText(
+    new RegExp(`^job \\d+ replaces ${first}: it ended early \\(qdel, a node lost\\) at \\d\\d:\\d\\d:\\d\\d$`),
+    { timeout: 60000 }
+  );
+  await expect(slurmCard.locator('[data-testid="dask-hpc-workers"]')).toHaveText('Workers 2/2 in jobs 1/1', { timeout: 90000 });
   await slurmCard.getByRole('button', { name: 'Shut down' }).click();
   await page.locator('.jp-Dialog').getByRole('button', { name: 'Shut down' }).click();
   await expect(card()).toHaveCount(0, { timeout: 60000 });

@@ -1,4 +1,4 @@
-import { describeReplacement } from '../job-notes';
+import { describeQueueReason, describeReplacement } from '../job-notes';
 import type { ClusterWorker } from '../protocol';
 
 const job = (replaces: ClusterWorker['replaces']): ClusterWorker => ({
@@ -27,5 +27,27 @@ describe('describeReplacement', () => {
   it('says nothing of a job that replaces none', () => {
     expect(describeReplacement(job(null))).toBeNull();
     expect(describeReplacement(job(undefined))).toBeNull();
+  });
+});
+
+describe('describeQueueReason', () => {
+  const queued = (job_state: ClusterWorker['job_state'], job_reason: ClusterWorker['job_reason']): ClusterWorker => ({
+    ...job(null),
+    job_id: '12.gadi-pbs',
+    job_state,
+    job_reason
+  });
+
+  it("says why a queued job waits, in the batch system's words", () => {
+    expect(describeQueueReason(queued('queued', 'Not Running: Insufficient amount of resource: ncpus (R: 2 A: 0 T: 6)'))).toBe(
+      'job 12.gadi-pbs queued: Not Running: Insufficient amount of resource: ncpus (R: 2 A: 0 T: 6)'
+    );
+    expect(describeQueueReason(queued('queued', 'QOSMaxJobsPerUserLimit'))).toBe('job 12.gadi-pbs queued: QOSMaxJobsPerUserLimit');
+  });
+
+  it('says nothing of a job that runs, or one given no reason (older records have none)', () => {
+    expect(describeQueueReason(queued('running', 'Resources'))).toBeNull();
+    expect(describeQueueReason(queued('queued', null))).toBeNull();
+    expect(describeQueueReason(queued('queued', undefined))).toBeNull();
   });
 });

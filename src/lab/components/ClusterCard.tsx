@@ -2,7 +2,7 @@ import { codeIcon, launchIcon, linkIcon, stopIcon, ToolbarButtonComponent } from
 import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
 import type { ClusterMetrics, ClusterState } from '../../common/protocol';
-import { describeHeldBack, describeReplacement } from '../../common/job-notes';
+import { describeHeldBack, describeQueueReason, describeReplacement } from '../../common/job-notes';
 import { countWorkers, formatWorkerCount, jobCounts } from '../../common/worker-count';
 import { cpuCores } from '../cpu-share';
 import { ClusterControls } from './ClusterControls';
@@ -64,6 +64,15 @@ function JobsLine({ cluster }: { cluster: ClusterState }): JSX.Element {
           replacement && (
             <div key={index} data-testid="dask-hpc-job-replaced">
               {replacement}
+            </div>
+          )
+      )}
+      {/* The batch system's text, rendered as text: React escapes it. */}
+      {cluster.workers.map(describeQueueReason).map(
+        (reason, index) =>
+          reason && (
+            <div key={index} data-testid="dask-hpc-job-queue-reason">
+              {reason}
             </div>
           )
       )}

@@ -1,13 +1,13 @@
-import type { JobState, JobSystem } from '../../common/protocol';
+import type { JobSystem } from '../../common/protocol';
 import { requireSuccess, run, type CommandResult } from '../process/run';
-import { parseQstatJson, parseSqueueJson } from './job-states';
+import { parseQstatJson, parseSqueueJson, type JobStatus } from './job-states';
 
 /** The batch system's commands, run with execa: arguments are never joined into a shell line. */
 export interface BatchCommands {
   /** Submits a job script; resolves to the job id. */
   submit(scriptPath: string, workingDirectory: string): Promise<string>;
-  /** The state of each job asked about; a job the system no longer knows has finished. */
-  states(jobIds: string[]): Promise<Map<string, JobState>>;
+  /** The state of each job asked about (and why a queued one waits); a job the system no longer knows has finished. */
+  states(jobIds: string[]): Promise<Map<string, JobStatus>>;
   cancel(jobIds: string[]): Promise<void>;
 }
 
@@ -27,6 +27,8 @@ function runBatch(argv: string[], cwd?: string): Promise<CommandResult> {
   return run(argv, { cwd, env: submissionEnvironment(process.env) });
 }
 
+const FINISHED: JobStatus = { state: 'finished', reason: null };
+
 const slurm: BatchCommands = {
   async submit(scriptPath, cwd) {
     const result = await runBatch(['sbatch', '--parsable', scriptPath], cwd);
@@ -38,7 +40,7 @@ const slurm: BatchCommands = {
     const result = await runBatch(['squeue', '--json', '--me']);
     requireSuccess(result);
     const known = parseSqueueJson(result.stdout);
-    return new Map(jobIds.map(id => [id, known.get(id) ?? 'finished']));
+    return new Map(jobIds.map(id => [id, known.get(id) ?? FINISHED]));
   },
   async cancel(jobIds) {
     if (!jobIds.length) return;
@@ -51,7 +53,7 @@ const slurm: BatchCommands = {
 };
 
 /** `qstat -f -F json -x ID…`: the states PBS printed; -x includes finished jobs. */
-async function qstatJson(jobIds: string[]): Promise<Map<string, JobState>> {
+async function qstatJson(jobIds: string[]): Promise<Map<string, JobStatus>> {
   const result = await runBatch(['qstat', '-f', '-F', 'json', '-x', ...jobIds]);
   // An id PBS has forgotten is reported on stderr, the rest still as JSON; a server that cannot
   // be reached prints JSON without "Jobs": that says nothing about our jobs.
@@ -73,9 +75,9 @@ const pbs: BatchCommands = {
     // an id missing from a joint answer is asked about alone before it counts as finished.
     const missing = jobIds.length > 1 ? jobIds.filter(id => !known.has(id)) : [];
     for (const answer of await Promise.all(missing.map(id => qstatJson([id])))) {
-      for (const [id, state] of answer) known.set(id, state);
+      for (const [id, status] of answer) known.set(id, status);
     }
-    return new Map(jobIds.map(id => [id, known.get(id) ?? 'finished']));
+    return new Map(jobIds.map(id => [id, known.get(id) ?? FINISHED]));
   },
   async cancel(jobIds) {
     if (!jobIds.length) return;

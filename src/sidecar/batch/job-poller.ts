@@ -101,7 +101,7 @@ export class JobPoller {
         if (!jobs.length) return;
         const states = await this.commands.states(jobs.map(([job]) => job.jobId));
         for (const [job, { onChange }] of jobs) {
-          if (job.update(states.get(job.jobId) ?? 'finished')) onChange(job);
+          if (job.update(states.get(job.jobId) ?? { state: 'finished', reason: null })) onChange(job);
         }
       } finally {
         this.refreshing = null;

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { JobState } from '../../common/protocol';
 import type { OwnedProcess } from '../process/owned-process';
 import type { JobPoller } from './job-poller';
+import type { JobStatus } from './job-states';
 
 const TAIL_LINES = 30;
 const CANCEL_WAIT_MS = 30000;
@@ -12,6 +13,8 @@ const CANCEL_POLL_MS = 200;
 export class WorkerJob implements OwnedProcess {
   readonly pid = null;
   state: JobState = 'queued';
+  /** Why the batch system keeps it queued, in its words; null once it runs. */
+  reason: string | null = null;
   private readonly finishedListeners: (() => void)[] = [];
 
   constructor(
@@ -33,9 +36,16 @@ export class WorkerJob implements OwnedProcess {
     this.finishedListeners.push(listener);
   }
 
-  /** Called by the poller with what the batch system says. */
-  update(state: JobState): boolean {
-    if (state === this.state || this.state === 'finished') return false;
+  /**
+   * Called by the poller with what the batch system says; true if that changed. A new reason
+   * counts while the job is queued (the card shows why it waits); a job that runs has none.
+   */
+  update({ state, reason }: JobStatus): boolean {
+    if (this.state === 'finished') return false;
+    const why = state === 'queued' ? reason : null;
+    if (state === this.state && why === this.reason) return false;
+    this.reason = why;
+    if (state === this.state) return true;
     this.state = state;
     if (state === 'finished') for (const listener of this.finishedListeners) listener();
     return true;

@@ -1,5 +1,5 @@
 import type { ClusterState } from '../../common/protocol';
-import { describeHeldBack, describeReplacement } from '../../common/job-notes';
+import { describeHeldBack, describeQueueReason, describeReplacement } from '../../common/job-notes';
 import { describeWorkerCount } from '../../common/worker-count';
 import { batchCommands } from '../batch/batch-commands';
 import { terminateRecorded } from '../process/terminate';
@@ -27,7 +27,7 @@ export function ls(args: string[]): number {
     process.stdout.write(
       `${c.id}  ${c.name}  ${c.status}  workers ${describeWorkerCount(c)}  ${c.scheduler_address}  ${c.dashboard_url}\n`
     );
-    const notes = [describeHeldBack(c), ...c.workers.map(describeReplacement)].filter(Boolean);
+    const notes = [describeHeldBack(c), ...c.workers.flatMap(w => [describeReplacement(w), describeQueueReason(w)])].filter(Boolean);
     for (const note of notes) process.stdout.write(`    ${note}\n`);
     // A running cluster can have an error too (a worker job that died): the card shows it, and so does ls.
     if (c.error) {

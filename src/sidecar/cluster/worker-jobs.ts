@@ -121,6 +121,7 @@ export class WorkerJobs implements WorkerPlacement {
     const firstWorker = unit.info.registered === 0 && unit.addresses.size > 0;
     unit.info.registered = unit.addresses.size;
     unit.info.job_state = job.state;
+    unit.info.job_reason = job.reason;
     this.poller.setSettled(job, unit.addresses.size >= this.workersPerUnit);
     // Workers of a job the batch system last called queued: it runs now; ask, so the card says so.
     if (firstWorker && job.state === 'queued') this.poller.wake();
@@ -228,7 +229,17 @@ export class WorkerJobs implements WorkerPlacement {
       throw new Error(`worker job ${name} was not submitted: ${(error as Error).message}`);
     }
     const unit: WorkerUnit = {
-      info: { name, status: 'starting', pid: null, restarts: 0, job_id: jobId, job_state: 'queued', registered: 0, replaces },
+      info: {
+        name,
+        status: 'starting',
+        pid: null,
+        restarts: 0,
+        job_id: jobId,
+        job_state: 'queued',
+        job_reason: null,
+        registered: 0,
+        replaces
+      },
       process: this.trackJob(name, jobId),
       addresses: new Set(),
       members: null

@@ -7,7 +7,7 @@ import { nodeLauncher, parsePbsNodefile } from '../../batch/node-launcher';
 import { chooseInterface } from '../../batch/interfaces';
 import { parseWorkerJobs } from '../../requests/job-request';
 import { renderJobScript, retireMarginSeconds, shellQuote, type JobContext } from '../../batch/job-script';
-import { parseQstatJson, parseSqueueJson } from '../../batch/job-states';
+import { cleanReason, MAX_REASON_CHARS, parseQstatJson, parseSqueueJson } from '../../batch/job-states';
 import { checkPrologue } from '../../batch/prologue';
 import { checkedOnTheHost } from '../../batch/private-root-shell';
 
@@ -436,13 +436,13 @@ describe('nothing a user typed reaches a shell or a directive unchecked', () => 
 });
 
 describe('contract: batch system output parsers', () => {
-  test('qstat -f -F json (PBS Pro 2022, Gadi-shaped): one letter per job to queued/running/finished', () => {
+  test('qstat -f -F json (PBS Pro 2022, Gadi-shaped): one letter per job to queued/running/finished, and why a queued job waits', () => {
     expect(Object.fromEntries(parseQstatJson(fixture('qstat-gadi.json')))).toEqual({
-      '131000001.gadi-pbs': 'queued',
-      '131000002.gadi-pbs': 'running',
-      '131000003.gadi-pbs': 'queued',
-      '131000004.gadi-pbs': 'finished',
-      '131000005.gadi-pbs': 'running'
+      '131000001.gadi-pbs': { state: 'queued', reason: 'Not Running: Insufficient amount of resource: ncpus (R: 48 A: 0 T: 2736)' },
+      '131000002.gadi-pbs': { state: 'running', reason: null }, // its comment says where it runs: no reason to wait
+      '131000003.gadi-pbs': { state: 'queued', reason: 'Job held by ab1234 on Sun Nov 24 09:11:02 2024' },
+      '131000004.gadi-pbs': { state: 'finished', reason: null },
+      '131000005.gadi-pbs': { state: 'running', reason: null }
     });
   });
 
@@ -451,18 +451,34 @@ describe('contract: batch system output parsers', () => {
     expect(() => parseQstatJson('qstat: cannot connect to server')).toThrow(/not JSON/);
   });
 
-  test('squeue --json recorded from the real Slurm 22.05 here (job_state a string)', () => {
+  test('squeue --json recorded from the real Slurm 22.05 here (job_state a string, state_reason "None" while running)', () => {
     const states = parseSqueueJson(fixture('squeue-22.05-recorded.json'));
-    expect([...states.values()].sort()).toEqual(['finished', 'queued', 'running', 'running', 'running', 'running']);
+    expect([...states.values()].map(s => s.state).sort()).toEqual(['finished', 'queued', 'running', 'running', 'running', 'running']);
+    expect(states.get('24')).toEqual({ state: 'queued', reason: 'Resources' });
+    expect(states.get('20')).toEqual({ state: 'running', reason: null });
+    expect(states.get('19')).toEqual({ state: 'finished', reason: null }); // cancelled while its reason was Priority
   });
 
   test('squeue --json of Slurm 23.11 (job_state a list of flags)', () => {
     expect(Object.fromEntries(parseSqueueJson(fixture('squeue-23.json')))).toEqual({
-      '41': 'queued',
-      '42': 'running',
-      '43': 'running',
-      '44': 'finished'
+      '41': { state: 'queued', reason: 'Resources' },
+      '42': { state: 'running', reason: null },
+      '43': { state: 'running', reason: null },
+      '44': { state: 'finished', reason: null }
     });
+  });
+
+  test("the batch system's reason is untrusted text: control characters go, long text is cut, non-text is none", () => {
+    const hostile = 'Not Running:\u001b]0;owned\u0007 held\r\nby root\u202e here\u0000';
+    expect(cleanReason(hostile, 'queued')).toBe('Not Running: ]0;owned held by root here');
+    const long = cleanReason(`Not Running: ${'x'.repeat(500)}`, 'queued') as string;
+    expect([...long]).toHaveLength(MAX_REASON_CHARS);
+    expect(long.endsWith('…')).toBe(true);
+    expect(cleanReason(`${'é'.repeat(199)}😀😀`, 'queued')).toBe(`${'é'.repeat(199)}…`);
+    for (const raw of [undefined, null, 42, { a: 1 }, '', ' \n ', 'None']) expect(cleanReason(raw, 'queued')).toBeNull();
+    expect(cleanReason('Resources', 'running')).toBeNull();
+    const squeue = JSON.stringify({ jobs: [{ job_id: 7, job_state: 'PENDING', state_reason: 'JobHeldUser\u001b[2J' }] });
+    expect(parseSqueueJson(squeue).get('7')).toEqual({ state: 'queued', reason: 'JobHeldUser [2J' });
   });
 });
 

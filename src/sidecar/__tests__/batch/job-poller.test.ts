@@ -1,5 +1,5 @@
-import type { JobState } from '../../../common/protocol';
 import type { BatchCommands } from '../../batch/batch-commands';
+import type { JobStatus } from '../../batch/job-states';
 import { JobPoller } from '../../batch/job-poller';
 import { WorkerJob } from '../../batch/worker-job';
 
@@ -11,7 +11,7 @@ function recordingCommands() {
     submit: () => Promise.reject(new Error('not used')),
     async states(jobIds) {
       calls.states.push(jobIds);
-      return new Map(jobIds.map((id): [string, JobState] => [id, cancelled.has(id) ? 'finished' : 'running']));
+      return new Map(jobIds.map((id): [string, JobStatus] => [id, { state: cancelled.has(id) ? 'finished' : 'running', reason: null }]));
     },
     async cancel(jobIds) {
       calls.cancel.push(jobIds);
@@ -104,5 +104,33 @@ describe('JobPoller', () => {
     poller.forget(forgotten);
     await jest.advanceTimersByTimeAsync(60000);
     expect(calls.states).toEqual([['1.pbs', '2.pbs']]);
+  });
+
+  it("tells the cluster when the batch system's reason for a queued job changes, and drops the reason once it runs", async () => {
+    jest.useFakeTimers();
+    let now: JobStatus = { state: 'queued', reason: null };
+    const commands: BatchCommands = {
+      submit: () => Promise.reject(new Error('not used')),
+      states: async jobIds => new Map(jobIds.map(id => [id, now])),
+      cancel: async () => undefined
+    };
+    const poller = new JobPoller(commands, rates);
+    const job = new WorkerJob('12.gadi-pbs', '/nonexistent.log', poller);
+    const told: string[] = [];
+    poller.track(job, changed => told.push(`${changed.state}: ${changed.reason}`));
+    await jest.advanceTimersByTimeAsync(1000); // queued, no reason yet: as submitted, nothing new
+    now = { state: 'queued', reason: 'Not Running: Insufficient amount of resource: ncpus (R: 2 A: 0 T: 6)' };
+    await jest.advanceTimersByTimeAsync(2000); // the same reason asked about twice: told once
+    now = { state: 'queued', reason: 'Job held by root on Fri Dec  4 17:50:00 2026' };
+    await jest.advanceTimersByTimeAsync(1000);
+    now = { state: 'running', reason: 'Job held by root on Fri Dec  4 17:50:00 2026' };
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(told).toEqual([
+      'queued: Not Running: Insufficient amount of resource: ncpus (R: 2 A: 0 T: 6)',
+      'queued: Job held by root on Fri Dec  4 17:50:00 2026',
+      'running: null'
+    ]);
+    expect(job.reason).toBeNull();
+    poller.stop();
   });
 });

@@ -151,6 +151,8 @@ describe('Cluster with worker jobs', () => {
     const submitted: string[] = [];
     const cancelled: string[] = [];
     const queued = new Set<string>();
+    /** What the batch system says of a queued job's wait (PBS's comment, Slurm's state_reason). */
+    const reasons = new Map<string, string>();
     const commands = {
       submit: async () => {
         const id = String(1000 + submitted.length);
@@ -159,8 +161,18 @@ describe('Cluster with worker jobs', () => {
         return id;
       },
       states: async (ids: string[]) =>
-        new Map(ids.map(id => [id, cancelled.includes(id) ? 'finished' : queued.has(id) ? 'queued' : 'running'] as const)),
-      cancel: async (ids: string[]) => void cancelled.push(...ids)
+        new Map(
+          ids.map(
+            id =>
+              [
+                id,
+                { state: cancelled.includes(id) ? 'finished' : queued.has(id) ? 'queued' : 'running', reason: reasons.get(id) ?? null }
+              ] as const
+          )
+        ),
+      cancel: async (ids: string[]): Promise<void> => {
+        cancelled.push(...ids);
+      }
     };
     const plan = localSpec(root).plan;
     const spec = {
@@ -197,7 +209,7 @@ describe('Cluster with worker jobs', () => {
       for (const i of [0, 1]) dask.scheduler.print(`Remove worker addr: tls://10.0.0.2:${index}${i} name: test-job-${index}-${i}`);
       cancelled.push(String(1000 + index));
     };
-    return { cluster, commands, submitted, cancelled, jobRuns, jobEnds };
+    return { cluster, commands, submitted, cancelled, reasons, jobRuns, jobEnds };
   }
 
   /** Waits until `condition` holds (the poller asks every 20 ms while a job needs watching). */
@@ -241,6 +253,20 @@ describe('Cluster with worker jobs', () => {
     await stopping;
     expect(cancelled).toEqual(['1000']);
     expect(cluster.state.status).toBe('stopped');
+  });
+
+  test("a queued job's record says why it waits, in the batch system's words, and says nothing of it once the job runs", async () => {
+    const { cluster, reasons, jobRuns } = jobsCluster();
+    await cluster.start();
+    expect(cluster.state.workers).toMatchObject([{ job_id: '1000', job_state: 'queued', job_reason: null }]);
+    reasons.set('1000', 'Priority');
+    await until(() => cluster.state.workers[0].job_reason === 'Priority');
+    reasons.set('1000', 'QOSMaxJobsPerUserLimit');
+    await until(() => cluster.state.workers[0].job_reason === 'QOSMaxJobsPerUserLimit');
+    jobRuns(0);
+    await until(() => cluster.state.workers[0].job_state === 'running');
+    expect(cluster.state.workers[0].job_reason).toBeNull();
+    await cluster.stop();
   });
 
   test('holds jobs back while max_queued of them wait in the queue, submits one as one starts, and takes back held ones first', async () => {
