@@ -143,7 +143,9 @@ def main() -> None:
     parser.add_argument("--jobs", default="2,4", help="job counts, comma-separated")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cores", type=int, default=int(os.environ.get("PBS_GADI_NCPUS", "2")), help="cores per job (a whole host)")
-    parser.add_argument("--mem-gb", type=int, default=4, help="memory per job: 2 GB per worker leaves each above the 512 MiB a worker needs")
+    parser.add_argument(
+        "--mem-gb", type=int, default=4, help="memory per job: 2 GB per worker leaves each above the 512 MiB a worker needs"
+    )
     parser.add_argument("--out", default=str(REPO / "bench" / "scale-out.json"))
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-scale-out-"))
