@@ -284,18 +284,15 @@ export class Cluster implements PlacementContext, SupervisedCluster {
   }
 
   /**
-   * The whole cluster goes: local and runner workers first, while their scheduler still
-   * answers (a worker whose scheduler is gone waits on it for seconds before it leaves), then
-   * the scheduler; worker jobs alongside it (placement.schedulerClosesWithUnits). Retiring
-   * would move data to workers that are leaving too.
+   * The whole cluster goes: the workers first, while their scheduler still answers (a worker
+   * whose scheduler is gone waits on it for seconds before it leaves: worker jobs closing with
+   * their scheduler stopped alongside stayed 8 s on the test PBS, until PBS killed them), then
+   * the scheduler.
+   * Retiring would move data to workers that are leaving too.
    */
   async teardown(): Promise<void> {
-    if (this.placement.schedulerClosesWithUnits) {
-      await Promise.all([this.supervisor.terminateAll(), this.schedulerProcess?.terminate()]);
-    } else {
-      await this.supervisor.terminateAll();
-      await this.schedulerProcess?.terminate();
-    }
+    await this.supervisor.terminateAll();
+    await this.schedulerProcess?.terminate();
     this.placement.teardown();
     this.api?.close();
     removeClusterFiles(this.state.local_directory, this.state.name); // the user's files there stay

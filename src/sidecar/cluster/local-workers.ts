@@ -11,7 +11,6 @@ import { isActive, listedWorkers, localUnitName, memberNames, type WorkerUnit } 
 export class LocalWorkers implements WorkerPlacement {
   readonly workersPerUnit = 1;
   readonly maxUnits = null;
-  readonly schedulerClosesWithUnits = false;
   readonly schedulerHost = '127.0.0.1'; // local workers reach it on loopback only
 
   constructor(private readonly cluster: PlacementContext) {}

@@ -39,12 +39,6 @@ export interface WorkerPlacement {
   adoptUnit(name: string, worker: ClusterWorker): WorkerUnit;
   /** The scheduler saw workers of `unit` arrive or leave. */
   workersChanged(unit: WorkerUnit): void;
-  /**
-   * At teardown the scheduler closes while the units end, not after: batch jobs end when the
-   * batch system has let them go, and the scheduler, closing, tells their workers to leave at
-   * once meanwhile (dask-jobqueue's order). Processes of ours end first, while it answers.
-   */
-  readonly schedulerClosesWithUnits: boolean;
   /** Ends what the placement holds besides the units (job polling, job scripts). */
   teardown(): void;
 }

@@ -14,7 +14,6 @@ import type { WorkerUnit } from './worker-unit';
 /** Runner mode: the plan's workers on each node of the current allocation, through srun or pbsdsh. */
 export class RunnerNodes implements WorkerPlacement {
   readonly maxUnits: number;
-  readonly schedulerClosesWithUnits = false;
   readonly schedulerHost: string;
 
   constructor(

@@ -24,7 +24,6 @@ const MAX_JOB_REPLACEMENTS = 10;
  */
 export class WorkerJobs implements WorkerPlacement {
   readonly maxUnits = null;
-  readonly schedulerClosesWithUnits = true;
   readonly schedulerHost: string;
   readonly localRoot: string;
   private readonly poller: JobPoller;

@@ -209,7 +209,7 @@ describe('Cluster with worker jobs', () => {
       for (const i of [0, 1]) dask.scheduler.print(`Remove worker addr: tls://10.0.0.2:${index}${i} name: test-job-${index}-${i}`);
       cancelled.push(String(1000 + index));
     };
-    return { cluster, commands, submitted, cancelled, reasons, jobRuns, jobEnds };
+    return { cluster, submitted, cancelled, reasons, jobRuns, jobEnds };
   }
 
   /** Waits until `condition` holds (the poller asks every 20 ms while a job needs watching). */
@@ -236,23 +236,6 @@ describe('Cluster with worker jobs', () => {
     await cluster.stop();
     expect(cancelled).toEqual(['1001', '1000']);
     expect(existsSync(join(root, 'jobs'))).toBe(false);
-  });
-
-  test('teardown closes the scheduler while the batch system ends the jobs, not after: the closing scheduler tells their workers to leave', async () => {
-    const { cluster, commands, cancelled, jobRuns } = jobsCluster();
-    await cluster.start();
-    jobRuns(0);
-    let jobLeaves: (() => void) | null = null;
-    // The batch system takes its time to let the job go.
-    commands.cancel = (ids: string[]) => new Promise<void>(resolve => (jobLeaves = () => (cancelled.push(...ids), resolve())));
-    const stopping = cluster.stop();
-    await until(() => jobLeaves !== null && dask.scheduler.terminated);
-    expect(cancelled).toEqual([]);
-    expect(cluster.state.status).toBe('stopping');
-    jobLeaves!();
-    await stopping;
-    expect(cancelled).toEqual(['1000']);
-    expect(cluster.state.status).toBe('stopped');
   });
 
   test("a queued job's record says why it waits, in the batch system's words, and says nothing of it once the job runs", async () => {
