@@ -72,6 +72,17 @@ GADI_JOB = [
 ]
 
 
+def pbs_pro_job(nodes: int = 1, cores: int = 1) -> list[str]:
+    """Flags of standard PBS Pro worker jobs (select=): `nodes` hosts of `cores` cores and 2 GB, one worker each."""
+    return [
+        *["--system", "pbs", "--dialect", "pbspro", "--job-nodes", str(nodes), "--job-cores", str(cores), "--job-mem-gb", "2"],
+        *["--walltime", "00:10:00", "--workload", "cpu", "--max-workers", "1"],
+    ]
+
+
+TWO_HOST_JOB = pbs_pro_job(nodes=2, cores=2)
+
+
 def why_no_pbs() -> str | None:
     if not (PBS_BIN / "qstat").exists():
         return "OpenPBS is not installed: bash scripts/pbs-up.sh builds and starts it (root)"
@@ -187,26 +198,7 @@ def test_gadi_worker_jobs_reach_the_scheduler_from_other_hosts_compute_scale_dow
 
 
 def test_standard_pbs_pro_worker_job_uses_select_and_computes_on_a_compute_host(login):
-    cluster = login.up(
-        "--name",
-        "p",
-        "--jobs",
-        "1",
-        "--system",
-        "pbs",
-        "--dialect",
-        "pbspro",
-        "--job-cores",
-        "1",
-        "--job-mem-gb",
-        "2",
-        "--walltime",
-        "00:10:00",
-        "--workload",
-        "cpu",
-        "--max-workers",
-        "1",
-    )
+    cluster = login.up("--name", "p", "--jobs", "1", *pbs_pro_job())
     cid = cluster["id"]
     (jid,) = our_jobs(cid)
     assert qstat_jobs()[jid]["Resource_List"]["select"] == "1:ncpus=1:mem=2048MB"
@@ -276,26 +268,6 @@ def test_worker_job_that_ends_while_the_cluster_runs_is_replaced_by_a_new_job(lo
     assert login("down", cid).returncode == 0
     wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
     assert not wait_until_gone(processes_mentioning(cid), 30)
-
-
-TWO_HOST_JOB = [
-    "--system",
-    "pbs",
-    "--dialect",
-    "pbspro",
-    "--job-nodes",
-    "2",
-    "--job-cores",
-    "2",
-    "--job-mem-gb",
-    "2",
-    "--walltime",
-    "00:10:00",
-    "--workload",
-    "cpu",
-    "--max-workers",
-    "1",
-]
 
 
 def running_unit(login, cid: str, job_id_other_than: str | None = None) -> dict | None:

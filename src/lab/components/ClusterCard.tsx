@@ -51,6 +51,17 @@ const hostsPerJob = (cluster: ClusterState) => {
   return nodes > 1 ? ` of ${nodes} hosts each` : '';
 };
 
+/** A line for each job that has something to say (a replacement, why it waits). */
+const notes = (testId: string, texts: (string | null)[]) =>
+  texts.map(
+    (text, index) =>
+      text && (
+        <div key={index} data-testid={testId}>
+          {text}
+        </div>
+      )
+  );
+
 /** Worker jobs on other nodes: how many wait in the queue, run, and have ended. */
 function JobsLine({ cluster }: { cluster: ClusterState }): JSX.Element {
   const counts = jobCounts(cluster.workers);
@@ -59,23 +70,9 @@ function JobsLine({ cluster }: { cluster: ClusterState }): JSX.Element {
     <div className="jp-DaskHpc-muted" data-testid="dask-hpc-jobs">
       {system} jobs{hostsPerJob(cluster)}: {counts.queued} queued, {counts.running} running, {counts.finished} finished
       {describeHeldBack(cluster) && <div data-testid="dask-hpc-jobs-held-back">{describeHeldBack(cluster)}</div>}
-      {cluster.workers.map(describeReplacement).map(
-        (replacement, index) =>
-          replacement && (
-            <div key={index} data-testid="dask-hpc-job-replaced">
-              {replacement}
-            </div>
-          )
-      )}
+      {notes('dask-hpc-job-replaced', cluster.workers.map(describeReplacement))}
       {/* The batch system's text, rendered as text: React escapes it. */}
-      {cluster.workers.map(describeQueueReason).map(
-        (reason, index) =>
-          reason && (
-            <div key={index} data-testid="dask-hpc-job-queue-reason">
-              {reason}
-            </div>
-          )
-      )}
+      {notes('dask-hpc-job-queue-reason', cluster.workers.map(describeQueueReason))}
     </div>
   );
 }
