@@ -3,7 +3,7 @@ import * as React from 'react';
 import { describeTopology, formatBytes } from '../../common/format';
 import type { ClusterMetrics, ClusterState } from '../../common/protocol';
 import { describeHeldBack, describeQueueReason, describeReplacement } from '../../common/job-notes';
-import { countWorkers, formatWorkerCount, jobCounts } from '../../common/worker-count';
+import { countWorkers, formatWorkerCount, jobCounts, jobNodes } from '../../common/worker-count';
 import { cpuCores } from '../cpu-share';
 import { ClusterControls } from './ClusterControls';
 import { Meter } from './Meter';
@@ -47,7 +47,7 @@ function startDragging(id: string, actions: CardActions) {
 
 /** " of 2 hosts each" for jobs of several hosts. */
 const hostsPerJob = (cluster: ClusterState) => {
-  const nodes = cluster.worker_jobs?.nodes ?? 1;
+  const nodes = cluster.worker_jobs ? jobNodes(cluster.worker_jobs) : 1;
   return nodes > 1 ? ` of ${nodes} hosts each` : '';
 };
 

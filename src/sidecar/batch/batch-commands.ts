@@ -1,6 +1,6 @@
 import type { JobSystem } from '../../common/protocol';
 import { requireSuccess, run, type CommandResult } from '../process/run';
-import { parseQstatJson, parseSqueueJson, type JobStatus } from './job-states';
+import { FINISHED, parseQstatJson, parseSqueueJson, type JobStatus } from './job-states';
 
 /** The batch system's commands, run with execa: arguments are never joined into a shell line. */
 export interface BatchCommands {
@@ -26,8 +26,6 @@ export function submissionEnvironment(env: NodeJS.ProcessEnv): Record<string, st
 function runBatch(argv: string[], cwd?: string): Promise<CommandResult> {
   return run(argv, { cwd, env: submissionEnvironment(process.env) });
 }
-
-const FINISHED: JobStatus = { state: 'finished', reason: null };
 
 const slurm: BatchCommands = {
   async submit(scriptPath, cwd) {

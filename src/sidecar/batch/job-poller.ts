@@ -1,5 +1,6 @@
 import type { BatchCommands } from './batch-commands';
 import type { WorkerJob } from './worker-job';
+import { FINISHED } from './job-states';
 
 /**
  * How often the batch system is asked. Sites ask users not to poll their batch server every
@@ -101,7 +102,7 @@ export class JobPoller {
         if (!jobs.length) return;
         const states = await this.commands.states(jobs.map(([job]) => job.jobId));
         for (const [job, { onChange }] of jobs) {
-          if (job.update(states.get(job.jobId) ?? { state: 'finished', reason: null })) onChange(job);
+          if (job.update(states.get(job.jobId) ?? FINISHED)) onChange(job);
         }
       } finally {
         this.refreshing = null;

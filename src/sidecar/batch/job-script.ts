@@ -6,6 +6,7 @@ import { MiB } from '../node/units';
 import { JOB_FILESYSTEM_CANDIDATES, walltimeSeconds } from '../requests/job-request';
 import { privateRootName } from '../state/private-directory';
 import { jobRootLines } from './private-root-shell';
+import { jobNodes } from '../../common/worker-count';
 import { jobDefaultComments } from '../requests/job-defaults';
 
 /** What one submitted job needs besides its spec. */
@@ -44,9 +45,6 @@ export function workerLifetime(walltime: string): { lifetime: number; stagger: n
   const margin = retireMarginSeconds(walltime);
   return { lifetime: walltimeSeconds(walltime) - margin, stagger: Math.floor(margin / 4) };
 }
-
-/** Hosts per job: 1 for older records. */
-export const jobNodes = (spec: Pick<WorkerJobSpec, 'nodes'>): number => spec.nodes ?? 1;
 
 function directives(spec: WorkerJobSpec, context: JobContext): string[] {
   const nodes = jobNodes(spec);

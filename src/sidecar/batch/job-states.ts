@@ -36,6 +36,9 @@ export interface JobStatus {
   reason: string | null;
 }
 
+/** A job the batch system no longer knows: it has finished, with nothing to say. */
+export const FINISHED: JobStatus = { state: 'finished', reason: null };
+
 /** Reasons longer than this are cut: the text is the batch system's, shown on a card line. */
 export const MAX_REASON_CHARS = 200;
 

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterWorker } from '../../common/protocol';
-import { jobNodes, renderJobScript, workerLifetime } from '../batch/job-script';
+import { renderJobScript, workerLifetime } from '../batch/job-script';
+import { jobNodes } from '../../common/worker-count';
 import type { JobPoller } from '../batch/job-poller';
 import { WorkerJob } from '../batch/worker-job';
 import { removeTree } from '../state/state-store';
