@@ -118,13 +118,16 @@ export class WorkerJobs implements WorkerPlacement {
 
   workersChanged(unit: WorkerUnit): void {
     const job = unit.process as WorkerJob;
-    const firstWorker = unit.info.registered === 0 && unit.addresses.size > 0;
+    // Workers from a job the batch system last called queued: it runs now, whatever the last
+    // answer said; waiting for the next one showed "workers 2/2 in jobs 0/1".
+    const leftTheQueue = unit.addresses.size > 0 && job.state === 'queued';
+    if (leftTheQueue) job.update({ state: 'running', reason: null });
     unit.info.registered = unit.addresses.size;
     unit.info.job_state = job.state;
     unit.info.job_reason = job.reason;
+    // As onJobState: a job that left the queue makes room for one held back.
+    if (leftTheQueue) this.backlog.release().catch(error => this.submissionFailed(error));
     this.poller.setSettled(job, unit.addresses.size >= this.workersPerUnit);
-    // Workers of a job the batch system last called queued: it runs now; ask, so the card says so.
-    if (firstWorker && job.state === 'queued') this.poller.wake();
     if (unit.info.status === 'starting' && unit.addresses.size >= this.workersPerUnit) {
       unit.info.status = 'running';
       this.runningSince.set(unit, Date.now());

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ClusterState } from '../../../common/protocol';
+import { describeWorkerCount } from '../../../common/worker-count';
 import { JobPoller } from '../../batch/job-poller';
 import { Cluster } from '../../cluster/cluster';
 import { FakeDask, localSpec } from './fakes';
@@ -225,7 +226,9 @@ describe('Cluster with worker jobs', () => {
     expect(dask.scheduler.options.env.DASK_HPC_WORKER_JOBS).toBe(JSON.stringify({ system: 'slurm', name: 'dask-c0ffee00' }));
     expect(cluster.unitsFor(3)).toBe(2);
     jobRuns(0);
-    expect(cluster.state.workers).toMatchObject([{ name: 'test-job-0', status: 'running', registered: 2 }]);
+    // Its workers joined: the job runs, before the batch system is next asked.
+    expect(cluster.state.workers).toMatchObject([{ name: 'test-job-0', status: 'running', registered: 2, job_state: 'running' }]);
+    expect(describeWorkerCount(cluster.state)).toBe('2/2 in jobs 1/1');
 
     await cluster.scale(2);
     expect(submitted).toEqual(['1000', '1001']);
