@@ -287,12 +287,14 @@ export class Cluster implements PlacementContext, SupervisedCluster {
    * The whole cluster goes: the workers first, while their scheduler still answers (a worker
    * whose scheduler is gone waits on it for seconds before it leaves: worker jobs closing with
    * their scheduler stopped alongside stayed 8 s on the test PBS, until PBS killed them), then
-   * the scheduler.
+   * the scheduler, as soon as its workers have left it: a worker job is over for the batch
+   * system only later, and waiting for that first made the teardown 0.3 s longer.
    * Retiring would move data to workers that are leaving too.
    */
   async teardown(): Promise<void> {
-    await this.supervisor.terminateAll();
-    await this.schedulerProcess?.terminate();
+    const unitsEnded = this.supervisor.terminateAll();
+    await Promise.race([unitsEnded, this.supervisor.workersLeft()]);
+    await Promise.all([unitsEnded, this.schedulerProcess?.terminate()]);
     this.placement.teardown();
     this.api?.close();
     removeClusterFiles(this.state.local_directory, this.state.name); // the user's files there stay

@@ -33,6 +33,8 @@ export class UnitSupervisor {
   private readonly registeredNames = new Set<string>();
   /** Runner units waiting for their workers, told by the scheduler (see supervise). */
   private readonly registrationWaiters = new Map<WorkerUnit, () => void>();
+  /** Told once the scheduler has no worker of ours left (see workersLeft). */
+  private leftWaiters: (() => void)[] = [];
 
   constructor(private readonly cluster: SupervisedCluster) {}
 
@@ -64,7 +66,23 @@ export class UnitSupervisor {
       this.registeredNames.add(name);
     }
     this.registrationWaiters.get(unit)?.();
+    if (change === 'removed') this.tellIfWorkersLeft();
     return unit;
+  }
+
+  /**
+   * Resolves once the scheduler has seen every worker of every unit leave, though their
+   * processes (or jobs) may not have ended yet: from then the scheduler can go.
+   */
+  workersLeft(): Promise<void> {
+    const left = new Promise<void>(resolve => this.leftWaiters.push(resolve));
+    this.tellIfWorkersLeft();
+    return left;
+  }
+
+  private tellIfWorkersLeft(): void {
+    if ([...this.units.values()].some(unit => unit.addresses.size > 0)) return;
+    for (const resolve of this.leftWaiters.splice(0)) resolve();
   }
 
   /** Every worker the state lists. */
