@@ -25,7 +25,7 @@ else
   echo "test: the Slurm tests need root (slurmd, namespaces); running the rest" >&2
   .venv/bin/python -m pytest -q -p no:cacheprovider -m "not slurm" tests || status=$?
 fi
-# A real PBS Pro on three hosts (root only: its daemons and namespaces need it). The pbs tests
+# A real PBS Pro on four hosts (root only: its daemons and namespaces need it). The pbs tests
 # run on its login node, where qsub reaches the server; elsewhere they are skipped and say why.
 if [ "$(id -u)" -eq 0 ]; then
   trap 'bash scripts/pbs-down.sh >/dev/null 2>&1 || true' EXIT

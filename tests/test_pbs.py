@@ -1,4 +1,4 @@
-"""A real PBS Pro (OpenPBS 23.06, Gadi-like, started by scripts/pbs-up.sh) on three compute hosts,
+"""A real PBS Pro (OpenPBS 23.06, Gadi-like, started by scripts/pbs-up.sh) on four compute hosts,
 each its own network and UTS namespace: worker jobs, runner mode and `dask-hpc run` in qsub
 scripts, each starting real Dask processes on those hosts. The tests run on the PBS login node:
 
@@ -10,6 +10,7 @@ scripts, each starting real Dask processes on those hosts. The tests run on the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import pwd
@@ -45,7 +46,6 @@ from conftest import (
 )
 
 PBS_BIN = Path("/opt/pbs/bin")
-COMPUTE_HOSTS = {f"gadi-cpu-clx-000{i}" for i in (1, 2, 3)}
 VENV_BIN = Path(sys.executable).parent
 UNPRIVILEGED = os.environ.get("PBS_GADI_USER", "pbsuser")
 GADI_JOB = [
@@ -114,6 +114,12 @@ def pbs(*args: str, user: str | None = None, check: bool = True) -> subprocess.C
     return result
 
 
+@functools.cache
+def compute_hosts() -> frozenset[str]:
+    """The compute hosts PBS has (scripts/pbs-up.sh starts PBS_GADI_NODES of them, 4 unless told)."""
+    return frozenset(json.loads(pbs("pbsnodes", "-a", "-F", "json").stdout)["nodes"])
+
+
 def qstat_jobs(history: bool = False) -> dict[str, dict]:
     """Every job PBS has (with `history`, finished ones too): id → qstat -f -F json's record."""
     result = pbs("qstat", "-f", "-F", "json", *(["-x"] if history else []))
@@ -152,11 +158,12 @@ def whole_host_jobs() -> list[str]:
 
 def test_gadi_worker_jobs_reach_the_scheduler_from_other_hosts_compute_scale_down_and_leave_nothing(login):
     """Issue 13, failure 3: the head host's interface (pbsbr0) was handed to workers on hosts without it."""
-    cluster = login.up("--name", "g", "--jobs", "3", *whole_host_jobs())
+    hosts_here = len(compute_hosts())
+    cluster = login.up("--name", "g", "--jobs", str(hosts_here), *whole_host_jobs())
     cid = cluster["id"]
     assert cluster["scheduler_address"].startswith("tls://192.168.254."), "workers on other hosts reach it over TLS on the bridge"
     job_ids = {w["job_id"] for w in cluster["workers"]}
-    assert len(job_ids) == 3 and set(our_jobs(cid)) == job_ids
+    assert len(job_ids) == hosts_here and set(our_jobs(cid)) == job_ids
     records = qstat_jobs()
     for jid in job_ids:  # the real server took the Gadi form: -P, -l storage, -l jobfs, no select
         resources = records[jid]["Resource_List"]
@@ -164,9 +171,9 @@ def test_gadi_worker_jobs_reach_the_scheduler_from_other_hosts_compute_scale_dow
         assert resources["jobfs"].lower() in ("1024mb", "1gb") and resources["ncpus"] == 2
 
     with client_of(cluster) as client:
-        client.wait_for_workers(3, timeout=90)
+        client.wait_for_workers(hosts_here, timeout=90)
         hosts = hosts_of_workers(client)
-        assert sorted(hosts.values()) == sorted(COMPUTE_HOSTS), "one job, and a computation, on each compute host"
+        assert sorted(hosts.values()) == sorted(compute_hosts()), "one job, and a computation, on each compute host"
         seen = client.run(lambda: (os.environ.get("PBS_JOBID"), os.environ.get("PBS_JOBFS"), os.environ["TMPDIR"]))
         assert {job for job, _, _ in seen.values()} == job_ids
         for _, jobfs, tmpdir in seen.values():
@@ -204,7 +211,7 @@ def test_standard_pbs_pro_worker_job_uses_select_and_computes_on_a_compute_host(
     assert qstat_jobs()[jid]["Resource_List"]["select"] == "1:ncpus=1:mem=2048MB"
     with client_of(cluster) as client:
         client.wait_for_workers(1, timeout=90)
-        assert set(hosts_of_workers(client).values()) <= COMPUTE_HOSTS
+        assert set(hosts_of_workers(client).values()) <= compute_hosts()
         assert client.submit(sum, range(10)).result() == 45
     assert login("down", cid).returncode == 0
     wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
@@ -226,14 +233,15 @@ def test_worker_job_that_ends_before_its_workers_register_is_an_error_with_its_l
 
 
 def test_owner_sigkill_deletes_queued_and_running_jobs(login):
-    # Four two-core jobs on three two-core hosts: one stays queued when the owner dies.
-    cluster = login.up("--jobs", "4", *whole_host_jobs(), "--adoption-grace", "2")
+    # One two-core job more than there are two-core hosts: one stays queued when the owner dies.
+    hosts_here = len(compute_hosts())
+    cluster = login.up("--jobs", str(hosts_here + 1), *whole_host_jobs(), "--adoption-grace", "2")
     cid = cluster["id"]
     states = wait_for(
-        lambda: (s := our_jobs(cid)) and sorted(s.values()) == ["Q", "R", "R", "R"] and s, 60, "three jobs running, one queued"
+        lambda: (s := our_jobs(cid)) and sorted(s.values()) == ["Q"] + ["R"] * hosts_here and s, 60, "a job on each host, one queued"
     )
-    assert len(states) == 4
-    card = ["queued", "running", "running", "running"]
+    assert len(states) == hosts_here + 1
+    card = ["queued"] + ["running"] * hosts_here
     listed = wait_for(
         lambda: [c for c in login.ls() if c["id"] == cid and sorted(w["job_state"] for w in c["workers"]) == card],
         20,
@@ -292,7 +300,7 @@ def test_a_two_host_worker_job_computes_on_both_hosts_and_a_lost_host_or_qdel_re
     with client_of(cluster) as client:
         client.wait_for_workers(2, timeout=120)
         hosts = hosts_of_workers(client)
-        assert len(set(hosts.values())) == 2 and set(hosts.values()) <= COMPUTE_HOSTS, hosts
+        assert len(set(hosts.values())) == 2 and set(hosts.values()) <= compute_hosts(), hosts
         names = sorted(w["name"] for w in client.scheduler_info()["workers"].values())
         assert names == ["mn-job-0-0", "mn-job-0-1"], names
         assert sum(client.gather(client.map(lambda x: x * 2, range(20)))) == 380
@@ -322,9 +330,12 @@ def test_a_two_host_worker_job_computes_on_both_hosts_and_a_lost_host_or_qdel_re
 
 
 def test_a_cluster_keeps_at_most_max_queued_jobs_in_the_queue_and_submits_held_ones_as_jobs_start(login):
-    """Issue 24: a cluster of 5 whole-host jobs on 3 hosts put every job in PBS's queue at once;
-    with --max-queued 1, one waits in the queue and one is held back, said on `ls` and the card."""
-    cluster = login.up("--name", "q", "--jobs", "5", "--max-queued", "1", *whole_host_jobs())
+    """Issue 24: a cluster of two whole-host jobs more than there are hosts put every job in PBS's
+    queue at once; with --max-queued 1, one waits in the queue and one is held back, said on `ls`
+    and the card."""
+    hosts_here = len(compute_hosts())
+    jobs = hosts_here + 2
+    cluster = login.up("--name", "q", "--jobs", str(jobs), "--max-queued", "1", *whole_host_jobs())
     cid = cluster["id"]
     most_queued = 0
 
@@ -334,21 +345,25 @@ def test_a_cluster_keeps_at_most_max_queued_jobs_in_the_queue_and_submits_held_o
         most_queued = max(most_queued, list(jobs.values()).count("Q"))
         return jobs
 
-    first = wait_for(lambda: (j := jobs_now()) and sorted(j.values()) == ["Q", "R", "R", "R"] and j, 90, "three jobs running, one queued")
+    first = wait_for(
+        lambda: (j := jobs_now()) and sorted(j.values()) == ["Q"] + ["R"] * hosts_here and j, 90, "a job on each host, one queued"
+    )
     record = wait_for(lambda: [c for c in login.ls() if c["id"] == cid and c.get("jobs_to_submit") == 1], 20, "one job held back")[0]
-    assert len(record["workers"]) == 4 and record["worker_jobs"]["max_queued"] == 1
+    assert len(record["workers"]) == hosts_here + 1 and record["worker_jobs"]["max_queued"] == 1
     human = login("ls").stdout
-    assert "workers 3/5 in jobs 3/5" in human, human
+    assert f"workers {hosts_here}/{jobs} in jobs {hosts_here}/{jobs}" in human, human
     assert "1 more job held back: at most 1 of this cluster's jobs wait in the queue at once (max_queued)" in human, human
 
     # A running job deleted: the queued one takes its host, and the held-back one goes into the queue.
     pbs("qdel", next(jid for jid, state in first.items() if state == "R"))
-    wait_for(lambda: (j := jobs_now()) and set(j) - set(first) and list(j.values()).count("R") == 3, 90, "the held-back job submitted")
+    wait_for(
+        lambda: (j := jobs_now()) and set(j) - set(first) and list(j.values()).count("R") == hosts_here, 90, "the held-back job submitted"
+    )
     # Scaling down takes back what is held first, then the queued job; the running ones stay.
-    assert login("scale", cid, "3").returncode == 0
-    wait_for(lambda: sorted(jobs_now().values()) == ["R", "R", "R"], 60, "three running jobs, none queued")
+    assert login("scale", cid, str(hosts_here)).returncode == 0
+    wait_for(lambda: sorted(jobs_now().values()) == ["R"] * hosts_here, 60, "a running job on each host, none queued")
     record = [c for c in login.ls() if c["id"] == cid][0]
-    assert record.get("jobs_to_submit") == 0 and len([w for w in record["workers"] if w["status"] in ("starting", "running")]) == 3
+    assert record.get("jobs_to_submit") == 0 and len([w for w in record["workers"] if w["status"] in ("starting", "running")]) == hosts_here
     assert most_queued == 1, f"{most_queued} jobs were queued at once"
     assert login("down", cid).returncode == 0
     wait_for(lambda: not our_jobs(cid), 30, "shutdown leaving no job in qstat")
@@ -460,7 +475,7 @@ def test_worker_jobs_submitted_by_an_unprivileged_user_compute_and_leave_no_job(
     with client_of(cluster) as client:
         client.wait_for_workers(2, timeout=90)
         hosts = hosts_of_workers(client)
-        assert set(hosts.values()) <= COMPUTE_HOSTS
+        assert set(hosts.values()) <= compute_hosts()
         seen = client.run(lambda: (os.getuid(), os.environ.get("PBS_JOBID")))
         assert {who for who, _ in seen.values()} == {uid}, "the workers run as the user"
         assert {job for _, job in seen.values()} == job_ids
@@ -522,7 +537,7 @@ def test_worker_job_workers_retire_before_the_walltime_and_a_new_job_takes_their
         wait_for(lambda: set(client.scheduler_info()["workers"]) - {old_worker}, 60, "the new job's worker joining the scheduler")
         (new_worker,) = client.scheduler_info()["workers"]
         where = client.submit(socket.gethostname, workers=[new_worker], allow_other_workers=False, pure=False).result(timeout=30)
-        assert where in COMPUTE_HOSTS
+        assert where in compute_hosts()
         assert client.submit(sum, range(100), pure=False).result(timeout=30) == 4950
         assert client.run(lambda: os.environ.get("PBS_JOBID")) == {new_worker: second}
 
@@ -629,7 +644,7 @@ def test_runner_mode_in_a_three_host_job_computes_on_every_host_and_leaves_nothi
         _, output = submit_and_wait(script, directory, user, 150)
         result = result_of(output)
         assert result["uids"] == [pwd.getpwnam(owner).pw_uid], "the workers run as the job's owner"
-        assert sorted(result["hosts"]) == sorted(COMPUTE_HOSTS), "a worker on each of the job's three hosts"
+        assert len(set(result["hosts"])) == 3 and set(result["hosts"]) <= compute_hosts(), "a worker on each of the job's three hosts"
         assert result["total"] == 45
         # The plan is each host's share of the job (select=3:mem=2gb), not the job's 6 GB on every host.
         assert all(limit <= 2 * 2**30 for limit in result["limits"]), result["limits"]
@@ -672,7 +687,7 @@ echo "EXIT $?"
 """
         _, output = submit_and_wait(script, directory, user, 120)
         result = result_of(output)
-        assert result["host"] in COMPUTE_HOSTS and set(result["hosts"]) == {result["host"]}
+        assert result["host"] in compute_hosts() and set(result["hosts"]) == {result["host"]}
         assert result["total"] == 45 and "EXIT 0" in output
         assert result["jobfs"] and result["local_directory"].startswith(result["jobfs"] + "/"), "spill on the job's jobfs"
         assert not wait_until_gone(processes_mentioning(result["cluster"]), 30)
@@ -777,7 +792,7 @@ exec jupyter server --no-browser --ip=0.0.0.0 --port={port} --IdentityProvider.t
     try:
         job = wait_for(lambda: (j := qstat_jobs().get(job_id)) and j["job_state"] == "R" and j, 60, "the Jupyter job running")
         host = job["exec_host"].split("/")[0]
-        assert host in COMPUTE_HOSTS
+        assert host in compute_hosts()
         server = JupyterJob(job_id, host, f"http://{socket.gethostbyname(host)}:{port}/dask-hpc/api", token, directory)
 
         def answer():
@@ -891,20 +906,21 @@ def test_jupyterlab_in_a_three_host_job_launches_runner_workers_on_every_host():
         )
         assert created.ok, created.text
         cluster = created.json()
-        assert sorted(cluster["runner"]["nodes"]) == sorted(COMPUTE_HOSTS)
-        assert sorted(w["host"] for w in cluster["workers"]) == sorted(COMPUTE_HOSTS)
+        job_hosts = set(cluster["runner"]["nodes"])
+        assert len(job_hosts) == 3 and job_hosts <= compute_hosts(), cluster["runner"]
+        assert sorted(w["host"] for w in cluster["workers"]) == sorted(job_hosts)
         assert all(w["status"] == "running" for w in cluster["workers"]), cluster["workers"]
         assert time.monotonic() - started < 60, "readiness from the scheduler, not a wait for pbsdsh's output"
 
         ran = server.snippet(RUNNER_SNIPPET.format(cluster_id=cluster["id"]))
         result = result_of(ran.stdout + ran.stderr)
-        assert sorted(result["hosts"]) == sorted(COMPUTE_HOSTS), "a computation on each of the job's hosts"
+        assert sorted(result["hosts"]) == sorted(job_hosts), "a computation on each of the job's hosts"
         assert result["total"] == 45
 
         deleted = requests.delete(f"{server.base}/clusters/{cluster['id']}", headers=server.auth, timeout=120)
         assert deleted.ok, deleted.text
         assert not wait_until_gone(processes_mentioning(cluster["id"]), 30)
-        for host in COMPUTE_HOSTS:
+        for host in compute_hosts():
             assert not wait_for_empty(lambda host=host: dask_processes_on(host), 30), f"a worker or pbsdsh left on {host}"
 
 
