@@ -1,7 +1,7 @@
 import type { ClusterSecurity, WorkerJobSpec } from '../../common/protocol';
 import { tlsFlags } from '../tls/cluster-tls';
 import { clusterEnvironment } from '../cluster/cluster-environment';
-import { WORKER_HTTP_ARGS } from '../cluster/worker-args';
+import { workerArgs } from '../cluster/worker-args';
 import { MiB } from '../node/units';
 import { JOB_FILESYSTEM_CANDIDATES, walltimeSeconds } from '../requests/job-request';
 import { privateRootName } from '../state/private-directory';
@@ -29,6 +29,9 @@ export interface JobContext {
 export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
+
+/** A word as the shell reads it: bare if nothing in it is special, single-quoted otherwise. */
+const shellWord = (value: string): string => (/^[\w@%+=:,./-]+$/.test(value) ? value : shellQuote(value));
 
 const mib = (bytes: number) => Math.max(1, Math.ceil(bytes / MiB));
 
@@ -160,6 +163,10 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
   const environment = Object.entries(clusterEnvironment(plan, '\0')).map(([name, value]) =>
     value === '\0' ? `export ${name}="$local_dir"` : `export ${name}=${shellQuote(value)}`
   );
+  // The arguments every placement shares (cluster/worker-args.ts), quoted for the shell; the
+  // local directory is the job's own, known only on its host.
+  const LOCAL_DIR = '\0local_dir';
+  const sharedArgs = workerArgs(plan, LOCAL_DIR).map(arg => (arg === LOCAL_DIR ? '"$local_dir"' : shellWord(arg)));
   const worker = [
     shellQuote(context.python),
     '-m',
@@ -169,19 +176,9 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
     multiHost ? `${shellQuote(context.workerName)}-"$host_number"` : shellQuote(context.workerName),
     '--nworkers',
     String(plan.n_workers),
-    '--nthreads',
-    String(plan.threads_per_worker),
-    '--memory-limit',
-    String(plan.memory_limit_bytes),
-    '--local-directory',
-    '"$local_dir"',
+    ...sharedArgs,
     ...tlsFlags(context.security).map((flag, i) => (i % 2 ? shellQuote(flag) : flag)),
     '"${worker_interface[@]}"',
-    '--nanny',
-    '--no-dashboard', // nobody reaches a worker's own dashboard; it costs each worker an import of Bokeh
-    ...WORKER_HTTP_ARGS, // Dask's HTTP server still starts: on the job's node's loopback, with no routes
-    '--death-timeout',
-    '60',
     '--lifetime',
     `${lifetime}s`,
     '--lifetime-stagger',

@@ -1,9 +1,9 @@
 import type { Plan } from '../../common/protocol';
 
 /** A worker's HTTP server, which Dask always starts: on loopback only (its routes are none, clusterEnvironment). */
-export const WORKER_HTTP_ARGS = ['--dashboard-address', '127.0.0.1:0'];
+const WORKER_HTTP_ARGS = ['--dashboard-address', '127.0.0.1:0'];
 
-/** The `dask worker` arguments every unit started here shares: threads, memory, directory. */
+/** The `dask worker` arguments every placement shares (local, runner nodes, worker jobs): threads, memory, directory. */
 export function workerArgs(plan: Plan, localDirectory: string): string[] {
   return [
     '--nthreads',
