@@ -185,7 +185,7 @@ test('a cluster of real Slurm worker jobs of 2 nodes, launched from the sidebar,
   // Past one node the job's cores and memory are each host's, and the labels say so.
   await expect(jobs.locator('label', { has: page.locator('[name="job-cores"]') })).toContainText('Cores per node');
   await expect(sidebar().locator('[data-testid="dask-hpc-job-script"]')).toContainText('#SBATCH --nodes=2');
-  await expect(plan()).toContainText('Each job: 1 worker × 1 thread');
+  await expect(plan()).toContainText('Each host of a job: 1 worker × 1 thread');
   await sidebar().locator('input[name="name"]').fill('ui-slurm');
   await sidebar().locator('button.jp-DaskHpc-launch').click();
   const slurmCard = card().filter({ hasText: 'ui-slurm' });

@@ -3,7 +3,14 @@ import { describeSpillCap, describeTopology, formatBytes } from '../../common/fo
 import type { BatchSystem, ClusterState, JobRequest, Plan, Workload } from '../../common/protocol';
 import type { ApiError } from '../api';
 import type { JobScriptPreview } from '../model';
-import { initialWorkerJobFields, prefillFromJob, workerJobsBody, type Placement, type WorkerJobFields } from '../worker-jobs';
+import {
+  initialWorkerJobFields,
+  perNodeLabels,
+  prefillFromJob,
+  workerJobsBody,
+  type Placement,
+  type WorkerJobFields
+} from '../worker-jobs';
 import { FIELD_LABELS, inFormWords } from '../form-labels';
 import { WorkerJobsFields } from './WorkerJobsFields';
 
@@ -65,6 +72,13 @@ function planBody(fields: Fields): Record<string, unknown> {
   }
   if (Object.keys(thresholds).length) body.thresholds = thresholds;
   return body;
+}
+
+/** What the plan's workers are counted per: a job of several hosts has them on each host. */
+function topologyLead(placement: Placement, jobFields: WorkerJobFields): string {
+  if (placement === 'runner') return 'Each node: ';
+  if (placement !== 'jobs') return '';
+  return perNodeLabels(jobFields) ? 'Each host of a job: ' : 'Each job: ';
 }
 
 /** The launch form, with a plan preview from the engine that follows every keystroke. */
@@ -333,7 +347,7 @@ export function LaunchForm({
         {plan ? (
           <>
             <div className="jp-DaskHpc-plan-topology">
-              {placement === 'jobs' ? 'Each job: ' : placement === 'runner' ? 'Each node: ' : ''}
+              {topologyLead(placement, jobFields)}
               {describeTopology(plan.n_workers, plan.threads_per_worker)}
             </div>
             <div>
