@@ -12,8 +12,8 @@ export interface WorkerCount {
 
 type Counted = Pick<ClusterState, 'status' | 'workers' | 'plan' | 'worker_jobs' | 'runner' | 'jobs_to_submit'>;
 
-/** Hosts per worker job: 1 for older records, and for clusters without worker jobs. */
-export const jobNodes = (spec: Pick<WorkerJobSpec, 'nodes'> | null | undefined): number => spec?.nodes ?? 1;
+/** Hosts per worker job: 1 for older records. */
+export const jobNodes = (spec: Pick<WorkerJobSpec, 'nodes'>): number => spec.nodes ?? 1;
 
 /** A retiring or exited unit's workers are leaving: not counted as running, as for local workers. */
 const isActive = (unit: ClusterWorker) => unit.status === 'starting' || unit.status === 'running';
@@ -42,7 +42,7 @@ export function countWorkers(cluster: Counted): WorkerCount {
     };
   }
   // A job of several hosts has the plan's workers on each.
-  const perUnit = plan.n_workers * jobNodes(cluster.worker_jobs);
+  const perUnit = plan.n_workers * (cluster.worker_jobs ? jobNodes(cluster.worker_jobs) : 1);
   // A record from before `registered` existed: a running unit had all its workers.
   const registered = (unit: ClusterWorker) => unit.registered ?? (unit.status === 'running' ? perUnit : 0);
   // Jobs held back by the queue limit are planned too: the cluster means to have them.

@@ -47,7 +47,7 @@ function startDragging(id: string, actions: CardActions) {
 
 /** " of 2 hosts each" for jobs of several hosts. */
 const hostsPerJob = (cluster: ClusterState) => {
-  const nodes = jobNodes(cluster.worker_jobs);
+  const nodes = cluster.worker_jobs ? jobNodes(cluster.worker_jobs) : 1;
   return nodes > 1 ? ` of ${nodes} hosts each` : '';
 };
 

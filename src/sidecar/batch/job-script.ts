@@ -160,12 +160,12 @@ export function renderJobScript(spec: WorkerJobSpec, context: JobContext): strin
   const { plan } = spec;
   const multiHost = jobNodes(spec) > 1;
   const { lifetime, stagger } = workerLifetime(spec.walltime);
-  // The local directory is the job's own, known only on its host: a placeholder until the shell.
-  const LOCAL_DIR = '\0';
-  const environment = Object.entries(clusterEnvironment(plan, LOCAL_DIR)).map(([name, value]) =>
-    value === LOCAL_DIR ? `export ${name}="$local_dir"` : `export ${name}=${shellQuote(value)}`
+  const environment = Object.entries(clusterEnvironment(plan, '\0')).map(([name, value]) =>
+    value === '\0' ? `export ${name}="$local_dir"` : `export ${name}=${shellQuote(value)}`
   );
-  // The arguments every placement shares (cluster/worker-args.ts), as shell words.
+  // The arguments every placement shares (cluster/worker-args.ts), quoted for the shell; the
+  // local directory is the job's own, known only on its host.
+  const LOCAL_DIR = '\0local_dir';
   const sharedArgs = workerArgs(plan, LOCAL_DIR).map(arg => (arg === LOCAL_DIR ? '"$local_dir"' : shellWord(arg)));
   const worker = [
     shellQuote(context.python),

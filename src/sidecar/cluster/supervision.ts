@@ -34,7 +34,7 @@ export class UnitSupervisor {
   /** Runner units waiting for their workers, told by the scheduler (see supervise). */
   private readonly registrationWaiters = new Map<WorkerUnit, () => void>();
   /** Told once the scheduler has no worker of ours left (see workersLeft). */
-  private readonly leftWaiters: (() => void)[] = [];
+  private leftWaiters: (() => void)[] = [];
 
   constructor(private readonly cluster: SupervisedCluster) {}
 
